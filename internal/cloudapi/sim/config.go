@@ -1,0 +1,123 @@
+package sim
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// Config configures a Server. The zero value works: it accepts the
+// client "clusterdesk" with secret "clusterdesk-sim-secret" in organization
+// "clusterdesk".
+type Config struct {
+	// ClientID and ClientSecret are the OAuth client allowed to manage
+	// clusters (the ManageClusters permission).
+	ClientID     string
+	ClientSecret string
+	// Org is the organization, the Keycloak realm in the token URL.
+	Org string
+	// Clients are further OAuth clients, e.g. one without permission to
+	// provoke 403.
+	Clients []OAuthClient
+
+	// TokenTTL is the lifetime of issued tokens. Zero means five minutes,
+	// Imply's documented default.
+	TokenTTL time.Duration
+	// StageDuration is how long each stage of a change takes (provisioning,
+	// each server of a rolling update, a whole hard update). Zero means 2 s;
+	// tests use milliseconds.
+	StageDuration time.Duration
+
+	// StateFile, when set, keeps clusters across restarts: it is read by New
+	// and written after every change and by Close.
+	StateFile string
+	// SeedDemo creates a few realistic clusters when there is no state to
+	// load (no StateFile, or the file does not exist yet).
+	SeedDemo bool
+	// DisabledRules switches off inferred behaviours (see Rule).
+	DisabledRules []Rule
+
+	// Logger receives a debug record per call and an info record per state
+	// change. Nil discards.
+	Logger *slog.Logger
+}
+
+// OAuthClient is a client-credentials client of the simulated identity
+// provider.
+type OAuthClient struct {
+	ID     string
+	Secret string
+	// ManageClusters grants the permission every API call needs; without
+	// it calls are answered with 403.
+	ManageClusters bool
+}
+
+func (c Config) withDefaults() (Config, error) {
+	switch {
+	case c.ClientID == "" && c.ClientSecret == "":
+		c.ClientID, c.ClientSecret = "clusterdesk", "clusterdesk-sim-secret"
+	case c.ClientID == "" || c.ClientSecret == "":
+		return c, errors.New("sim: set both ClientID and ClientSecret, or neither")
+	}
+	if c.Org == "" {
+		c.Org = "clusterdesk"
+	}
+	if c.TokenTTL <= 0 {
+		c.TokenTTL = 5 * time.Minute
+	}
+	if c.StageDuration <= 0 {
+		c.StageDuration = 2 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	for _, client := range c.Clients {
+		if client.ID == "" || client.Secret == "" || client.ID == c.ClientID {
+			return c, errors.New("sim: every extra client needs its own ID and a Secret")
+		}
+	}
+	return c, nil
+}
+
+// Rule names a behaviour the simulator infers rather than knows
+// (BEHAVIOUR.md §6 and §9); each can be switched off with
+// Config.DisabledRules.
+type Rule string
+
+const (
+	// RuleNameNotEmpty rejects an empty metadata.name (MalformedValue).
+	RuleNameNotEmpty Rule = "name-not-empty"
+	// RuleS3PathPattern requires deepStorage.path to match
+	// ^s3://[^/]+(/.*)?$; without it only the s3:// prefix is checked.
+	RuleS3PathPattern Rule = "s3-path-pattern"
+	// RuleReplicasMin requires every replicas ≥ 1.
+	RuleReplicasMin Rule = "replicas-min"
+	// RuleMasterHA allows master.replicas of 1 or at least 3.
+	RuleMasterHA Rule = "master-ha"
+	// RuleDiskSizeMin requires metadataStore.diskSize ≥ 20 (GiB).
+	RuleDiskSizeMin Rule = "disk-size-min"
+	// RuleBackupRetention requires metadataStore.backupRetention in 0–35.
+	RuleBackupRetention Rule = "backup-retention"
+	// RuleInstanceTypeFormat requires EC2-like (t2.small) and RDS-like
+	// (db.t3.small) instance types.
+	RuleInstanceTypeFormat Rule = "instance-type-format"
+	// RuleVersionNotEmpty rejects an empty spec.version.
+	RuleVersionNotEmpty Rule = "version-not-empty"
+	// RuleRequiredSections requires version, awsInstanceRole, master,
+	// query, data, data.tier1 and deepStorage (with its path) in full
+	// documents (POST, PUT, and the result of a PATCH).
+	RuleRequiredSections Rule = "required-sections"
+	// RuleHardUpdateNeedsForce refuses, without force=true, a change that
+	// restarts servers of a cluster that is not highly available (fewer
+	// than three masters), since a rolling update is impossible there.
+	RuleHardUpdateNeedsForce Rule = "hard-update-needs-force"
+)
+
+func (c Config) enabled(r Rule) bool {
+	for _, d := range c.DisabledRules {
+		if d == r {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,267 @@
+package sim
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
+)
+
+// Server is the simulated Cloud Manager API. Create it with New, serve it
+// as an http.Handler and Close it to stop its timers and save its state.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+	mux *http.ServeMux
+
+	mu       sync.Mutex
+	closed   bool
+	clusters map[string]*cluster // by uid
+	tokens   map[string]issuedToken
+	faults   []*Fault
+	nextID   int // of faults
+	calls    []Call
+	ipSeq    int // source of private addresses
+}
+
+const apiPrefix = "/api/v1"
+
+// New returns a Server for cfg, loading cfg.StateFile when it exists and
+// seeding demo clusters when asked and there is nothing to load.
+func New(cfg Config) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		clusters: map[string]*cluster{},
+		tokens:   map[string]issuedToken{},
+	}
+	s.routes()
+	loaded, err := s.load()
+	if err != nil {
+		return nil, err
+	}
+	if !loaded && cfg.SeedDemo {
+		s.mu.Lock()
+		s.seedDemo()
+		s.persist()
+		s.mu.Unlock()
+	}
+	return s, nil
+}
+
+// TokenURL is the token endpoint of a simulator served at baseURL (the
+// scheme and host, e.g. an httptest server's URL), mirroring Imply's
+// Keycloak path (BEHAVIOUR.md §2, inferred).
+func (s *Server) TokenURL(baseURL string) string {
+	return strings.TrimRight(baseURL, "/") + "/auth/realms/" + s.cfg.Org + "/protocol/openid-connect/token"
+}
+
+// APIURL is the API root (cloudapi.Config.BaseURL) of a simulator served
+// at baseURL.
+func (s *Server) APIURL(baseURL string) string {
+	return strings.TrimRight(baseURL, "/") + apiPrefix
+}
+
+// ServeHTTP serves the token endpoint, the API and the control endpoints.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
+
+// Close stops every running update's timer and saves the state file. The
+// server answers 503 afterwards. Calling Close again does nothing.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	for _, c := range s.clusters {
+		c.stopTimer()
+	}
+	return s.save()
+}
+
+func (s *Server) routes() {
+	s.mux = http.NewServeMux()
+	s.mux.Handle("POST /auth/realms/{org}/protocol/openid-connect/token", s.endpoint(opToken, s.handleToken))
+
+	api := func(pattern string, op cloudapi.Operation, h handler) {
+		method, path, _ := strings.Cut(pattern, " ")
+		s.mux.Handle(method+" "+apiPrefix+path, s.endpoint(op, s.authorized(h)))
+	}
+	api("GET /clusters", cloudapi.OpListClusters, s.handleList)
+	api("POST /clusters", cloudapi.OpCreateCluster, s.handleCreate)
+	api("GET /clusters/{clusterId}", cloudapi.OpGetCluster, s.handleGet)
+	api("PUT /clusters/{clusterId}", cloudapi.OpReplaceCluster, s.handleReplace)
+	api("PATCH /clusters/{clusterId}", cloudapi.OpUpdateCluster, s.handleUpdate)
+	api("DELETE /clusters/{clusterId}", cloudapi.OpDeleteCluster, s.handleDelete)
+	api("GET /clusters/{clusterId}/history/{resourceVersion}", cloudapi.OpGetClusterVersion, s.handleHistory)
+	api("POST /clusters/{clusterId}/servers/{instanceId}/restart", cloudapi.OpRestartServer, s.handleRestart)
+	// The real restart route is unknown; accept the other candidates too
+	// (BEHAVIOUR.md §1).
+	api("POST /clusters/{clusterId}/servers/{instanceId}", cloudapi.OpRestartServer, s.handleRestart)
+	api("DELETE /clusters/{clusterId}/servers/{instanceId}", cloudapi.OpRestartServer, s.handleRestart)
+	s.mux.Handle(apiPrefix+"/", s.endpoint("unknown", s.authorized(func(*http.Request, []byte) response {
+		return errorReply(http.StatusNotFound, cloudapi.CodeNotFound, "No such resource")
+	})))
+
+	s.adminRoutes()
+}
+
+// opToken names token requests in the call log and in faults.
+const opToken cloudapi.Operation = "token"
+
+// handler serves one operation: it gets the request and its body and
+// returns the reply, which the endpoint wrapper records and writes.
+type handler func(r *http.Request, body []byte) response
+
+// response is a reply not yet written.
+type response struct {
+	status    int
+	body      any // JSON-encoded; nil for no body
+	header    http.Header
+	mutated   bool   // the call changed the simulator's state
+	clusterID string // the cluster concerned, when not in the path
+}
+
+const maxRequestBody = 1 << 20
+
+// endpoint wraps h with what every call goes through: the call log, fault
+// injection and writing the reply.
+func (s *Server) endpoint(op cloudapi.Operation, h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBody))
+		if err != nil {
+			s.write(w, r, errorReply(http.StatusBadRequest, cloudapi.CodeBadArgument, "Request body is too large or unreadable"))
+			return
+		}
+		call := Call{
+			Time:      time.Now().UTC(),
+			Method:    r.Method,
+			Path:      r.URL.RequestURI(),
+			Operation: op,
+			ClusterID: r.PathValue("clusterId"),
+			Body:      string(body),
+		}
+		if op == opToken {
+			call.Body = redactForm(body)
+		}
+
+		fault := s.takeFault(op)
+		if fault != nil {
+			call.Fault = fault.String()
+			if !sleep(r, fault.Latency) {
+				s.record(call)
+				return
+			}
+		}
+		var resp response
+		switch {
+		case s.isClosed():
+			resp = errorReply(http.StatusServiceUnavailable, "Unavailable", "The simulator is shut down")
+		case fault != nil && fault.Drop:
+			s.record(call)
+			dropConnection(w)
+			return
+		case fault != nil && fault.Status != 0:
+			resp = fault.reply(op)
+		default:
+			resp = h(r, body)
+		}
+		call.Status, call.Mutated = resp.status, resp.mutated
+		if call.ClusterID == "" {
+			call.ClusterID = resp.clusterID
+		}
+		if fault != nil && fault.ApplyThenDrop {
+			call.Status = 0
+			s.record(call)
+			dropConnection(w)
+			return
+		}
+		s.record(call)
+		s.log.Debug("sim: call", "op", op, "method", r.Method, "path", r.URL.Path, "status", resp.status, "mutated", resp.mutated)
+		s.write(w, r, resp)
+	})
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// write sends resp as JSON, indented when the query has pretty=true.
+func (s *Server) write(w http.ResponseWriter, r *http.Request, resp response) {
+	for k, v := range resp.header {
+		w.Header()[k] = v
+	}
+	if resp.body == nil {
+		w.WriteHeader(resp.status)
+		return
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	if r.URL.Query().Get("pretty") == "true" {
+		enc.SetIndent("", "  ")
+	}
+	if err := enc.Encode(resp.body); err != nil {
+		s.log.Error("sim: encode reply", "err", err)
+		http.Error(w, "encode reply", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(resp.status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// sleep waits d, or until the client gives up; it reports whether the
+// request is still wanted.
+func sleep(r *http.Request, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+// dropConnection closes the client's connection without an answer.
+func dropConnection(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			_ = conn.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler) // HTTP/2: abort the stream
+}
+
+// errorReply is a reply in the API's documented error shape.
+func errorReply(status int, code cloudapi.ErrorCode, message string, details ...cloudapi.ErrorDetail) response {
+	return response{status: status, body: errorBody(code, message, details)}
+}
+
+func errorBody(code cloudapi.ErrorCode, message string, details []cloudapi.ErrorDetail) any {
+	type body struct {
+		Code    cloudapi.ErrorCode     `json:"code"`
+		Message string                 `json:"message"`
+		Details []cloudapi.ErrorDetail `json:"details,omitempty"`
+	}
+	return map[string]body{"error": {Code: code, Message: message, Details: details}}
+}

@@ -25,7 +25,7 @@ type tokenProvider interface {
 type staticToken string
 
 func (t staticToken) token(context.Context) (string, error) { return string(t), nil }
-func (t staticToken) invalidate(string) bool                  { return false }
+func (t staticToken) invalidate(string) bool                { return false }
 
 // clientCredentials obtains tokens with the OAuth client-credentials grant
 // (BEHAVIOUR.md §2: the grant and token URL are inferred).

@@ -83,12 +83,18 @@ func (f *fixture) countCalls(op cloudapi.Operation) (calls, mutations int) {
 	return calls, mutations
 }
 
+// Polling of the simulator's 10 ms stages.
+const (
+	defaultWait = 5 * time.Second
+	pollEvery   = 2 * time.Millisecond
+)
+
 // create creates a cluster from body and waits until it has settled.
 func (f *fixture) create(t *testing.T, body *cloudapi.Cluster) *cloudapi.Cluster {
 	t.Helper()
 	created, err := f.client.CreateCluster(context.Background(), body)
 	require.NoError(t, err)
-	return waitSteady(t, f.client, created.Metadata.UID, 5*time.Second, 2*time.Millisecond)
+	return waitSteady(t, f.client, created.Metadata.UID, defaultWait, pollEvery)
 }
 
 // waitSteady polls cluster id until no change runs on it and returns it.

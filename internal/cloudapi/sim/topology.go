@@ -68,13 +68,13 @@ func topologyOf(spec map[string]any) topology {
 	running := spec["desiredState"] != string(cloudapi.DesiredStopped)
 	t := topology{groups: map[group]groupSpec{}}
 
-	// Settings that reach every server; tags, desired state and the groups
-	// themselves do not (BEHAVIOUR.md §6: which changes restart servers is
-	// inferred).
+	// Settings that reach every server. Tags, the desired state, the
+	// metadata store (a database of its own) and the groups themselves do
+	// not (BEHAVIOUR.md §6: which changes restart servers is inferred).
 	shared := map[string]any{}
 	for k, v := range spec {
 		switch k {
-		case "desiredState", "awsTags", "master", "query", "data", "pivot":
+		case "desiredState", "awsTags", "metadataStore", "master", "query", "data", "pivot":
 		default:
 			shared[k] = v
 		}

@@ -365,7 +365,9 @@ func TestAuthorizationErrors(t *testing.T) {
 	require.Equal(t, cloudapi.CodeUnauthorized, e.Code)
 	require.Equal(t, "Provided user does not have permissions to complete this request", e.Message)
 
-	bogus := f.newClient(t, func(c *cloudapi.Config) { *c = cloudapi.Config{BaseURL: c.BaseURL, StaticToken: "forged", HTTPClient: c.HTTPClient} })
+	bogus := f.newClient(t, func(c *cloudapi.Config) {
+		*c = cloudapi.Config{BaseURL: c.BaseURL, StaticToken: "forged", HTTPClient: c.HTTPClient}
+	})
 	_, err = bogus.ListClusters(ctx)
 	require.Equal(t, http.StatusUnauthorized, apiError(t, err).StatusCode)
 }

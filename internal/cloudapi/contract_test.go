@@ -44,8 +44,10 @@ func newContractTarget(t *testing.T) *contractTarget {
 		t.Log("contract: PORTAL_CONTRACT_API_URL is not set; running against the simulator")
 		f := setup(t)
 		return &contractTarget{
-			client:      f.client,
-			unauth:      f.newClient(t, func(c *cloudapi.Config) { *c = cloudapi.Config{BaseURL: c.BaseURL, StaticToken: "not-a-token", HTTPClient: c.HTTPClient} }),
+			client: f.client,
+			unauth: f.newClient(t, func(c *cloudapi.Config) {
+				*c = cloudapi.Config{BaseURL: c.BaseURL, StaticToken: "not-a-token", HTTPClient: c.HTTPClient}
+			}),
 			simulated:   true,
 			destructive: true,
 			wait:        5 * time.Second,

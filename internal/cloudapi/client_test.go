@@ -124,6 +124,7 @@ func TestUpdateCluster(t *testing.T) {
 	f := setup(t)
 
 	t.Run("a busy cluster answers 409 StateConflict", func(t *testing.T) {
+		f.sim.PauseUpdates()
 		created, err := f.client.CreateCluster(ctx, exampleCluster(t, "busy"))
 		require.NoError(t, err)
 		id := created.Metadata.UID
@@ -133,6 +134,7 @@ func TestUpdateCluster(t *testing.T) {
 		require.False(t, cloudapi.IsRetryable(err))
 		calls, _ := f.countCalls(cloudapi.OpUpdateCluster)
 		require.Equal(t, 1, calls, "409 is never retried by the client")
+		f.sim.ResumeUpdates()
 		waitSteady(t, f.client, id, defaultWait, pollEvery)
 	})
 
@@ -271,10 +273,12 @@ func TestReplaceCluster(t *testing.T) {
 	})
 
 	t.Run("busy, unknown and invalid", func(t *testing.T) {
+		f.sim.PauseUpdates()
 		created, err := f.client.CreateCluster(ctx, exampleCluster(t, "put-busy"))
 		require.NoError(t, err)
 		_, err = f.client.ReplaceCluster(ctx, created.Metadata.UID, created, cloudapi.Force())
 		require.True(t, cloudapi.IsBusy(err), "got %v", err)
+		f.sim.ResumeUpdates()
 
 		_, err = f.client.ReplaceCluster(ctx, unknownID, exampleCluster(t, "ghost"))
 		require.True(t, cloudapi.IsNotFound(err), "got %v", err)
@@ -290,12 +294,14 @@ func TestDeleteCluster(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 
+	f.sim.PauseUpdates()
 	created, err := f.client.CreateCluster(ctx, exampleCluster(t, "doomed"))
 	require.NoError(t, err)
 	id := created.Metadata.UID
 	err = f.client.DeleteCluster(ctx, id)
 	require.True(t, cloudapi.IsBusy(err), "deleting a cluster being provisioned: %v", err)
 	require.Contains(t, apiError(t, err).Message, "to [DELETED]")
+	f.sim.ResumeUpdates()
 
 	waitSteady(t, f.client, id, defaultWait, pollEvery)
 	require.NoError(t, f.client.DeleteCluster(ctx, id))
@@ -334,11 +340,14 @@ func TestRestartServer(t *testing.T) {
 	id := c.Metadata.UID
 	victim := c.Status.Servers[1]
 
+	f.sim.PauseUpdates()
 	require.NoError(t, f.client.RestartServer(ctx, id, victim.InstanceID))
 	busy, err := f.client.GetCluster(ctx, id)
 	require.NoError(t, err)
 	require.Equal(t, cloudapi.StateUpdating, busy.Status.State)
+	require.Equal(t, &cloudapi.UpdateState{TotalStages: 1, CurrentStage: 1}, busy.Status.UpdateState)
 	require.True(t, cloudapi.IsBusy(f.client.RestartServer(ctx, id, c.Status.Servers[0].InstanceID)))
+	f.sim.ResumeUpdates()
 
 	after := waitSteady(t, f.client, id, defaultWait, pollEvery)
 	require.Len(t, after.Status.Servers, len(c.Status.Servers))
@@ -365,9 +374,7 @@ func TestAuthorizationErrors(t *testing.T) {
 	require.Equal(t, cloudapi.CodeUnauthorized, e.Code)
 	require.Equal(t, "Provided user does not have permissions to complete this request", e.Message)
 
-	bogus := f.newClient(t, func(c *cloudapi.Config) {
-		*c = cloudapi.Config{BaseURL: c.BaseURL, StaticToken: "forged", HTTPClient: c.HTTPClient}
-	})
+	bogus := f.staticClient(t, "forged")
 	_, err = bogus.ListClusters(ctx)
 	require.Equal(t, http.StatusUnauthorized, apiError(t, err).StatusCode)
 }

@@ -36,6 +36,9 @@ type contractTarget struct {
 	destructive bool
 	wait, poll  time.Duration // for a change to finish
 	newCluster  func(t *testing.T) *cloudapi.Cluster
+	// hold keeps running changes from finishing until the returned func
+	// is called; a real tenant's changes last long enough by themselves.
+	hold func() (release func())
 }
 
 func newContractTarget(t *testing.T) *contractTarget {
@@ -44,15 +47,17 @@ func newContractTarget(t *testing.T) *contractTarget {
 		t.Log("contract: PORTAL_CONTRACT_API_URL is not set; running against the simulator")
 		f := setup(t)
 		return &contractTarget{
-			client: f.client,
-			unauth: f.newClient(t, func(c *cloudapi.Config) {
-				*c = cloudapi.Config{BaseURL: c.BaseURL, StaticToken: "not-a-token", HTTPClient: c.HTTPClient}
-			}),
+			client:      f.client,
+			unauth:      f.staticClient(t, "not-a-token"),
 			simulated:   true,
 			destructive: true,
 			wait:        5 * time.Second,
 			poll:        2 * time.Millisecond,
 			newCluster:  func(t *testing.T) *cloudapi.Cluster { return exampleCluster(t, "clusters-example") },
+			hold: func() func() {
+				f.sim.PauseUpdates()
+				return f.sim.ResumeUpdates
+			},
 		}
 	}
 
@@ -82,6 +87,7 @@ func newContractTarget(t *testing.T) *contractTarget {
 		destructive: os.Getenv("PORTAL_CONTRACT_DESTRUCTIVE") == "1",
 		wait:        60 * time.Minute,
 		poll:        30 * time.Second,
+		hold:        func() func() { return func() {} },
 	}
 	if target.destructive {
 		role, path := env("PORTAL_CONTRACT_AWS_ROLE"), env("PORTAL_CONTRACT_DEEP_STORAGE")
@@ -183,6 +189,7 @@ func replayTutorial(t *testing.T, target *contractTarget) {
 	}
 
 	// 2. Scale tier 1 up.
+	release := target.hold()
 	scaled, err := client.UpdateCluster(ctx, id, json.RawMessage(`{"spec":{"data":{"tier1":{"replicas":2}}}}`))
 	require.NoError(t, err)
 	require.Equal(t, cloudapi.StateUpdating, scaled.Status.State)
@@ -196,6 +203,7 @@ func replayTutorial(t *testing.T, target *contractTarget) {
 	e := apiError(t, err)
 	require.Equal(t, cloudapi.CodeStateConflict, e.Code)
 	require.Equal(t, fmt.Sprintf("Cluster [%s] cannot transition from [UPDATING] to [STOPPED]", id), e.Message)
+	release()
 
 	running = settle(id)
 	require.Equal(t, cloudapi.StateStarted, running.Status.State)

@@ -69,6 +69,13 @@ func (f *fixture) newClient(t *testing.T, tweak func(*cloudapi.Config)) *cloudap
 	return client
 }
 
+// staticClient returns a client of f's simulator that sends token.
+func (f *fixture) staticClient(t *testing.T, token string) *cloudapi.Client {
+	return f.newClient(t, func(c *cloudapi.Config) {
+		*c = cloudapi.Config{BaseURL: c.BaseURL, StaticToken: token, Retry: c.Retry, HTTPClient: c.HTTPClient}
+	})
+}
+
 // countCalls counts the calls of op in the simulator's log, and those that
 // changed state.
 func (f *fixture) countCalls(op cloudapi.Operation) (calls, mutations int) {

@@ -29,6 +29,14 @@ func (s *Server) adminRoutes() {
 		s.ExpireTokens()
 		w.WriteHeader(http.StatusNoContent)
 	})
+	s.mux.HandleFunc("POST /_sim/updates/pause", func(w http.ResponseWriter, r *http.Request) {
+		s.PauseUpdates()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	s.mux.HandleFunc("POST /_sim/updates/resume", func(w http.ResponseWriter, r *http.Request) {
+		s.ResumeUpdates()
+		w.WriteHeader(http.StatusNoContent)
+	})
 	s.mux.HandleFunc("POST /_sim/reset", func(w http.ResponseWriter, r *http.Request) {
 		s.Reset()
 		w.WriteHeader(http.StatusNoContent)

@@ -30,6 +30,8 @@
 //	POST   /_sim/faults           add a Fault (or an array of them)
 //	DELETE /_sim/faults           clear them
 //	POST   /_sim/tokens/expire    revoke every issued token
+//	POST   /_sim/updates/pause    hold every running change at its stage
+//	POST   /_sim/updates/resume   let them continue
 //	POST   /_sim/reset            forget clusters, faults and calls (re-seed the demo)
 //
 // The control endpoints need no credentials: never expose a simulator to

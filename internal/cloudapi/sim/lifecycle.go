@@ -172,6 +172,10 @@ func (s *Server) advance(uid string, gen int) {
 	if s.closed || c == nil || c.gen != gen || c.Plan == nil {
 		return // stopped, deleted, reset or superseded meanwhile
 	}
+	if s.paused {
+		s.schedule(c) // look again one stage later
+		return
+	}
 	c.timer = nil
 	if s.completeStage(c) {
 		s.beginStage(c)
@@ -227,4 +231,21 @@ func (s *Server) finishNow(c *cluster) {
 			s.beginStage(c)
 		}
 	}
+}
+
+// PauseUpdates holds every change where it is: clusters stay PENDING or
+// UPDATING, at their current stage, until ResumeUpdates. Tests use it to
+// make "busy" last; demos to show a 409.
+func (s *Server) PauseUpdates() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.paused = true
+}
+
+// ResumeUpdates lets paused changes continue; each running stage ends
+// within one StageDuration.
+func (s *Server) ResumeUpdates() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.paused = false
 }

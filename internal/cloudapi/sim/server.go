@@ -22,7 +22,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	closed   bool
-	paused   bool // see PauseUpdates
+	paused   bool                // see PauseUpdates
 	clusters map[string]*cluster // by uid
 	tokens   map[string]issuedToken
 	faults   []*Fault

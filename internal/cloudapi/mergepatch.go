@@ -159,11 +159,3 @@ func encodeJSON(v any) ([]byte, error) {
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
-
-// equalJSON reports whether a and b hold the same JSON value (member order
-// and spacing aside; numbers compare as written).
-func equalJSON(a, b []byte) bool {
-	va, errA := decodeJSON(a)
-	vb, errB := decodeJSON(b)
-	return errA == nil && errB == nil && reflect.DeepEqual(va, vb)
-}

@@ -19,7 +19,9 @@ import (
 func TestIsRetryable(t *testing.T) {
 	t.Parallel()
 	status := func(code int) error { return &APIError{StatusCode: code} }
-	wrapped := func(err error) error { return fmt.Errorf("cloudapi: getCluster: %w", &url.Error{Op: "Get", URL: "https://x", Err: err}) }
+	wrapped := func(err error) error {
+		return fmt.Errorf("cloudapi: getCluster: %w", &url.Error{Op: "Get", URL: "https://x", Err: err})
+	}
 	tokenStatus := func(code int) error {
 		return fmt.Errorf("cloudapi: fetch token: %w", &oauth2.RetrieveError{Response: &http.Response{StatusCode: code}})
 	}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/clusterdesk/clusterdesk/internal/config"
+	"github.com/clusterdesk/clusterdesk/internal/database"
+	"github.com/clusterdesk/clusterdesk/internal/pglocal"
+)
+
+const devUsage = `Runs the whole portal on this machine with nothing to set up: a private
+PostgreSQL from the system's binaries (data kept under -data until make clean),
+migrations, and the portal at http://localhost:8080. Ctrl-C stops everything.
+Any PORTAL_* variable you export overrides the development default.`
+
+func runDev(ctx context.Context, args []string, env lookupFunc, stdout, stderr io.Writer) error {
+	fs := newFlagSet("dev [flags]", devUsage, stdout)
+	dataDir := fs.String("data", ".dev", "folder for the development database and state")
+	pgPort := fs.Int("pg-port", 54329, "port of the development PostgreSQL on 127.0.0.1")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
+		return err
+	}
+	pgLog, err := os.OpenFile(filepath.Join(*dataDir, "postgres.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer pgLog.Close()
+	fmt.Fprintf(stdout, "portal dev: starting PostgreSQL in %s (log: %s)\n", filepath.Join(*dataDir, "postgres"), pgLog.Name())
+	pg, err := pglocal.Start(ctx, pglocal.Options{
+		DataDir: filepath.Join(*dataDir, "postgres"),
+		Port:    *pgPort,
+		Durable: true,
+		Log:     pgLog,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Fprintln(stdout, "portal dev: stopping PostgreSQL")
+		if err := pg.Stop(); err != nil {
+			fmt.Fprintln(stderr, "portal dev:", err)
+		}
+	}()
+	if err := createDatabase(ctx, pg, "clusterdesk"); err != nil {
+		return err
+	}
+
+	defaults := map[string]string{
+		"PORTAL_DATABASE_URL":     pg.URL("clusterdesk"),
+		"PORTAL_LOG_FORMAT":       "text",
+		"PORTAL_SHUTDOWN_TIMEOUT": "5s",
+	}
+	cfg, err := config.Load(withDefaults(env, defaults))
+	if err != nil {
+		return err
+	}
+	logger := cfg.Logger(stderr)
+	if err := migrateUp(ctx, cfg); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "portal dev: PostgreSQL at %s\n", pg.URL("clusterdesk"))
+	fmt.Fprintf(stdout, "portal dev: open %s\n", cfg.BaseURL)
+	return serve(ctx, cfg, logger, stdout)
+}
+
+// withDefaults looks a variable up in env first, then in defaults.
+func withDefaults(env lookupFunc, defaults map[string]string) lookupFunc {
+	return func(name string) (string, bool) {
+		if v, ok := env(name); ok {
+			return v, true
+		}
+		v, ok := defaults[name]
+		return v, ok
+	}
+}
+
+func createDatabase(ctx context.Context, pg *pglocal.Server, name string) error {
+	conn, err := pgx.Connect(ctx, pg.URL("postgres"))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return err
+	}
+	if exists {
+		return nil
+	}
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	return err
+}
+
+func migrateUp(ctx context.Context, cfg config.Config) error {
+	pool, err := database.Open(ctx, cfg.DatabaseURL.Reveal())
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	m, err := database.NewMigrator(pool, nil)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	if err := m.Up(ctx); err != nil {
+		return errors.Join(err, errors.New("the development database may be from an older checkout: `make clean` resets it"))
+	}
+	return nil
+}
+

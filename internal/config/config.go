@@ -1,0 +1,238 @@
+// Package config loads Clusterdesk's configuration from PORTAL_* environment
+// variables into one typed struct.
+//
+// Every field declares its variable, default and description in struct tags;
+// docs/configuration.md lists the same (a test keeps them in step). A secret
+// (type Secret) can also be read from a file named by the variable with
+// _FILE appended, and never prints its value.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration of a portal process.
+type Config struct {
+	ListenAddr      string        `env:"PORTAL_LISTEN_ADDR" default:":8080" help:"Address the web server listens on."`
+	BaseURL         string        `env:"PORTAL_BASE_URL" default:"http://localhost:8080" check:"url" help:"The address people use to reach the portal; its scheme decides secure cookies and HSTS."`
+	DatabaseURL     Secret        `env:"PORTAL_DATABASE_URL" required:"true" check:"postgres-url" help:"PostgreSQL connection URL (postgres://user:pass@host:5432/db). May hold a password, so it is treated as a secret."`
+	LogFormat       string        `env:"PORTAL_LOG_FORMAT" default:"json" check:"oneof=json text" help:"Log line format: json or text."`
+	LogLevel        string        `env:"PORTAL_LOG_LEVEL" default:"info" check:"oneof=debug info warn error" help:"Lowest level logged: debug, info, warn or error."`
+	ShutdownTimeout time.Duration `env:"PORTAL_SHUTDOWN_TIMEOUT" default:"30s" check:"positive" help:"How long a stop waits for in-flight requests and jobs."`
+}
+
+// Secret is a string that never prints: fmt, slog and JSON see "[redacted]".
+// Call Reveal where the value is really needed.
+type Secret string
+
+// Reveal returns the secret's value.
+func (s Secret) Reveal() string { return string(s) }
+
+// String hides the value.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString hides the value from %#v.
+func (s Secret) GoString() string { return s.String() }
+
+// LogValue hides the value from slog.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalText hides the value from encoders.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Problems lists every invalid or missing variable, one per line.
+type Problems []string
+
+func (p Problems) Error() string { return strings.Join(p, "\n") }
+
+// Load reads the configuration through lookup (os.LookupEnv, or a map in
+// tests), applies defaults, and validates it. The error is Problems when any
+// variable is wrong.
+func Load(lookup func(string) (string, bool)) (Config, error) {
+	var cfg Config
+	var problems Problems
+	v := reflect.ValueOf(&cfg).Elem()
+	for _, f := range Fields() {
+		raw, set, err := lookupValue(lookup, f)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		if !set {
+			if f.Required {
+				problems = append(problems, fmt.Sprintf("%s: required; %s", f.Env, f.Help))
+				continue
+			}
+			raw = f.Default
+		}
+		if err := setField(v.FieldByIndex(f.index), raw); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", f.Env, err))
+			continue
+		}
+		if err := check(f, raw, set); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", f.Env, err))
+		}
+	}
+	if len(problems) > 0 {
+		return Config{}, problems
+	}
+	return cfg, nil
+}
+
+// LookupEnv reads the process environment, treating an empty value as unset.
+func LookupEnv(name string) (string, bool) {
+	v, ok := os.LookupEnv(name)
+	return v, ok && v != ""
+}
+
+// Field describes one configuration variable.
+type Field struct {
+	Env      string
+	Default  string
+	Help     string
+	Required bool
+	Secret   bool
+	Check    string
+	index    []int
+}
+
+// Fields lists the variables in declaration order.
+func Fields() []Field {
+	t := reflect.TypeOf(Config{})
+	fields := make([]Field, 0, t.NumField())
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		fields = append(fields, Field{
+			Env:      sf.Tag.Get("env"),
+			Default:  sf.Tag.Get("default"),
+			Help:     sf.Tag.Get("help"),
+			Required: sf.Tag.Get("required") == "true",
+			Secret:   sf.Type == reflect.TypeOf(Secret("")),
+			Check:    sf.Tag.Get("check"),
+			index:    sf.Index,
+		})
+	}
+	return fields
+}
+
+// lookupValue reads a variable, or for a secret its _FILE variant.
+func lookupValue(lookup func(string) (string, bool), f Field) (string, bool, error) {
+	raw, set := lookup(f.Env)
+	if !f.Secret {
+		return raw, set, nil
+	}
+	path, fromFile := lookup(f.Env + "_FILE")
+	switch {
+	case set && fromFile:
+		return "", false, fmt.Errorf("%s: set either %s or %s_FILE, not both", f.Env, f.Env, f.Env)
+	case fromFile:
+		content, err := os.ReadFile(path)
+		if err != nil {
+			return "", false, fmt.Errorf("%s_FILE: cannot read the secret file: %v", f.Env, err)
+		}
+		return strings.TrimRight(string(content), "\r\n"), true, nil
+	}
+	return raw, set, nil
+}
+
+func setField(v reflect.Value, raw string) error {
+	switch v.Interface().(type) {
+	case time.Duration:
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			return fmt.Errorf("want a duration such as 30s, 5m or 12h, got %q", raw)
+		}
+		v.SetInt(int64(d))
+	case int:
+		n, err := strconv.Atoi(raw)
+		if err != nil {
+			return fmt.Errorf("want a whole number, got %q", raw)
+		}
+		v.SetInt(int64(n))
+	case bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return fmt.Errorf("want true or false, got %q", raw)
+		}
+		v.SetBool(b)
+	case []string:
+		var list []string
+		for item := range strings.SplitSeq(raw, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				list = append(list, item)
+			}
+		}
+		v.Set(reflect.ValueOf(list))
+	default: // string and Secret
+		v.SetString(raw)
+	}
+	return nil
+}
+
+// check applies a field's rule to its raw text. Secrets are never echoed.
+func check(f Field, raw string, set bool) error {
+	rule, arg, _ := strings.Cut(f.Check, "=")
+	shown := strconv.Quote(raw)
+	if f.Secret {
+		shown = "the value given"
+	}
+	switch rule {
+	case "":
+		return nil
+	case "url":
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("want an absolute http(s) URL such as https://portal.example.com, got %s", shown)
+		}
+	case "url-or-empty":
+		if raw == "" {
+			return nil
+		}
+		return check(Field{Env: f.Env, Check: "url", Secret: f.Secret}, raw, set)
+	case "postgres-url":
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+			return fmt.Errorf("want a PostgreSQL URL such as postgres://user:password@localhost:5432/clusterdesk, got %s", shown)
+		}
+	case "oneof":
+		for option := range strings.FieldsSeq(arg) {
+			if raw == option {
+				return nil
+			}
+		}
+		return fmt.Errorf("want one of %s, got %s", strings.ReplaceAll(arg, " ", ", "), shown)
+	case "positive":
+		if d, _ := time.ParseDuration(raw); d <= 0 {
+			return fmt.Errorf("want a duration above zero, got %s", shown)
+		}
+	default:
+		return fmt.Errorf("config: unknown check %q", f.Check)
+	}
+	return nil
+}
+
+// Logger builds the process logger the configuration asks for.
+func (c Config) Logger(w interface{ Write([]byte) (int, error) }) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// Secure reports whether the portal is served over https.
+func (c Config) Secure() bool { return strings.HasPrefix(c.BaseURL, "https://") }

@@ -1,0 +1,138 @@
+package config_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/clusterdesk/clusterdesk/internal/config"
+)
+
+func lookup(env map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	}
+}
+
+func validEnv() map[string]string {
+	return map[string]string{"PORTAL_DATABASE_URL": "postgres://u:hunter2@localhost:5432/cd"}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Load(lookup(validEnv()))
+	require.NoError(t, err)
+	require.Equal(t, ":8080", cfg.ListenAddr)
+	require.Equal(t, "http://localhost:8080", cfg.BaseURL)
+	require.Equal(t, "json", cfg.LogFormat)
+	require.Equal(t, 30*time.Second, cfg.ShutdownTimeout)
+	require.Equal(t, "postgres://u:hunter2@localhost:5432/cd", cfg.DatabaseURL.Reveal())
+	require.False(t, cfg.Secure())
+}
+
+func TestLoadProblems(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string // substrings, one problem line each
+	}{
+		{"missing database", map[string]string{}, []string{"PORTAL_DATABASE_URL: required"}},
+		{"nonsense database", map[string]string{"PORTAL_DATABASE_URL": "nonsense"}, []string{"PORTAL_DATABASE_URL: want a PostgreSQL URL"}},
+		{"bad duration", map[string]string{"PORTAL_SHUTDOWN_TIMEOUT": "soon"}, []string{`PORTAL_SHUTDOWN_TIMEOUT: want a duration such as 30s, 5m or 12h, got "soon"`}},
+		{"zero duration", map[string]string{"PORTAL_SHUTDOWN_TIMEOUT": "0s"}, []string{"PORTAL_SHUTDOWN_TIMEOUT: want a duration above zero"}},
+		{"bad enum", map[string]string{"PORTAL_LOG_FORMAT": "xml"}, []string{`PORTAL_LOG_FORMAT: want one of json, text, got "xml"`}},
+		{"bad url", map[string]string{"PORTAL_BASE_URL": "localhost:8080"}, []string{"PORTAL_BASE_URL: want an absolute http(s) URL"}},
+		{"several at once", map[string]string{"PORTAL_DATABASE_URL": "x", "PORTAL_LOG_LEVEL": "loud"}, []string{"PORTAL_DATABASE_URL:", "PORTAL_LOG_LEVEL:"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := validEnv()
+			if _, ok := tt.env["PORTAL_DATABASE_URL"]; !ok && tt.name == "missing database" {
+				delete(env, "PORTAL_DATABASE_URL")
+			}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			_, err := config.Load(lookup(env))
+			var problems config.Problems
+			require.True(t, errors.As(err, &problems), "want Problems, got %v", err)
+			require.Len(t, problems, len(tt.want), problems.Error())
+			for i, want := range tt.want {
+				require.Contains(t, problems[i], want)
+			}
+		})
+	}
+}
+
+func TestSecretNeverPrinted(t *testing.T) {
+	t.Parallel()
+	env := validEnv()
+	env["PORTAL_DATABASE_URL"] = "mysql://root:hunter2@db/x"
+	_, err := config.Load(lookup(env))
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "hunter2")
+
+	cfg, err := config.Load(lookup(validEnv()))
+	require.NoError(t, err)
+	for _, s := range []string{fmt.Sprint(cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg)} {
+		require.NotContains(t, s, "hunter2")
+	}
+	var log strings.Builder
+	cfg.Logger(&log).Info("config", "config", cfg, "db", cfg.DatabaseURL)
+	require.NotContains(t, log.String(), "hunter2")
+	require.Contains(t, log.String(), "[redacted]")
+}
+
+func TestSecretFromFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "db")
+	require.NoError(t, os.WriteFile(path, []byte("postgres://u:fromfile@h/db\n"), 0o600))
+
+	cfg, err := config.Load(lookup(map[string]string{"PORTAL_DATABASE_URL_FILE": path}))
+	require.NoError(t, err)
+	require.Equal(t, "postgres://u:fromfile@h/db", cfg.DatabaseURL.Reveal())
+
+	_, err = config.Load(lookup(map[string]string{"PORTAL_DATABASE_URL_FILE": path, "PORTAL_DATABASE_URL": "postgres://h/db"}))
+	require.ErrorContains(t, err, "not both")
+
+	_, err = config.Load(lookup(map[string]string{"PORTAL_DATABASE_URL_FILE": path + ".missing"}))
+	require.ErrorContains(t, err, "PORTAL_DATABASE_URL_FILE: cannot read the secret file")
+}
+
+// TestDocumentationMatches keeps docs/configuration.md and the struct in step:
+// the same variables, in the same order, with the same defaults and secrecy.
+func TestDocumentationMatches(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../../docs/configuration.md")
+	require.NoError(t, err)
+	row := regexp.MustCompile("(?m)^\\| `(PORTAL_[A-Z0-9_]+)` \\|([^|]*)\\|([^|]*)\\|")
+	var documented, declared []string
+	for _, m := range row.FindAllStringSubmatch(string(doc), -1) {
+		documented = append(documented, fmt.Sprintf("%s default=%s secret=%s", m[1], strings.TrimSpace(m[2]), strings.TrimSpace(m[3])))
+	}
+	for _, f := range config.Fields() {
+		def := "(required)"
+		if !f.Required {
+			def = "`" + f.Default + "`"
+			if f.Default == "" {
+				def = "(empty)"
+			}
+		}
+		secret := ""
+		if f.Secret {
+			secret = "yes"
+		}
+		declared = append(declared, fmt.Sprintf("%s default=%s secret=%s", f.Env, def, secret))
+	}
+	require.Equal(t, declared, documented, "docs/configuration.md and config.Config disagree")
+}

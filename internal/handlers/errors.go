@@ -1,0 +1,91 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/clusterdesk/clusterdesk/internal/database"
+	"github.com/clusterdesk/clusterdesk/web/templates"
+)
+
+var errPanic = errors.New("handlers: panic")
+
+// errorStatus maps domain errors to what people see. The first entry that
+// matches (errors.Is) wins; anything unlisted is a 500.
+var errorStatus = []struct {
+	err     error
+	status  int
+	message string
+}{
+	{database.ErrSchemaBehind, http.StatusServiceUnavailable, "The portal is being upgraded. Try again in a minute."},
+}
+
+// statusMessages are the headings and messages of plain HTTP errors.
+var statusMessages = map[int][2]string{
+	http.StatusBadRequest:          {"Bad request", "The request could not be understood."},
+	http.StatusUnauthorized:        {"Sign-in needed", "Please sign in to continue."},
+	http.StatusForbidden:           {"Not allowed", "You do not have permission to do this."},
+	http.StatusNotFound:            {"Not found", "There is nothing at this address. Check the link, or start again from the start page."},
+	http.StatusMethodNotAllowed:    {"Not allowed", "This address does not accept that kind of request."},
+	http.StatusConflict:            {"Conflict", "Someone changed this at the same time. Reload the page and try again."},
+	http.StatusUnprocessableEntity: {"Check the form", "Some fields need attention."},
+	http.StatusTooManyRequests:     {"Slow down", "Too many requests. Wait a moment and try again."},
+	http.StatusInternalServerError: {"Something went wrong", "The portal hit an unexpected problem. It has been logged; if it keeps happening, give the request ID below to the team."},
+	http.StatusServiceUnavailable:  {"Unavailable", "The portal cannot serve this right now. Try again in a minute."},
+}
+
+// handleError is echo's central error handler: it picks the status, logs
+// server faults with the request id, and renders the error page (or, for an
+// htmx request, a message swapped into #flash).
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		if !errors.Is(err, errPanic) {
+			s.logger.Warn("error after response started", "request_id", RequestID(c), "err", err)
+		}
+		return
+	}
+	view := errorView(err)
+	if view.Status >= 500 && !errors.Is(err, errPanic) {
+		s.logger.Error("request failed", "request_id", RequestID(c), "status", view.Status, "err", err)
+	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(view.Status)
+		return
+	}
+	if isHTMX(c) {
+		c.Response().Header().Set("HX-Retarget", "#flash")
+		c.Response().Header().Set("HX-Reswap", "innerHTML")
+		_ = s.render(c, view.Status, templates.Flash("error", view.Message))
+		return
+	}
+	if err := s.render(c, view.Status, templates.ErrorPage(s.page(c, view.Heading), view)); err != nil {
+		s.logger.Error("render error page", "request_id", RequestID(c), "err", err)
+		_ = c.String(view.Status, view.Message)
+	}
+}
+
+func errorView(err error) templates.ErrorView {
+	status := http.StatusInternalServerError
+	var message string
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		status = he.Code
+	} else {
+		for _, e := range errorStatus {
+			if errors.Is(err, e.err) {
+				status, message = e.status, e.message
+				break
+			}
+		}
+	}
+	text, ok := statusMessages[status]
+	if !ok {
+		text = [2]string{http.StatusText(status), http.StatusText(status)}
+	}
+	if message == "" {
+		message = text[1]
+	}
+	return templates.ErrorView{Status: status, Heading: text[0], Message: message}
+}

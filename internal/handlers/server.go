@@ -1,0 +1,61 @@
+// Package handlers is the portal's web layer: echo routes, middleware and
+// handlers. Handlers are thin: bind a form, call the domain, then redirect or
+// render a templ component.
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/clusterdesk/clusterdesk/web/static"
+)
+
+// Deps is what the web layer needs from the rest of the program.
+type Deps struct {
+	Logger *slog.Logger
+	Assets *static.Assets
+	// Ready reports whether the portal can serve: the database is reachable
+	// and its schema current.
+	Ready func(ctx context.Context) error
+}
+
+// Server is the portal's HTTP handler.
+type Server struct {
+	echo   *echo.Echo
+	deps   Deps
+	logger *slog.Logger
+}
+
+// New builds the router with every route and middleware.
+func New(deps Deps) *Server {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	s := &Server{echo: e, deps: deps, logger: deps.Logger}
+	e.HTTPErrorHandler = s.handleError
+	s.routes()
+	return s
+}
+
+// ServeHTTP makes the server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// HTTPServer wraps the handler in an http.Server with every timeout set, so a
+// slow or idle client cannot hold a connection forever.
+func HTTPServer(addr string, h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// Long enough for a streamed export; server-sent event streams
+		// extend their own deadline with http.ResponseController.
+		WriteTimeout:   5 * time.Minute,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}

@@ -3,6 +3,7 @@ package sim
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"time"
 
@@ -78,7 +79,7 @@ func (c *cluster) event(format string, args ...any) {
 // conflict is the documented 409 reply for a change while c is busy; to is
 // the state the change asked for.
 func (c *cluster) conflict(to string) response {
-	return errorReply(409, cloudapi.CodeStateConflict,
+	return errorReply(http.StatusConflict, cloudapi.CodeStateConflict,
 		fmt.Sprintf("Cluster [%s] cannot transition from [%s] to [%s]", c.UID, c.Status.State, to))
 }
 

@@ -250,14 +250,14 @@ func (s *Server) createCluster(doc map[string]any) *cluster {
 	s.clusters[uid] = c
 	name, _ := lookup(doc, "metadata.name").(string)
 	c.event("Cluster %q created", name)
-	after := topologyOf(c.spec())
+	spec, _ := doc["spec"].(map[string]any)
 	final := cloudapi.StateStarted
-	if c.spec()["desiredState"] == string(cloudapi.DesiredStopped) {
+	if spec["desiredState"] == string(cloudapi.DesiredStopped) {
 		final = cloudapi.StateStopped
 	}
 	s.start(c, &plan{
 		Kind:   planProvision,
-		Stages: [][]action{diffActions(nil, topology{}, after)},
+		Stages: [][]action{diffActions(nil, topology{}, topologyOf(spec))},
 		Final:  final,
 	})
 	return c

@@ -211,7 +211,9 @@ func (s *Server) completeStage(c *cluster) bool {
 	})
 	p.Next++
 	if p.Next < len(p.Stages) {
-		c.Status.UpdateState.CurrentStage = int32(p.Next + 1)
+		if c.Status.UpdateState != nil {
+			c.Status.UpdateState.CurrentStage = int32(p.Next + 1)
+		}
 		return true
 	}
 	c.Plan = nil

@@ -399,9 +399,11 @@ func TestCloseStopsEverything(t *testing.T) {
 	require.Equal(t, http.StatusOK, status)
 	require.NoError(t, h.sim.Close())
 	require.NoError(t, h.sim.Close(), "idempotent")
+	h.sim.mu.Lock()
 	for _, c := range h.sim.clusters {
 		require.Nil(t, c.timer)
 	}
+	h.sim.mu.Unlock()
 	status, _, _ = h.do(t, "GET", "/api/v1/clusters", "")
 	require.Equal(t, http.StatusServiceUnavailable, status)
 }

@@ -36,8 +36,8 @@ func (s *Server) load() (bool, error) {
 	defer s.mu.Unlock()
 	s.ipSeq = state.IPSeq
 	for _, c := range state.Clusters {
-		if c.Plan != nil && (c.Plan.Next >= len(c.Plan.Stages) || c.Status.UpdateState == nil && c.Plan.Kind != planProvision) {
-			return false, fmt.Errorf("sim: state file %s: cluster %s has an inconsistent update", s.cfg.StateFile, c.UID)
+		if c.Plan != nil && c.Plan.Next >= len(c.Plan.Stages) {
+			return false, fmt.Errorf("sim: state file %s: cluster %s has a broken update plan", s.cfg.StateFile, c.UID)
 		}
 		s.finishNow(c)
 		s.clusters[c.UID] = c

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -184,12 +183,10 @@ func TestSecretsNeverShow(t *testing.T) {
 
 	cfg := f.config
 	cfg.StaticToken = token
-	shown := strings.Join([]string{
-		fmt.Sprint(cfg), fmt.Sprintf("%+v %#v", cfg, cfg), logs.String(),
-	}, "\n")
-	slog.New(slog.NewTextHandler(&logs, nil)).Info("config", "cfg", cfg)
-	shown += logs.String()
+	logger.Info("config", "cfg", cfg)
+	shown := fmt.Sprintf("%v %+v %#v %s", cfg, cfg, &cfg, logs.String())
 	require.Contains(t, shown, "cloudapi: retrying", "the logs were captured")
+	require.Contains(t, shown, "client_secret=[redacted]")
 	require.NotContains(t, shown, cfg.ClientSecret)
 	require.NotContains(t, shown, token)
 	for _, c := range f.sim.Calls() {

@@ -24,6 +24,7 @@ import (
 //	PORTAL_CONTRACT_DESTRUCTIVE=1  also create, change and delete a cluster
 //	PORTAL_CONTRACT_AWS_ROLE, PORTAL_CONTRACT_DEEP_STORAGE
 //	                               the instance role and s3:// path of that cluster
+//	PORTAL_CONTRACT_IMPLY_VERSION  its Imply release (default: the documented 2021.06)
 //
 // Against a tenant, every request and reply is still checked against
 // openapi.yaml, which makes the suite the way to confirm the inferences.
@@ -95,6 +96,9 @@ func newContractTarget(t *testing.T) *contractTarget {
 			c := exampleCluster(t, fmt.Sprintf("clusters-example-%d", time.Now().Unix()))
 			c.Spec.AWSInstanceRole = role
 			c.Spec.DeepStorage.Path = path
+			if v := os.Getenv("PORTAL_CONTRACT_IMPLY_VERSION"); v != "" {
+				c.Spec.Version = v
+			}
 			return c
 		}
 	}

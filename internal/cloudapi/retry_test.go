@@ -47,7 +47,7 @@ func TestRetriesOfSafeCalls(t *testing.T) {
 	t.Run("a time-out is retried", func(t *testing.T) {
 		f.sim.ResetCalls()
 		f.sim.InjectFault(sim.Fault{Operation: cloudapi.OpGetCluster, Latency: time.Second, Times: 1})
-		impatient := f.newClient(t, func(c *cloudapi.Config) { c.Timeout = 100 * time.Millisecond })
+		impatient := f.newClient(t, func(c *cloudapi.Config) { c.Timeout = 300 * time.Millisecond })
 		_, err := impatient.GetCluster(ctx, id)
 		require.NoError(t, err)
 		calls, _ := f.countCalls(cloudapi.OpGetCluster)

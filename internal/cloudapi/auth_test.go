@@ -22,7 +22,7 @@ import (
 func (f *fixture) tokenFetches() int {
 	n := 0
 	for _, c := range f.sim.Calls() {
-		if c.Operation == "token" {
+		if c.Operation == sim.OpToken {
 			n++
 		}
 	}
@@ -152,7 +152,7 @@ func TestWrongSecretIsATokenErrorThatHidesTheSecret(t *testing.T) {
 func TestTokenEndpointOutageIsRetried(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	f.sim.InjectFault(sim.Fault{Operation: "token", Status: http.StatusServiceUnavailable, Times: 2})
+	f.sim.InjectFault(sim.Fault{Operation: sim.OpToken, Status: http.StatusServiceUnavailable, Times: 2})
 
 	// Even a create is retried: the request never left the client.
 	created, err := f.client.CreateCluster(ctx, exampleCluster(t, "after-outage"))
@@ -162,7 +162,7 @@ func TestTokenEndpointOutageIsRetried(t *testing.T) {
 	_, mutations := f.countCalls(cloudapi.OpCreateCluster)
 	require.Equal(t, 1, mutations)
 
-	f.sim.InjectFault(sim.Fault{Operation: "token", Status: http.StatusServiceUnavailable})
+	f.sim.InjectFault(sim.Fault{Operation: sim.OpToken, Status: http.StatusServiceUnavailable})
 	f.sim.ExpireTokens()
 	_, err = f.client.ListClusters(ctx)
 	require.True(t, cloudapi.IsRetryable(err), "a token endpoint outage is worth retrying later: %v", err)

@@ -103,7 +103,7 @@ func (s *Server) takeFault(op cloudapi.Operation) *Fault {
 
 func (f *Fault) matches(op cloudapi.Operation) bool {
 	if f.Operation == "" {
-		return op != opToken
+		return op != OpToken
 	}
 	return f.Operation == op
 }
@@ -112,7 +112,7 @@ func (f *Fault) matches(op cloudapi.Operation) bool {
 func (f *Fault) reply(op cloudapi.Operation) response {
 	var resp response
 	text := http.StatusText(f.Status)
-	if op == opToken {
+	if op == OpToken {
 		resp = oauthError(f.Status, "temporarily_unavailable", "Injected fault: "+text)
 	} else {
 		resp = errorReply(f.Status, cloudapi.ErrorCode(strings.ReplaceAll(text, " ", "")), "Injected fault: "+text)

@@ -95,7 +95,7 @@ func (s *Server) Close() error {
 
 func (s *Server) routes() {
 	s.mux = http.NewServeMux()
-	s.mux.Handle("POST /auth/realms/{org}/protocol/openid-connect/token", s.endpoint(opToken, s.handleToken))
+	s.mux.Handle("POST /auth/realms/{org}/protocol/openid-connect/token", s.endpoint(OpToken, s.handleToken))
 
 	api := func(pattern string, op cloudapi.Operation, h handler) {
 		method, path, _ := strings.Cut(pattern, " ")
@@ -120,8 +120,9 @@ func (s *Server) routes() {
 	s.adminRoutes()
 }
 
-// opToken names token requests in the call log and in faults.
-const opToken cloudapi.Operation = "token"
+// OpToken is the Operation of token requests, in the call log and in
+// faults (e.g. Fault{Operation: OpToken, Status: 503}: token endpoint down).
+const OpToken cloudapi.Operation = "token"
 
 // handler serves one operation: it gets the request and its body and
 // returns the reply, which the endpoint wrapper records and writes.
@@ -155,7 +156,7 @@ func (s *Server) endpoint(op cloudapi.Operation, h handler) http.Handler {
 			ClusterID: r.PathValue("clusterId"),
 			Body:      string(body),
 		}
-		if op == opToken {
+		if op == OpToken {
 			call.Body = redactForm(body)
 		}
 

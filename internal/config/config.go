@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,19 @@ type Config struct {
 	LogFormat       string        `env:"PORTAL_LOG_FORMAT" default:"json" check:"oneof=json text" help:"Log line format: json or text."`
 	LogLevel        string        `env:"PORTAL_LOG_LEVEL" default:"info" check:"oneof=debug info warn error" help:"Lowest level logged: debug, info, warn or error."`
 	ShutdownTimeout time.Duration `env:"PORTAL_SHUTDOWN_TIMEOUT" default:"30s" check:"positive" help:"How long a stop waits for in-flight requests and jobs."`
+
+	// Sign-in (internal/auth).
+	OIDCIssuer             string        `env:"PORTAL_OIDC_ISSUER" check:"url-or-empty" help:"Issuer URL of the company's OpenID Connect provider, exactly as its discovery document states it. Required by portal serve."`
+	OIDCClientID           string        `env:"PORTAL_OIDC_CLIENT_ID" help:"The portal's client id at the provider. Register BASE_URL/auth/callback as its redirect URI and BASE_URL/auth/signed-out as its post-logout redirect URI. Required by portal serve."`
+	OIDCClientSecret       Secret        `env:"PORTAL_OIDC_CLIENT_SECRET" help:"The portal's client secret at the provider; leave empty for a public client (PKCE only)."`
+	OIDCScopes             []string      `env:"PORTAL_OIDC_SCOPES" default:"openid,profile,email" help:"Scopes requested at sign-in, comma-separated; must include openid. Add groups if the provider only sends groups for that scope."`
+	OIDCGroupsClaim        string        `env:"PORTAL_OIDC_GROUPS_CLAIM" default:"groups" help:"Claim holding the person's groups, read from the ID token, or from userinfo when the ID token lacks it."`
+	RequesterGroups        []string      `env:"PORTAL_REQUESTER_GROUPS" help:"Groups whose members may request changes, comma-separated; empty lets everyone who signs in request changes."`
+	ApproverGroups         []string      `env:"PORTAL_APPROVER_GROUPS" default:"approvers" help:"Groups whose members may approve change requests, comma-separated."`
+	AdminGroups            []string      `env:"PORTAL_ADMIN_GROUPS" default:"admins" help:"Groups whose members administer the portal (policies, cancelling any request), comma-separated."`
+	AuditorGroups          []string      `env:"PORTAL_AUDITOR_GROUPS" default:"auditors" help:"Groups whose members may read and export the audit log, comma-separated."`
+	SessionIdleTimeout     time.Duration `env:"PORTAL_SESSION_IDLE_TIMEOUT" default:"30m" check:"positive" help:"A session not used for this long ends; the person signs in again."`
+	SessionAbsoluteTimeout time.Duration `env:"PORTAL_SESSION_ABSOLUTE_TIMEOUT" default:"12h" check:"positive" help:"A session ends this long after sign-in, however active; group changes at the provider take effect within it."`
 }
 
 // Secret is a string that never prints: fmt, slog and JSON see "[redacted]".
@@ -219,6 +233,29 @@ func check(f Field, raw string, set bool) error {
 		}
 	default:
 		return fmt.Errorf("config: unknown check %q", f.Check)
+	}
+	return nil
+}
+
+// CheckServe reports what `portal serve` needs beyond Load's checks: a
+// sign-in provider, scopes with openid, and session timeouts that make sense
+// together. The error is Problems.
+func (c Config) CheckServe() error {
+	var problems Problems
+	if c.OIDCIssuer == "" {
+		problems = append(problems, "PORTAL_OIDC_ISSUER: required by portal serve; the issuer URL of the OpenID Connect provider people sign in with")
+	}
+	if c.OIDCClientID == "" {
+		problems = append(problems, "PORTAL_OIDC_CLIENT_ID: required by portal serve; the portal's client id at the provider")
+	}
+	if !slices.Contains(c.OIDCScopes, "openid") {
+		problems = append(problems, fmt.Sprintf("PORTAL_OIDC_SCOPES: must include openid, got %q", strings.Join(c.OIDCScopes, ",")))
+	}
+	if c.SessionIdleTimeout > c.SessionAbsoluteTimeout {
+		problems = append(problems, fmt.Sprintf("PORTAL_SESSION_IDLE_TIMEOUT: %s is longer than PORTAL_SESSION_ABSOLUTE_TIMEOUT (%s)", c.SessionIdleTimeout, c.SessionAbsoluteTimeout))
+	}
+	if len(problems) > 0 {
+		return problems
 	}
 	return nil
 }

@@ -136,3 +136,42 @@ func TestDocumentationMatches(t *testing.T) {
 	}
 	require.Equal(t, declared, documented, "docs/configuration.md and config.Config disagree")
 }
+
+func TestCheckServe(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Load(lookup(validEnv()))
+	require.NoError(t, err)
+	require.Equal(t, []string{"openid", "profile", "email"}, cfg.OIDCScopes)
+	require.Empty(t, cfg.RequesterGroups, "empty: every signed-in person is a requester")
+	require.Equal(t, []string{"approvers"}, cfg.ApproverGroups)
+	require.Equal(t, 30*time.Minute, cfg.SessionIdleTimeout)
+	require.Equal(t, 12*time.Hour, cfg.SessionAbsoluteTimeout)
+
+	var problems config.Problems
+	require.ErrorAs(t, cfg.CheckServe(), &problems)
+	require.Len(t, problems, 2)
+	require.Contains(t, problems[0], "PORTAL_OIDC_ISSUER: required by portal serve")
+	require.Contains(t, problems[1], "PORTAL_OIDC_CLIENT_ID: required by portal serve")
+
+	env := validEnv()
+	env["PORTAL_OIDC_ISSUER"] = "https://sso.example.com"
+	env["PORTAL_OIDC_CLIENT_ID"] = "clusterdesk"
+	env["PORTAL_APPROVER_GROUPS"] = " cab , platform-leads,"
+	cfg, err = config.Load(lookup(env))
+	require.NoError(t, err)
+	require.NoError(t, cfg.CheckServe())
+	require.Equal(t, []string{"cab", "platform-leads"}, cfg.ApproverGroups)
+
+	env["PORTAL_OIDC_SCOPES"] = "profile"
+	env["PORTAL_SESSION_IDLE_TIMEOUT"] = "13h"
+	cfg, err = config.Load(lookup(env))
+	require.NoError(t, err)
+	require.ErrorAs(t, cfg.CheckServe(), &problems)
+	require.Len(t, problems, 2)
+	require.Contains(t, problems[0], "PORTAL_OIDC_SCOPES: must include openid")
+	require.Contains(t, problems[1], "PORTAL_SESSION_IDLE_TIMEOUT: 13h0m0s is longer than PORTAL_SESSION_ABSOLUTE_TIMEOUT")
+
+	env["PORTAL_OIDC_ISSUER"] = "sso.example.com"
+	_, err = config.Load(lookup(env))
+	require.ErrorContains(t, err, "PORTAL_OIDC_ISSUER: want an absolute http(s) URL")
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 
@@ -60,11 +61,24 @@ func runDev(ctx context.Context, args []string, env lookupFunc, stdout, stderr i
 		"PORTAL_LOG_FORMAT":       "text",
 		"PORTAL_SHUTDOWN_TIMEOUT": "5s",
 	}
+	// Identity provider (1/2): use devidp unless PORTAL_OIDC_ISSUER is exported.
+	_, ownIdP := env("PORTAL_OIDC_ISSUER")
+	if !ownIdP {
+		maps.Copy(defaults, devIdPDefaults)
+	}
 	cfg, err := config.Load(withDefaults(env, defaults))
 	if err != nil {
 		return err
 	}
 	logger := cfg.Logger(stderr)
+	// Identity provider (2/2): start devidp before serve discovers it.
+	if !ownIdP {
+		stopIdP, err := startDevIdP(cfg, logger, stdout)
+		if err != nil {
+			return err
+		}
+		defer stopIdP()
+	}
 	if err := migrateUp(ctx, cfg); err != nil {
 		return err
 	}
@@ -117,4 +131,3 @@ func migrateUp(ctx context.Context, cfg config.Config) error {
 	}
 	return nil
 }
-

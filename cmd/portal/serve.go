@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"time"
 
+	"github.com/clusterdesk/clusterdesk/internal/auth"
 	"github.com/clusterdesk/clusterdesk/internal/config"
 	"github.com/clusterdesk/clusterdesk/internal/database"
 	"github.com/clusterdesk/clusterdesk/internal/handlers"
@@ -34,6 +36,9 @@ func runServe(ctx context.Context, args []string, env lookupFunc, stdout, stderr
 
 // serve runs the portal with a loaded configuration until ctx ends.
 func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io.Writer) error {
+	if err := cfg.CheckServe(); err != nil {
+		return err
+	}
 	pool, err := database.Open(ctx, cfg.DatabaseURL.Reveal())
 	if err != nil {
 		return err
@@ -51,6 +56,12 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout i
 		return err
 	}
 
+	authn, err := auth.New(ctx, pool, authConfig(cfg, logger))
+	if err != nil {
+		return fmt.Errorf("sign-in provider (PORTAL_OIDC_ISSUER=%s): %w", cfg.OIDCIssuer, err)
+	}
+	go authn.RunCleanup(ctx, 10*time.Minute)
+
 	assets, err := static.Load()
 	if err != nil {
 		return err
@@ -58,6 +69,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout i
 	web := handlers.New(handlers.Deps{
 		Logger: logger,
 		Assets: assets,
+		Auth:   authn,
+		Secure: cfg.Secure(),
 		Ready: func(ctx context.Context) error {
 			if err := pool.Ping(ctx); err != nil {
 				return err
@@ -89,4 +102,26 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout i
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// authConfig is the sign-in configuration: the provider, the role groups and
+// the session timeouts.
+func authConfig(cfg config.Config, logger *slog.Logger) auth.Config {
+	return auth.Config{
+		Issuer:       cfg.OIDCIssuer,
+		ClientID:     cfg.OIDCClientID,
+		ClientSecret: cfg.OIDCClientSecret.Reveal(),
+		BaseURL:      cfg.BaseURL,
+		Scopes:       cfg.OIDCScopes,
+		GroupsClaim:  cfg.OIDCGroupsClaim,
+		Roles: auth.RoleGroups{
+			Requester: cfg.RequesterGroups,
+			Approver:  cfg.ApproverGroups,
+			Admin:     cfg.AdminGroups,
+			Auditor:   cfg.AuditorGroups,
+		},
+		IdleTimeout:     cfg.SessionIdleTimeout,
+		AbsoluteTimeout: cfg.SessionAbsoluteTimeout,
+		Logger:          logger,
+	}
 }

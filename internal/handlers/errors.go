@@ -20,6 +20,9 @@ var errorStatus = []struct {
 	message string
 }{
 	{database.ErrSchemaBehind, http.StatusServiceUnavailable, "The portal is being upgraded. Try again in a minute."},
+	{errCrossSite, http.StatusForbidden, "This request came from another site, so it was refused. Start again from the portal."},
+	{errCSRFToken, http.StatusForbidden, "The page was out of date, so the request was refused. Reload the page and try again."},
+	{errNoSignIn, http.StatusServiceUnavailable, "Sign-in is not configured on this portal."},
 }
 
 // statusMessages are the headings and messages of plain HTTP errors.

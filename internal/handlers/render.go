@@ -27,6 +27,9 @@ func (s *Server) render(c echo.Context, status int, component templ.Component) e
 func (s *Server) page(c echo.Context, title string) templates.Page {
 	return templates.Page{
 		Title:     title,
+		User:      pageUser(c),
+		CSRFToken: csrfToken(c),
+		Nonce:     cspNonce(c),
 		Asset:     s.deps.Assets.Path,
 		RequestID: RequestID(c),
 		Path:      c.Request().URL.Path,

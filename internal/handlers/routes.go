@@ -2,22 +2,45 @@ package handlers
 
 import (
 	"github.com/labstack/echo/v4"
+
+	"github.com/clusterdesk/clusterdesk/internal/auth"
 )
 
 // routes declares every route, grouped by who may call it. The middleware
 // that guards a group is visible here.
 func (s *Server) routes() {
 	e := s.echo
-	e.Use(s.requestID, s.recoverPanic, s.logRequests)
+	e.Use(s.requestID, s.logRequests, s.recoverPanic, s.securityHeaders)
 
-	// Public: load balancers, static files.
-	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.readyz)
-	e.GET(staticPattern, echo.WrapHandler(s.deps.Assets))
-	e.HEAD(staticPattern, echo.WrapHandler(s.deps.Assets))
+	var (
+		// Anyone: load balancers, static files, the sign-in flow.
+		public = routeGroup{e: e}
+		// Anyone, but a state change must come from this site and, when
+		// there is a session, carry its CSRF token.
+		publicChange = public.with(s.csrf)
+		// Signed in with at least one role (others see "no access"); every
+		// state change is CSRF-checked. The role groups add a role check.
+		signedIn  = public.with(s.requireSignIn, s.csrf)
+		approvers = signedIn.with(s.requireRole(auth.RoleApprover))
+		admins    = signedIn.with(s.requireRole(auth.RoleAdmin))
+		auditors  = signedIn.with(s.requireRole(auth.RoleAuditor))
+	)
 
-	// Pages.
-	e.GET("/", s.home)
+	// Public.
+	public.GET("/healthz", s.healthz)
+	public.GET("/readyz", s.readyz)
+	public.GET(staticPattern, echo.WrapHandler(s.deps.Assets))
+	public.HEAD(staticPattern, echo.WrapHandler(s.deps.Assets))
+	public.GET(auth.LoginPath, s.authLogin)
+	public.GET(auth.CallbackPath, s.authCallback)
+	public.GET(auth.SignedOutPath, s.authSignedOut)
+	publicChange.POST(auth.LogoutPath, s.authLogout)
+
+	// Signed in.
+	signedIn.GET("/", s.home)
+
+	// Approvers, admins and auditors: their pages come with their features.
+	_, _, _ = approvers, admins, auditors
 }
 
 const staticPattern = "/static/*"

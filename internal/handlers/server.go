@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/clusterdesk/clusterdesk/internal/auth"
 	"github.com/clusterdesk/clusterdesk/web/static"
 )
 
@@ -21,6 +22,12 @@ type Deps struct {
 	// Ready reports whether the portal can serve: the database is reachable
 	// and its schema current.
 	Ready func(ctx context.Context) error
+	// Auth signs people in and keeps their sessions. Without it nobody can
+	// sign in and every signed-in page redirects to a sign-in that answers 503.
+	Auth *auth.Service
+	// Secure is true when the portal is served over https: cookies get the
+	// Secure attribute and the __Host- prefix, responses carry HSTS.
+	Secure bool
 }
 
 // Server is the portal's HTTP handler.
@@ -28,13 +35,16 @@ type Server struct {
 	echo   *echo.Echo
 	deps   Deps
 	logger *slog.Logger
+	secure bool
+	// crossOrigin refuses cross-site state-changing requests (csrf).
+	crossOrigin *http.CrossOriginProtection
 }
 
 // New builds the router with every route and middleware.
 func New(deps Deps) *Server {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	s := &Server{echo: e, deps: deps, logger: deps.Logger}
+	s := &Server{echo: e, deps: deps, logger: deps.Logger, secure: deps.Secure, crossOrigin: http.NewCrossOriginProtection()}
 	e.HTTPErrorHandler = s.handleError
 	s.routes()
 	return s

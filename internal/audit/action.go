@@ -1,0 +1,128 @@
+package audit
+
+import "slices"
+
+// Action names what happened. The set is closed: Append refuses any other.
+type Action string
+
+// Change requests.
+const (
+	RequestCreated   Action = "request.created"   // a requester opened a change request
+	RequestUpdated   Action = "request.updated"   // a new revision; earlier approvals are void
+	RequestCancelled Action = "request.cancelled" // withdrawn by its requester or an admin
+	RequestApproved  Action = "request.approved"  // one approval of one revision (data: revision, diff hash)
+	RequestRejected  Action = "request.rejected"  // an approver said no
+	RequestRebased   Action = "request.rebased"   // moved onto the live cluster's new base
+	RequestStale     Action = "request.stale"     // the live cluster moved since the base
+	RequestExpired   Action = "request.expired"   // nobody decided in time
+)
+
+// Submission of an approved change to the Cloud Manager API.
+const (
+	SubmissionStarted    Action = "submission.started"
+	SubmissionRetried    Action = "submission.retried" // busy (409), 5xx or timeout; will try again
+	SubmissionSucceeded  Action = "submission.succeeded"
+	SubmissionFailed     Action = "submission.failed"
+	SubmissionReconciled Action = "submission.reconciled" // the change was found already applied
+)
+
+// Clusters and policies.
+const (
+	ClusterDriftDetected Action = "cluster.drift_detected" // changed outside the portal
+	ClusterDeleted       Action = "cluster.deleted"
+	PolicyCreated        Action = "policy.created"
+	PolicyUpdated        Action = "policy.updated"
+	PolicyDeleted        Action = "policy.deleted"
+)
+
+// Sign-in and authorization.
+const (
+	AuthSignIn       Action = "auth.signin"
+	AuthSignOut      Action = "auth.signout"
+	AuthSignInFailed Action = "auth.signin_failed"
+	AuthDenied       Action = "auth.denied"
+)
+
+// The audit log itself.
+const (
+	AuditExported Action = "audit.exported"
+	AuditVerified Action = "audit.verified"
+	AuditPruned   Action = "audit.pruned"
+)
+
+var actions = []Action{
+	RequestCreated, RequestUpdated, RequestCancelled, RequestApproved, RequestRejected,
+	RequestRebased, RequestStale, RequestExpired,
+	SubmissionStarted, SubmissionRetried, SubmissionSucceeded, SubmissionFailed, SubmissionReconciled,
+	ClusterDriftDetected, ClusterDeleted, PolicyCreated, PolicyUpdated, PolicyDeleted,
+	AuthSignIn, AuthSignOut, AuthSignInFailed, AuthDenied,
+	AuditExported, AuditVerified, AuditPruned,
+}
+
+// Actions lists every action, grouped by area.
+func Actions() []Action { return slices.Clone(actions) }
+
+// Valid reports whether a is one of the actions.
+func (a Action) Valid() bool { return slices.Contains(actions, a) }
+
+// SubjectType names what an event is about.
+type SubjectType string
+
+// The subject types.
+const (
+	SubjectRequest  SubjectType = "request"
+	SubjectCluster  SubjectType = "cluster"
+	SubjectPolicy   SubjectType = "policy"
+	SubjectSession  SubjectType = "session"
+	SubjectUser     SubjectType = "user"
+	SubjectAuditLog SubjectType = "audit_log"
+)
+
+var subjectTypes = []SubjectType{SubjectRequest, SubjectCluster, SubjectPolicy, SubjectSession, SubjectUser, SubjectAuditLog}
+
+// SubjectTypes lists every subject type.
+func SubjectTypes() []SubjectType { return slices.Clone(subjectTypes) }
+
+// Valid reports whether t is one of the subject types.
+func (t SubjectType) Valid() bool { return slices.Contains(subjectTypes, t) }
+
+// Subject is what an event is about: a change request, a cluster…
+type Subject struct {
+	Type SubjectType
+	ID   string
+}
+
+// TheLog is the subject of events about the audit log itself.
+var TheLog = Subject{Type: SubjectAuditLog, ID: "main"}
+
+// ActorType says whether a person or the portal itself acted.
+type ActorType string
+
+// The actor types.
+const (
+	ActorUser   ActorType = "user"
+	ActorSystem ActorType = "system"
+)
+
+// Actor is who did it: a person (their user id and display name at the time)
+// or a part of the portal.
+type Actor struct {
+	Type ActorType
+	ID   string
+	Name string
+}
+
+// User is a person acting; name is their display name now, kept as it was.
+func User(id, name string) Actor { return Actor{Type: ActorUser, ID: id, Name: name} }
+
+// System is the portal acting on its own, for example System("worker") for a
+// background job or System("cli") for a command.
+func System(component string) Actor {
+	return Actor{Type: ActorSystem, ID: component, Name: "Clusterdesk " + component}
+}
+
+// Origin is where a person's request came from; empty for background work.
+type Origin struct {
+	IP        string
+	RequestID string
+}

@@ -1,0 +1,228 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Querier runs queries: a pool, a connection or a transaction.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// ErrNotFound means no event matched.
+var ErrNotFound = errors.New("audit: not found")
+
+// Filter selects events. Every field set narrows the selection; the zero
+// Filter selects everything.
+type Filter struct {
+	// ActorID is the acting user's id, or a system component ("worker").
+	ActorID string `json:"actor,omitempty"`
+	// Actions keeps events with any of these actions.
+	Actions []Action `json:"actions,omitempty"`
+	// SubjectType and SubjectID keep events about this subject; either may
+	// be set alone.
+	SubjectType SubjectType `json:"subject_type,omitempty"`
+	SubjectID   string      `json:"subject_id,omitempty"`
+	// From (inclusive) and To (exclusive) bound the time; zero is open.
+	From time.Time `json:"from,omitzero"`
+	To   time.Time `json:"to,omitzero"`
+	// Text keeps events whose payload contains it, ignoring case.
+	Text string `json:"text,omitempty"`
+}
+
+// IsZero reports whether the filter selects everything.
+func (f Filter) IsZero() bool {
+	return f.ActorID == "" && len(f.Actions) == 0 && f.SubjectType == "" && f.SubjectID == "" &&
+		f.From.IsZero() && f.To.IsZero() && f.Text == ""
+}
+
+// where appends the filter's conditions and their arguments. Times become
+// seq bounds as well (time never goes backwards along seq), so a time range
+// is a range scan of the primary key, or of any index ending in seq.
+func (f Filter) where(sql *strings.Builder, args []any) []any {
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if f.ActorID != "" {
+		sql.WriteString(" AND actor_id = " + arg(f.ActorID))
+	}
+	switch len(f.Actions) {
+	case 0:
+	case 1:
+		sql.WriteString(" AND action = " + arg(string(f.Actions[0])))
+	default:
+		names := make([]string, len(f.Actions))
+		for i, a := range f.Actions {
+			names[i] = string(a)
+		}
+		sql.WriteString(" AND action = ANY(" + arg(names) + "::text[])")
+	}
+	if f.SubjectType != "" {
+		sql.WriteString(" AND subject_type = " + arg(string(f.SubjectType)))
+	}
+	if f.SubjectID != "" {
+		sql.WriteString(" AND subject_id = " + arg(f.SubjectID))
+	}
+	if !f.From.IsZero() {
+		p := arg(f.From)
+		sql.WriteString(" AND at >= " + p + " AND seq >= coalesce((SELECT seq FROM audit_log WHERE at >= " + p +
+			" ORDER BY at, seq LIMIT 1), 9223372036854775807)")
+	}
+	if !f.To.IsZero() {
+		p := arg(f.To)
+		sql.WriteString(" AND at < " + p + " AND seq <= coalesce((SELECT seq FROM audit_log WHERE at < " + p +
+			" ORDER BY at DESC, seq DESC LIMIT 1), 0)")
+	}
+	if f.Text != "" {
+		sql.WriteString(" AND data::text ILIKE " + arg("%"+escapeLike(f.Text)+"%"))
+	}
+	return args
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// PageRequest asks for one page: the events just older than Before, or
+// just newer than After (at most one of them set), or else the newest.
+type PageRequest struct {
+	Before, After int64
+	// Limit is the page size; zero means DefaultPageSize.
+	Limit int
+}
+
+// DefaultPageSize is the number of events a page shows unless asked.
+const DefaultPageSize = 50
+
+// MaxPageSize bounds PageRequest.Limit.
+const MaxPageSize = 500
+
+// Page is one page of events, newest first.
+type Page struct {
+	Entries []Entry
+	// HasNewer and HasOlder say whether pages exist on either side; their
+	// cursors are After (the first entry's seq) and Before (the last's).
+	HasNewer, HasOlder bool
+	NewerCursor        int64
+	OlderCursor        int64
+}
+
+const entryColumns = `seq, at, actor_type, actor_id, actor_name, action, subject_type, subject_id,
+	data, origin_ip, origin_request_id, prev_hash, hash`
+
+// List returns one page of the events that match f, newest first. It pages
+// by seq (keyset pagination): no OFFSET and no count, so every page costs
+// about the same however deep it is, and a page's URL keeps meaning the same
+// events when new ones arrive.
+func List(ctx context.Context, q Querier, f Filter, p PageRequest) (Page, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = DefaultPageSize
+	}
+	limit = min(limit, MaxPageSize)
+	var sql strings.Builder
+	sql.WriteString("SELECT " + entryColumns + " FROM audit_log WHERE true")
+	args := f.where(&sql, nil)
+	newerFirst := p.After <= 0
+	if newerFirst {
+		if p.Before > 0 {
+			args = append(args, p.Before)
+			sql.WriteString(" AND seq < $" + strconv.Itoa(len(args)))
+		}
+		sql.WriteString(" ORDER BY seq DESC")
+	} else {
+		args = append(args, p.After)
+		sql.WriteString(" AND seq > $" + strconv.Itoa(len(args)) + " ORDER BY seq ASC")
+	}
+	args = append(args, limit+1)
+	sql.WriteString(" LIMIT $" + strconv.Itoa(len(args)))
+
+	rows, err := q.Query(ctx, sql.String(), args...)
+	if err != nil {
+		return Page{}, fmt.Errorf("audit: list: %w", err)
+	}
+	entries, err := pgx.CollectRows(rows, scanEntry)
+	if err != nil {
+		return Page{}, fmt.Errorf("audit: list: %w", err)
+	}
+	more := len(entries) > limit
+	entries = entries[:min(len(entries), limit)]
+	page := Page{Entries: entries}
+	if newerFirst {
+		page.HasOlder, page.HasNewer = more, p.Before > 0
+	} else {
+		slices.Reverse(entries)
+		page.HasOlder, page.HasNewer = true, more
+	}
+	switch {
+	case len(entries) > 0:
+		page.NewerCursor, page.OlderCursor = entries[0].Seq, entries[len(entries)-1].Seq
+	case newerFirst:
+		page.NewerCursor, page.OlderCursor = p.Before-1, p.Before
+	default:
+		page.NewerCursor, page.OlderCursor = p.After, p.After+1
+	}
+	return page, nil
+}
+
+func scanEntry(row pgx.CollectableRow) (Entry, error) {
+	var e Entry
+	var prev, hash []byte
+	err := row.Scan(&e.Seq, &e.At, &e.Actor.Type, &e.Actor.ID, &e.Actor.Name, &e.Action,
+		&e.Subject.Type, &e.Subject.ID, &e.Data, &e.Origin.IP, &e.Origin.RequestID, &prev, &hash)
+	e.At = e.At.UTC()
+	copy(e.PrevHash[:], prev)
+	copy(e.Hash[:], hash)
+	return e, err
+}
+
+// Get returns the event at seq, or ErrNotFound.
+func Get(ctx context.Context, q Querier, seq int64) (Entry, error) {
+	rows, err := q.Query(ctx, "SELECT "+entryColumns+" FROM audit_log WHERE seq = $1", seq)
+	if err != nil {
+		return Entry{}, fmt.Errorf("audit: get %d: %w", seq, err)
+	}
+	e, err := pgx.CollectExactlyOneRow(rows, scanEntry)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Entry{}, fmt.Errorf("%w: event %d", ErrNotFound, seq)
+	}
+	if err != nil {
+		return Entry{}, fmt.Errorf("audit: get %d: %w", seq, err)
+	}
+	return e, nil
+}
+
+// Head is the end of the chain and the count of events kept.
+type Head struct {
+	Seq  int64
+	Hash Hash
+	// Events is how many events the log holds now: seq has no gaps, so this
+	// is exact and costs nothing to compute.
+	Events int64
+}
+
+// HeadGet reads the chain head.
+func HeadGet(ctx context.Context, q Querier) (Head, error) {
+	var h Head
+	var hash []byte
+	var anchor int64
+	err := q.QueryRow(ctx, `
+		SELECT h.seq, h.hash, coalesce((SELECT max(seq) FROM audit_anchor), 0)
+		FROM audit_chain_head h`).Scan(&h.Seq, &hash, &anchor)
+	if err != nil {
+		return Head{}, fmt.Errorf("audit: read head: %w", err)
+	}
+	copy(h.Hash[:], hash)
+	h.Events = h.Seq - anchor
+	return h, nil
+}

@@ -74,6 +74,7 @@ func (s *Server) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		if err := s.crossOrigin.Check(req); err != nil {
+			_, _ = s.loadSession(c) // only to say whose browser was used
 			s.recordEvent(c, auth.Event{Kind: auth.EventDenied, Reason: "cross-site request: " + err.Error()})
 			return errCrossSite
 		}

@@ -32,22 +32,22 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 			static := env.server.deps.Assets.Path("app.css")
 
 			responses := map[string]response{
-				"signed-in page":        bob.getOnce("/"),
-				"htmx request":          bob.getOnce("/", "HX-Request", "true"),
-				"htmx error fragment":   bob.getOnce("/no/such/fragment", "HX-Request", "true"),
-				"error page":            bob.getOnce("/no/such/page"),
-				"no access page":        mallory.getOnce("/"),
-				"redirect to sign-in":   anon.getOnce("/"),
-				"htmx after expiry":     anon.getOnce("/", "HX-Request", "true"),
-				"sign-in redirect":      anon.getOnce(auth.LoginPath),
-				"failed sign-in page":   anon.getOnce(auth.CallbackPath + "?code=x&state=y"),
-				"signed-out page":       anon.getOnce(auth.SignedOutPath),
-				"CSRF rejection":        bob.postOnce(auth.LogoutPath, url.Values{}),
-				"cross-site rejection":  bob.postOnce(auth.LogoutPath, url.Values{}, "Sec-Fetch-Site", "cross-site"),
-				"method not allowed":    bob.do(bob.noFollow, http.MethodDelete, "/healthz", nil),
-				"health check":          anon.getOnce("/healthz"),
-				"static file":           anon.getOnce(static),
-				"unknown static file":   anon.getOnce("/static/nope.css"),
+				"signed-in page":       bob.getOnce("/"),
+				"htmx request":         bob.getOnce("/", "HX-Request", "true"),
+				"htmx error fragment":  bob.getOnce("/no/such/fragment", "HX-Request", "true"),
+				"error page":           bob.getOnce("/no/such/page"),
+				"no access page":       mallory.getOnce("/"),
+				"redirect to sign-in":  anon.getOnce("/"),
+				"htmx after expiry":    anon.getOnce("/", "HX-Request", "true"),
+				"sign-in redirect":     anon.getOnce(auth.LoginPath),
+				"failed sign-in page":  anon.getOnce(auth.CallbackPath + "?code=x&state=y"),
+				"signed-out page":      anon.getOnce(auth.SignedOutPath),
+				"CSRF rejection":       bob.postOnce(auth.LogoutPath, url.Values{}),
+				"cross-site rejection": bob.postOnce(auth.LogoutPath, url.Values{}, "Sec-Fetch-Site", "cross-site"),
+				"method not allowed":   bob.do(bob.noFollow, http.MethodDelete, "/healthz", nil),
+				"health check":         anon.getOnce("/healthz"),
+				"static file":          anon.getOnce(static),
+				"unknown static file":  anon.getOnce("/static/nope.css"),
 			}
 			nonces := map[string]bool{}
 			for name, r := range responses {

@@ -40,6 +40,14 @@ type Config struct {
 	AuditorGroups          []string      `env:"PORTAL_AUDITOR_GROUPS" default:"auditors" help:"Groups whose members may read and export the audit log, comma-separated."`
 	SessionIdleTimeout     time.Duration `env:"PORTAL_SESSION_IDLE_TIMEOUT" default:"30m" check:"positive" help:"A session not used for this long ends; the person signs in again."`
 	SessionAbsoluteTimeout time.Duration `env:"PORTAL_SESSION_ABSOLUTE_TIMEOUT" default:"12h" check:"positive" help:"A session ends this long after sign-in, however active; group changes at the provider take effect within it."`
+
+	// The Imply Cloud Manager API (internal/cloudapi).
+	CloudAPIURL       string        `env:"PORTAL_CLOUD_API_URL" check:"url-or-empty" help:"Base URL of the Cloud Manager API, such as https://example.implycloud.com/api/v1. Required by portal serve."`
+	CloudTokenURL     string        `env:"PORTAL_CLOUD_TOKEN_URL" check:"url-or-empty" help:"OAuth token endpoint of the service account (client-credentials grant), such as https://id.imply.io/auth/realms/ORG/protocol/openid-connect/token."`
+	CloudClientID     string        `env:"PORTAL_CLOUD_CLIENT_ID" help:"Client id of the service account's OAuth client."`
+	CloudClientSecret Secret        `env:"PORTAL_CLOUD_CLIENT_SECRET" help:"Client secret of the service account's OAuth client."`
+	CloudToken        Secret        `env:"PORTAL_CLOUD_TOKEN" help:"A static bearer token instead of the client-credentials grant (tokens expire: for trials only)."`
+	CloudTimeout      time.Duration `env:"PORTAL_CLOUD_TIMEOUT" default:"30s" check:"positive" help:"Time limit of one call to the Cloud Manager API."`
 }
 
 // Secret is a string that never prints: fmt, slog and JSON see "[redacted]".
@@ -250,6 +258,13 @@ func (c Config) CheckServe() error {
 	}
 	if !slices.Contains(c.OIDCScopes, "openid") {
 		problems = append(problems, fmt.Sprintf("PORTAL_OIDC_SCOPES: must include openid, got %q", strings.Join(c.OIDCScopes, ",")))
+	}
+	if c.CloudAPIURL == "" {
+		problems = append(problems, "PORTAL_CLOUD_API_URL: required by portal serve; the base URL of the Imply Cloud Manager API")
+	}
+	hasGrant := c.CloudTokenURL != "" && c.CloudClientID != "" && c.CloudClientSecret != ""
+	if !hasGrant && c.CloudToken == "" {
+		problems = append(problems, "PORTAL_CLOUD_CLIENT_ID: the Cloud Manager API needs PORTAL_CLOUD_TOKEN_URL, PORTAL_CLOUD_CLIENT_ID and PORTAL_CLOUD_CLIENT_SECRET (or a static PORTAL_CLOUD_TOKEN)")
 	}
 	if c.SessionIdleTimeout > c.SessionAbsoluteTimeout {
 		problems = append(problems, fmt.Sprintf("PORTAL_SESSION_IDLE_TIMEOUT: %s is longer than PORTAL_SESSION_ABSOLUTE_TIMEOUT (%s)", c.SessionIdleTimeout, c.SessionAbsoluteTimeout))

@@ -149,13 +149,17 @@ func TestCheckServe(t *testing.T) {
 
 	var problems config.Problems
 	require.ErrorAs(t, cfg.CheckServe(), &problems)
-	require.Len(t, problems, 2)
+	require.Len(t, problems, 4)
 	require.Contains(t, problems[0], "PORTAL_OIDC_ISSUER: required by portal serve")
 	require.Contains(t, problems[1], "PORTAL_OIDC_CLIENT_ID: required by portal serve")
+	require.Contains(t, problems[2], "PORTAL_CLOUD_API_URL: required by portal serve")
+	require.Contains(t, problems[3], "PORTAL_CLOUD_CLIENT_ID: the Cloud Manager API needs")
 
 	env := validEnv()
 	env["PORTAL_OIDC_ISSUER"] = "https://sso.example.com"
 	env["PORTAL_OIDC_CLIENT_ID"] = "clusterdesk"
+	env["PORTAL_CLOUD_API_URL"] = "https://acme.implycloud.com/api/v1"
+	env["PORTAL_CLOUD_TOKEN"] = "static-token"
 	env["PORTAL_APPROVER_GROUPS"] = " cab , platform-leads,"
 	cfg, err = config.Load(lookup(env))
 	require.NoError(t, err)

@@ -94,9 +94,11 @@ func escapeLike(s string) string {
 }
 
 // PageRequest asks for one page: the events just older than Before, or
-// just newer than After (at most one of them set), or else the newest.
+// just newer than After, or the oldest page, or else (the zero value) the
+// newest page. Set at most one of them.
 type PageRequest struct {
 	Before, After int64
+	Oldest        bool
 	// Limit is the page size; zero means DefaultPageSize.
 	Limit int
 }
@@ -133,7 +135,10 @@ func List(ctx context.Context, q Querier, f Filter, p PageRequest) (Page, error)
 	var sql strings.Builder
 	sql.WriteString("SELECT " + entryColumns + " FROM audit_log WHERE true")
 	args := f.where(&sql, nil)
-	newerFirst := p.After <= 0
+	if p.Oldest {
+		p.After = 0
+	}
+	newerFirst := p.After <= 0 && !p.Oldest
 	if newerFirst {
 		if p.Before > 0 {
 			args = append(args, p.Before)
@@ -162,7 +167,7 @@ func List(ctx context.Context, q Querier, f Filter, p PageRequest) (Page, error)
 		page.HasOlder, page.HasNewer = more, p.Before > 0
 	} else {
 		slices.Reverse(entries)
-		page.HasOlder, page.HasNewer = true, more
+		page.HasOlder, page.HasNewer = !p.Oldest, more
 	}
 	switch {
 	case len(entries) > 0:
@@ -177,10 +182,11 @@ func List(ctx context.Context, q Querier, f Filter, p PageRequest) (Page, error)
 
 func scanEntry(row pgx.CollectableRow) (Entry, error) {
 	var e Entry
-	var prev, hash []byte
+	var data, prev, hash []byte // []byte, not json.RawMessage: pgx copies it without parsing
 	err := row.Scan(&e.Seq, &e.At, &e.Actor.Type, &e.Actor.ID, &e.Actor.Name, &e.Action,
-		&e.Subject.Type, &e.Subject.ID, &e.Data, &e.Origin.IP, &e.Origin.RequestID, &prev, &hash)
+		&e.Subject.Type, &e.Subject.ID, &data, &e.Origin.IP, &e.Origin.RequestID, &prev, &hash)
 	e.At = e.At.UTC()
+	e.Data = data
 	copy(e.PrevHash[:], prev)
 	copy(e.Hash[:], hash)
 	return e, err

@@ -8,9 +8,11 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/clusterdesk/clusterdesk/internal/cloudapi/sim"
 	"github.com/clusterdesk/clusterdesk/internal/config"
 	"github.com/clusterdesk/clusterdesk/internal/database"
 	"github.com/clusterdesk/clusterdesk/internal/pglocal"
@@ -66,11 +68,30 @@ func runDev(ctx context.Context, args []string, env lookupFunc, stdout, stderr i
 	if !ownIdP {
 		maps.Copy(defaults, devIdPDefaults)
 	}
+	// Cloud Manager simulator (1/2): use it unless PORTAL_CLOUD_API_URL is exported.
+	_, ownCloud := env("PORTAL_CLOUD_API_URL")
+	if !ownCloud {
+		maps.Copy(defaults, devSimDefaults)
+	}
 	cfg, err := config.Load(withDefaults(env, defaults))
 	if err != nil {
 		return err
 	}
 	logger := cfg.Logger(stderr)
+	// Cloud Manager simulator (2/2): serve it, keeping clusters in the data folder.
+	if !ownCloud {
+		_, stopSim, err := startSim(devSimAddr, sim.Config{
+			StateFile:     filepath.Join(*dataDir, "sim.json"),
+			SeedDemo:      true,
+			StageDuration: 3 * time.Second,
+			Logger:        logger.With("component", "sim"),
+		}, logger)
+		if err != nil {
+			return err
+		}
+		defer stopSim()
+		fmt.Fprintf(stdout, "portal dev: Cloud Manager simulator at http://%s/api/v1 (state: %s)\n", devSimAddr, filepath.Join(*dataDir, "sim.json"))
+	}
 	// Identity provider (2/2): start devidp before serve discovers it.
 	if !ownIdP {
 		stopIdP, err := startDevIdP(cfg, logger, stdout)
@@ -85,6 +106,16 @@ func runDev(ctx context.Context, args []string, env lookupFunc, stdout, stderr i
 	fmt.Fprintf(stdout, "portal dev: PostgreSQL at %s\n", pg.URL("clusterdesk"))
 	fmt.Fprintf(stdout, "portal dev: open %s\n", cfg.BaseURL)
 	return serve(ctx, cfg, logger, stdout)
+}
+
+// The simulator of `portal dev`, and the portal's service account there.
+const devSimAddr = "localhost:8081"
+
+var devSimDefaults = map[string]string{
+	"PORTAL_CLOUD_API_URL":       "http://" + devSimAddr + "/api/v1",
+	"PORTAL_CLOUD_TOKEN_URL":     "http://" + devSimAddr + "/auth/realms/" + simOrg + "/protocol/openid-connect/token",
+	"PORTAL_CLOUD_CLIENT_ID":     simClientID,
+	"PORTAL_CLOUD_CLIENT_SECRET": simClientSecret,
 }
 
 // withDefaults looks a variable up in env first, then in defaults.

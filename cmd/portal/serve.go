@@ -62,6 +62,12 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout i
 	}
 	go authn.RunCleanup(ctx, 10*time.Minute)
 
+	cloud, err := newCloudClient(cfg, logger)
+	if err != nil {
+		return err
+	}
+	go checkCloud(ctx, cloud, logger)
+
 	assets, err := static.Load()
 	if err != nil {
 		return err

@@ -45,8 +45,13 @@ verify: generate ## Regenerate and fail if anything generated was out of date, o
 	$(GO) mod tidy -diff
 	@git diff --exit-code -- '*_templ.go' migrations/ || { echo "generated files were stale: run make generate and commit"; exit 1; }
 
+.PHONY: browser
+browser: ## Install Chromium for the browser tests if it is missing (Debian package).
+	@command -v chromium >/dev/null || { echo "installing chromium (Debian package)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 .PHONY: test
-test: assets generate ## Run every test (race detector, real PostgreSQL, fuzz seeds), then a short fuzz run.
+test: assets generate browser ## Run every test (race detector, real PostgreSQL, headless Chromium), then a short fuzz run.
 	$(GO) test $(TEST_FLAGS) ./...
 	@$(MAKE) --no-print-directory fuzz
 

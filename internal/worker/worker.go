@@ -1,0 +1,130 @@
+// Package worker runs Clusterdesk's background jobs on River, a job queue
+// kept in the portal's PostgreSQL database.
+//
+// New registers every worker and periodic job; Start and Stop bracket its
+// life inside `portal serve`. Any number of processes may run workers: River
+// hands each job to one of them (FOR UPDATE SKIP LOCKED) and elects one
+// leader to enqueue periodic jobs.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// Options configure the worker.
+type Options struct {
+	// AuditVerifyInterval is how often the whole audit chain is verified.
+	AuditVerifyInterval time.Duration
+	// AuditRetentionYears keeps audit events this many years; zero keeps
+	// them forever and schedules no pruning.
+	AuditRetentionYears int
+	// AuditPruneInterval is how often old events are pruned when a
+	// retention is set; zero means daily.
+	AuditPruneInterval time.Duration
+	// MaxWorkers is how many jobs run at once in this process; zero means 10.
+	MaxWorkers int
+	// FetchCooldown and FetchPollInterval tune how soon a new job is picked
+	// up; zero keeps River's defaults (100 ms, 1 s). FetchPollInterval may
+	// not be shorter than FetchCooldown.
+	FetchCooldown, FetchPollInterval time.Duration
+}
+
+// Worker is the River client with every job of the portal registered.
+type Worker struct {
+	client *river.Client[pgx.Tx]
+	logger *slog.Logger
+}
+
+// New prepares the worker on pool without starting it.
+func New(pool *pgxpool.Pool, logger *slog.Logger, opts Options) (*Worker, error) {
+	if opts.AuditVerifyInterval <= 0 {
+		return nil, errors.New("worker: AuditVerifyInterval must be above zero")
+	}
+	if opts.AuditPruneInterval <= 0 {
+		opts.AuditPruneInterval = 24 * time.Hour
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &auditVerifyWorker{pool: pool, logger: logger, timeout: opts.AuditVerifyInterval})
+	periodic := []*river.PeriodicJob{
+		river.NewPeriodicJob(river.PeriodicInterval(opts.AuditVerifyInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return AuditVerifyArgs{}, singleton() },
+			&river.PeriodicJobOpts{ID: "audit_verify", RunOnStart: true}),
+	}
+	river.AddWorker(workers, &auditPruneWorker{pool: pool, logger: logger, years: opts.AuditRetentionYears, now: time.Now})
+	if opts.AuditRetentionYears > 0 {
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(opts.AuditPruneInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return AuditPruneArgs{}, singleton() },
+			&river.PeriodicJobOpts{ID: "audit_prune", RunOnStart: true}))
+	}
+
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Logger:            logger,
+		Workers:           workers,
+		PeriodicJobs:      periodic,
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmpOr(opts.MaxWorkers, 10)}},
+		FetchCooldown:     opts.FetchCooldown,
+		FetchPollInterval: opts.FetchPollInterval,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	return &Worker{client: client, logger: logger}, nil
+}
+
+// singleton keeps one job of a kind queued or running at a time, so a slow
+// run is not joined by the next one.
+func singleton() *river.InsertOpts {
+	return &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+		rivertype.JobStateRetryable, rivertype.JobStateScheduled,
+	}}}
+}
+
+func cmpOr(n, fallback int) int {
+	if n > 0 {
+		return n
+	}
+	return fallback
+}
+
+// Start begins fetching and running jobs. It returns once the worker runs;
+// stop it with Stop, not by cancelling ctx (ctx only bounds the start-up).
+func (w *Worker) Start(ctx context.Context) error {
+	// River treats the end of Start's context as a hard stop; the graceful
+	// stop is Stop's job.
+	if err := w.client.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("worker: start: %w", err)
+	}
+	return nil
+}
+
+// Stop stops fetching jobs and waits for running ones to finish. When ctx
+// ends first, running jobs are cancelled (River hands them back to the
+// queue to retry) and Stop waits a few seconds more for them to return.
+func (w *Worker) Stop(ctx context.Context) error {
+	err := w.client.Stop(ctx)
+	if err == nil || !errors.Is(err, ctx.Err()) {
+		return err
+	}
+	w.logger.Warn("worker: jobs still running at the stop deadline; cancelling them")
+	hardCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := w.client.StopAndCancel(hardCtx); err != nil {
+		return fmt.Errorf("worker: stop: %w", err)
+	}
+	return nil
+}
+
+// Client is the River client, for inserting jobs in a transaction
+// (InsertTx) alongside the state change that causes them.
+func (w *Worker) Client() *river.Client[pgx.Tx] { return w.client }

@@ -48,6 +48,10 @@ type Config struct {
 	CloudClientSecret Secret        `env:"PORTAL_CLOUD_CLIENT_SECRET" help:"Client secret of the service account's OAuth client."`
 	CloudToken        Secret        `env:"PORTAL_CLOUD_TOKEN" help:"A static bearer token instead of the client-credentials grant (tokens expire: for trials only)."`
 	CloudTimeout      time.Duration `env:"PORTAL_CLOUD_TIMEOUT" default:"30s" check:"positive" help:"Time limit of one call to the Cloud Manager API."`
+
+	// The audit log (internal/audit, docs/audit.md).
+	AuditVerifyInterval time.Duration `env:"PORTAL_AUDIT_VERIFY_INTERVAL" default:"1h" check:"positive" help:"How often the worker verifies the whole audit hash chain; a broken chain is logged at error level and shown on the audit page."`
+	AuditRetentionYears int           `env:"PORTAL_AUDIT_RETENTION_YEARS" default:"0" check:"nonnegative" help:"Years audit events are kept; older ones are pruned daily, leaving a verifiable anchor, and the pruning is itself audited. 0 keeps them forever."`
 }
 
 // Secret is a string that never prints: fmt, slog and JSON see "[redacted]".
@@ -238,6 +242,10 @@ func check(f Field, raw string, set bool) error {
 	case "positive":
 		if d, _ := time.ParseDuration(raw); d <= 0 {
 			return fmt.Errorf("want a duration above zero, got %s", shown)
+		}
+	case "nonnegative":
+		if n, _ := strconv.Atoi(raw); n < 0 {
+			return fmt.Errorf("want zero or more, got %s", shown)
 		}
 	default:
 		return fmt.Errorf("config: unknown check %q", f.Check)

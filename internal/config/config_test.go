@@ -34,6 +34,8 @@ func TestLoadDefaults(t *testing.T) {
 	require.Equal(t, "http://localhost:8080", cfg.BaseURL)
 	require.Equal(t, "json", cfg.LogFormat)
 	require.Equal(t, 30*time.Second, cfg.ShutdownTimeout)
+	require.Equal(t, time.Hour, cfg.AuditVerifyInterval)
+	require.Zero(t, cfg.AuditRetentionYears)
 	require.Equal(t, "postgres://u:hunter2@localhost:5432/cd", cfg.DatabaseURL.Reveal())
 	require.False(t, cfg.Secure())
 }
@@ -49,6 +51,7 @@ func TestLoadProblems(t *testing.T) {
 		{"nonsense database", map[string]string{"PORTAL_DATABASE_URL": "nonsense"}, []string{"PORTAL_DATABASE_URL: want a PostgreSQL URL"}},
 		{"bad duration", map[string]string{"PORTAL_SHUTDOWN_TIMEOUT": "soon"}, []string{`PORTAL_SHUTDOWN_TIMEOUT: want a duration such as 30s, 5m or 12h, got "soon"`}},
 		{"zero duration", map[string]string{"PORTAL_SHUTDOWN_TIMEOUT": "0s"}, []string{"PORTAL_SHUTDOWN_TIMEOUT: want a duration above zero"}},
+		{"negative retention", map[string]string{"PORTAL_AUDIT_RETENTION_YEARS": "-1"}, []string{`PORTAL_AUDIT_RETENTION_YEARS: want zero or more, got "-1"`}},
 		{"bad enum", map[string]string{"PORTAL_LOG_FORMAT": "xml"}, []string{`PORTAL_LOG_FORMAT: want one of json, text, got "xml"`}},
 		{"bad url", map[string]string{"PORTAL_BASE_URL": "localhost:8080"}, []string{"PORTAL_BASE_URL: want an absolute http(s) URL"}},
 		{"several at once", map[string]string{"PORTAL_DATABASE_URL": "x", "PORTAL_LOG_LEVEL": "loud"}, []string{"PORTAL_DATABASE_URL:", "PORTAL_LOG_LEVEL:"}},

@@ -14,16 +14,21 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/config"
 	"github.com/clusterdesk/clusterdesk/internal/database"
 	"github.com/clusterdesk/clusterdesk/internal/handlers"
+	"github.com/clusterdesk/clusterdesk/internal/worker"
 	"github.com/clusterdesk/clusterdesk/web/static"
 )
 
 const serveUsage = `Runs the web server and the background worker until SIGINT or SIGTERM, then
 stops gracefully: in-flight requests finish and running jobs complete or are
 handed back to the queue. Refuses to start on an out-of-date database schema.
+With -web or -worker it runs only that part, so that web servers and workers
+scale apart (both against the same database); with neither it runs both.
 Configuration: PORTAL_* environment variables (docs/configuration.md).`
 
 func runServe(ctx context.Context, args []string, env lookupFunc, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve [flags]", serveUsage, stdout)
+	web := fs.Bool("web", false, "run the web server")
+	work := fs.Bool("worker", false, "run the background worker")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -31,11 +36,21 @@ func runServe(ctx context.Context, args []string, env lookupFunc, stdout, stderr
 	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg, cfg.Logger(stderr), stdout)
+	parts := serveParts{web: *web || !*work, worker: *work || !*web}
+	return serveSome(ctx, cfg, cfg.Logger(stderr), stdout, parts)
 }
 
-// serve runs the portal with a loaded configuration until ctx ends.
+// serveParts says which parts of the portal a process runs.
+type serveParts struct{ web, worker bool }
+
+// serve runs the whole portal with a loaded configuration until ctx ends.
 func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io.Writer) error {
+	return serveSome(ctx, cfg, logger, stdout, serveParts{web: true, worker: true})
+}
+
+// serveSome runs the web server, the worker or both until ctx ends, then
+// stops them within the shutdown timeout.
+func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io.Writer, parts serveParts) error {
 	if err := cfg.CheckServe(); err != nil {
 		return err
 	}
@@ -56,7 +71,30 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout i
 		return err
 	}
 
-	authn, err := auth.New(ctx, pool, authConfig(cfg, logger))
+	var jobs *worker.Worker
+	if parts.worker {
+		if jobs, err = startWorker(ctx, pool, cfg, logger); err != nil {
+			return err
+		}
+		// On an early return; after the graceful stop below it does nothing.
+		defer func() {
+			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+			defer cancel()
+			_ = jobs.Stop(stopCtx)
+		}()
+		fmt.Fprintln(stdout, "portal: worker running")
+	}
+	if !parts.web {
+		<-ctx.Done()
+		logger.Info("stopping", "timeout", cfg.ShutdownTimeout.String())
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		return jobs.Stop(shutdownCtx)
+	}
+
+	authCfg := authConfig(cfg, logger)
+	authCfg.Recorder = auditRecorder(pool, logger)
+	authn, err := auth.New(ctx, pool, authCfg)
 	if err != nil {
 		return fmt.Errorf("sign-in provider (PORTAL_OIDC_ISSUER=%s): %w", cfg.OIDCIssuer, err)
 	}
@@ -75,6 +113,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout i
 	web := handlers.New(handlers.Deps{
 		Logger: logger,
 		Assets: assets,
+		DB:     pool,
 		Auth:   authn,
 		Secure: cfg.Secure(),
 		Ready: func(ctx context.Context) error {
@@ -95,16 +134,33 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout i
 	logger.Info("portal serving", "addr", ln.Addr().String(), "base_url", cfg.BaseURL, "version", version)
 	fmt.Fprintf(stdout, "portal: listening on http://%s\n", ln.Addr())
 
+	var serveErr error
 	select {
 	case err := <-errc:
-		return fmt.Errorf("web server: %w", err)
+		serveErr = fmt.Errorf("web server: %w", err)
 	case <-ctx.Done():
 	}
 	logger.Info("stopping", "timeout", cfg.ShutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
+	// The web server and the worker wind down side by side, within one
+	// timeout.
+	workerStopped := make(chan error, 1)
+	go func() {
+		if jobs == nil {
+			workerStopped <- nil
+			return
+		}
+		workerStopped <- jobs.Stop(shutdownCtx)
+	}()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("web server shutdown: %w", err)
+		serveErr = errors.Join(serveErr, fmt.Errorf("web server shutdown: %w", err))
+	}
+	if err := <-workerStopped; err != nil {
+		serveErr = errors.Join(serveErr, err)
+	}
+	if serveErr != nil {
+		return serveErr
 	}
 	logger.Info("stopped")
 	return nil

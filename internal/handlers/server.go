@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 
 	"github.com/clusterdesk/clusterdesk/internal/auth"
@@ -22,6 +23,8 @@ type Deps struct {
 	// Ready reports whether the portal can serve: the database is reachable
 	// and its schema current.
 	Ready func(ctx context.Context) error
+	// DB is the database, for pages that read it directly (the audit log).
+	DB *pgxpool.Pool
 	// Auth signs people in and keeps their sessions. Without it nobody can
 	// sign in and every signed-in page redirects to a sign-in that answers 503.
 	Auth *auth.Service

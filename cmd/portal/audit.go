@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/clusterdesk/clusterdesk/internal/audit"
+	"github.com/clusterdesk/clusterdesk/internal/auth"
+	"github.com/clusterdesk/clusterdesk/internal/config"
+	"github.com/clusterdesk/clusterdesk/internal/database"
+	"github.com/clusterdesk/clusterdesk/internal/worker"
+)
+
+const auditUsage = `Checks and maintains the audit log (docs/audit.md).
+  verify  walk the whole hash chain; print "ok, N events, head hash H" or the
+          first broken link, and record the check in the log. Exit status 1
+          when the chain is broken.
+  head    print the chain head (seq and hash), to publish outside the database
+  prune   remove the events older than PORTAL_AUDIT_RETENTION_YEARS now,
+          after verifying the chain; the pruning is itself audited
+Configuration: PORTAL_DATABASE_URL, PORTAL_AUDIT_RETENTION_YEARS.`
+
+// errChainBroken ends `portal audit verify` with exit status 1 once the
+// report is printed.
+var errChainBroken = errors.New("the audit chain is broken")
+
+// cliActor is who the audit log says acted for these commands.
+var cliActor = audit.System("cli")
+
+func runAudit(ctx context.Context, args []string, env lookupFunc, stdout, stderr io.Writer) error {
+	fs := newFlagSet("audit verify|head|prune [flags]", auditUsage, stdout)
+	dryRun := fs.Bool("dry-run", false, "prune: say what would be removed, remove nothing")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return usageError{"audit needs one of: verify, head, prune"}
+	}
+	action := fs.Arg(0)
+	if action != "verify" && action != "head" && action != "prune" {
+		return usageError{fmt.Sprintf("audit: unknown action %q; want verify, head or prune", action)}
+	}
+	cfg, err := config.Load(env)
+	if err != nil {
+		return err
+	}
+	pool, err := database.Open(ctx, cfg.DatabaseURL.Reveal())
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	switch action {
+	case "verify":
+		start := time.Now()
+		r, err := audit.Verify(ctx, pool)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s (%s)\n", r, time.Since(start).Round(time.Millisecond))
+		if _, err := audit.RecordVerification(ctx, pool, cliActor, audit.Origin{}, r); err != nil {
+			return err
+		}
+		if !r.OK {
+			return errChainBroken
+		}
+		return nil
+	case "head":
+		h, err := audit.HeadGet(ctx, pool)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "seq %d hash %s events %d\n", h.Seq, h.Hash, h.Events)
+		return nil
+	default:
+		return auditPrune(ctx, pool, cfg.AuditRetentionYears, *dryRun, stdout)
+	}
+}
+
+func auditPrune(ctx context.Context, pool *pgxpool.Pool, years int, dryRun bool, stdout io.Writer) error {
+	cutoff := audit.RetentionCutoff(time.Now(), years)
+	if cutoff.IsZero() {
+		fmt.Fprintln(stdout, "PORTAL_AUDIT_RETENTION_YEARS is 0: every event is kept, nothing to prune")
+		return nil
+	}
+	var due int64
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM audit_log WHERE at < $1", cutoff).Scan(&due); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d events are older than %s (%d years)\n", due, cutoff.Format(time.RFC3339), years)
+	if dryRun || due == 0 {
+		return nil
+	}
+	r, err := audit.Verify(ctx, pool)
+	if err != nil {
+		return err
+	}
+	if !r.OK {
+		fmt.Fprintln(stdout, r)
+		return fmt.Errorf("%w: nothing pruned; pruning would destroy the evidence", errChainBroken)
+	}
+	var p audit.Pruned
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		p, err = audit.Prune(ctx, tx, cutoff, cliActor)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "pruned events %d to %d (%d); anchor hash %s\n", p.FirstSeq, p.LastSeq, p.Count, p.AnchorHash)
+	return nil
+}
+
+// startWorker starts the background jobs of `portal serve`.
+func startWorker(ctx context.Context, pool *pgxpool.Pool, cfg config.Config, logger *slog.Logger) (*worker.Worker, error) {
+	w, err := worker.New(pool, logger, worker.Options{
+		AuditVerifyInterval: cfg.AuditVerifyInterval,
+		AuditRetentionYears: cfg.AuditRetentionYears,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := w.Start(ctx); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// authActions maps the sign-in service's security events to audit actions.
+var authActions = map[auth.EventKind]audit.Action{
+	auth.EventLogin:       audit.AuthSignIn,
+	auth.EventLogout:      audit.AuthSignOut,
+	auth.EventLoginFailed: audit.AuthSignInFailed,
+	auth.EventDenied:      audit.AuthDenied,
+}
+
+// auditRecorder writes sign-ins, sign-outs, failed sign-ins and denials to
+// the audit log, each in a transaction of its own. A failure is logged and
+// never fails the request.
+func auditRecorder(pool *pgxpool.Pool, logger *slog.Logger) auth.Recorder {
+	return auth.RecorderFunc(func(ctx context.Context, e auth.Event) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			_, err := audit.Append(ctx, tx, authEvent(e))
+			return err
+		})
+		if err != nil {
+			logger.ErrorContext(ctx, "audit: could not record a security event", "event", string(e.Kind), "err", err)
+		}
+	})
+}
+
+// authEvent is the audit form of a security event: the person (when known)
+// acts on themselves as the subject.
+func authEvent(e auth.Event) audit.Event {
+	action, ok := authActions[e.Kind]
+	if !ok {
+		action = audit.AuthDenied
+	}
+	actor := audit.Actor{Type: audit.ActorUser, ID: "anonymous", Name: "(not signed in)"}
+	subject := audit.Subject{Type: audit.SubjectUser}
+	if e.UserID != 0 {
+		id := strconv.FormatInt(e.UserID, 10)
+		actor = audit.User(id, e.Username)
+		subject.ID = id
+	}
+	data := map[string]string{}
+	for k, v := range map[string]string{"subject": e.Subject, "method": e.Method, "path": e.Path, "reason": e.Reason} {
+		if v != "" {
+			data[k] = v
+		}
+	}
+	return audit.Event{
+		Actor:   actor,
+		Action:  action,
+		Subject: subject,
+		Origin:  audit.Origin{IP: e.IP, RequestID: e.RequestID},
+		Data:    data,
+	}
+}

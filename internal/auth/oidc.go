@@ -13,8 +13,9 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// maxClockSkew is the leeway for an ID token issued "in the future" by a
-// provider whose clock runs ahead. Expiry itself has no leeway (go-oidc).
+// maxClockSkew is the leeway for an ID token issued (iat) or valid from (nbf)
+// "in the future" by a provider whose clock runs ahead. Expiry itself has no
+// leeway (go-oidc).
 const maxClockSkew = time.Minute
 
 // relyingParty is the portal as an OpenID Connect client of one provider.
@@ -155,8 +156,19 @@ func (rp *relyingParty) checkClaims(idt *oidc.IDToken, claims map[string]json.Ra
 	if len(idt.Audience) > 1 && azp == "" {
 		return errors.New("several audiences and no azp")
 	}
-	if idt.IssuedAt.After(rp.cfg.Now().Add(maxClockSkew)) {
+	latest := rp.cfg.Now().Add(maxClockSkew)
+	if idt.IssuedAt.After(latest) {
 		return fmt.Errorf("issued in the future (iat %s)", idt.IssuedAt.UTC().Format(time.RFC3339))
+	}
+	// go-oidc allows five minutes on nbf; keep to the same minute as iat.
+	if raw, ok := claims["nbf"]; ok {
+		var nbf json.Number
+		if err := json.Unmarshal(raw, &nbf); err != nil {
+			return errors.New("nbf is not a number")
+		}
+		if secs, err := nbf.Float64(); err != nil || time.Unix(int64(secs), 0).After(latest) {
+			return fmt.Errorf("not valid yet (nbf %s)", nbf)
+		}
 	}
 	return nil
 }

@@ -177,8 +177,11 @@ func TestSignInRefusesBadIDTokens(t *testing.T) {
 		{"another audience", devidp.WrongAudience(), "expected audience"},
 		{"extra audience, azp of another client", devidp.Tweaks(devidp.SetClaim("aud", []string{testClientID, "other"}), devidp.SetClaim("azp", "other")), "issued to another client"},
 		{"extra audience, no azp", devidp.Tweaks(devidp.SetClaim("aud", []string{testClientID, "other"}), devidp.DeleteClaim("azp")), "several audiences and no azp"},
-		{"expired", devidp.Expired(), "token is expired"},
-		{"issued in the future", devidp.SetClaim("iat", time.Now().Add(10*time.Minute).Unix()), "issued in the future"},
+		{"expired an hour ago", devidp.Expired(), "token is expired"},
+		{"expired 61 s ago", devidp.SetClaim("exp", time.Now().Add(-61*time.Second).Unix()), "token is expired"},
+		{"issued 2 min in the future", devidp.SetClaim("iat", time.Now().Add(2*time.Minute).Unix()), "issued in the future"},
+		{"valid from 2 min in the future", devidp.SetClaim("nbf", time.Now().Add(2*time.Minute).Unix()), "not valid yet"},
+		{"no subject", devidp.DeleteClaim("sub"), "no subject"},
 		{"unknown signing key", devidp.UnknownSigningKey(), "failed to verify signature"},
 	}
 	for _, tt := range tests {
@@ -198,8 +201,87 @@ func TestSignInRefusesBadIDTokens(t *testing.T) {
 			ev := env.events.last()
 			require.Equal(t, auth.EventLoginFailed, ev.Kind)
 			require.Contains(t, ev.Reason, tt.reason)
+			if tt.reason != "" {
+				require.NotContains(t, r.body, tt.reason, "the page says the sign-in failed, not why")
+			}
 			require.NotContains(t, env.logs.String(), "eyJ", "no token in the logs")
 		})
+	}
+}
+
+func TestSignInToleratesAMinuteOfClockSkew(t *testing.T) {
+	t.Parallel()
+	env := newSigninEnv(t, signinOptions{})
+	ahead := time.Now().Add(45 * time.Second).Unix()
+	env.idp.SetIDTokenTweak(devidp.Tweaks(devidp.SetClaim("iat", ahead), devidp.SetClaim("nbf", ahead)))
+	page := env.browser().signIn("bob", "/")
+	require.Equal(t, http.StatusOK, page.status, page.body)
+	require.Contains(t, page.body, "Bob Brown")
+}
+
+func TestPeopleAreKnownByIssuerAndSubject(t *testing.T) {
+	t.Parallel()
+	env := newSigninEnv(t, signinOptions{})
+	userID := func(subject string) (id int64, email string) {
+		require.NoError(t, env.pool.QueryRow(t.Context(), "SELECT id, email FROM users WHERE subject = $1", subject).Scan(&id, &email))
+		return id, email
+	}
+	env.browser().signIn("bob", "/")
+	bob, _ := userID("devidp-bob")
+
+	// Bob's email changes at the provider: same person, new email.
+	env.idp.SetIDTokenTweak(devidp.SetClaim("email", "robert@example.com"))
+	env.browser().signIn("bob", "/")
+	id, email := userID("devidp-bob")
+	require.Equal(t, bob, id)
+	require.Equal(t, "robert@example.com", email)
+
+	// Alice turns up with bob's old email: she is still alice, with her
+	// own roles, and bob's account is untouched.
+	env.idp.SetIDTokenTweak(devidp.SetClaim("email", "bob@example.com"))
+	page := env.browser().signIn("alice", "/")
+	require.Contains(t, page.body, "Alice Anderson")
+	require.NotContains(t, page.body, "<span>approver</span>")
+	alice, _ := userID("devidp-alice")
+	require.NotEqual(t, bob, alice)
+	require.Equal(t, 2, env.countRows("users"))
+}
+
+func TestClaimsAreRenderedInert(t *testing.T) {
+	t.Parallel()
+	env := newSigninEnv(t, signinOptions{})
+	payloads := []string{`<script>alert(1)</script>`, `"><img src=x onerror=alert(1)>`, `x" hx-get="/auth/logout" hx-trigger="load`, `<div hx-on:click="alert(1)">`}
+	env.idp.SetIDTokenTweak(devidp.Tweaks(
+		devidp.SetClaim("name", payloads[0]+payloads[1]),
+		devidp.SetClaim("preferred_username", payloads[2]),
+		devidp.SetClaim("groups", payloads),
+	))
+	page := env.browser().signIn("mallory", "/") // no role: the no-access page shows every claim
+	require.Equal(t, http.StatusForbidden, page.status)
+	require.Contains(t, page.body, `data-testid="no-access"`)
+	for _, p := range payloads {
+		require.NotContains(t, page.body, p)
+	}
+	require.Contains(t, page.body, "&lt;script&gt;alert(1)&lt;/script&gt;")
+	require.NotRegexp(t, `<img|<div hx-on| hx-get="/auth`, page.body)
+}
+
+func TestSecurityLogsCannotBeForged(t *testing.T) {
+	t.Parallel()
+	env := newSigninEnv(t, signinOptions{})
+	b := env.browser()
+	cb := b.startSignIn("bob")
+	q := cb.Query()
+	q.Set("error", "access_denied")
+	q.Set("error_description", "nope\n{\"level\":\"INFO\",\"msg\":\"forged\"}\r\n\x1b[31mred")
+	cb.RawQuery = q.Encode()
+	r := b.getOnce(cb.String())
+	require.Equal(t, http.StatusBadRequest, r.status)
+	require.Contains(t, env.events.last().Reason, "forged", "the description is recorded")
+	for _, line := range strings.Split(strings.TrimSpace(env.logs.String()), "\n") {
+		require.True(t, strings.HasPrefix(line, "{") && strings.HasSuffix(line, "}"), "every log line is one JSON object: %q", line)
+		require.NotContains(t, line, `"msg":"forged"`)
+		require.NotContains(t, line, "\x1b")
 	}
 }
 

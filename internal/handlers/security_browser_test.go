@@ -45,7 +45,7 @@ func TestBrowserSignInWithCSPEnforced(t *testing.T) {
 
 	// htmx runs under the CSP, configured without eval or inline styles.
 	configured, err := chromedp.Run(ctx, chromedp.Evaluate[bool](
-		`typeof htmx === "object" && htmx.config.allowEval === false && htmx.config.includeIndicatorStyles === false`))
+		`typeof htmx === "object" && htmx.config.allowEval === false && htmx.config.includeIndicatorStyles === false && htmx.config.historyCacheSize === 0`))
 	require.NoError(t, err)
 	require.True(t, configured, "htmx must be loaded (nonce) and configured by the layout's meta tag")
 

@@ -36,10 +36,12 @@ func (p Page) asset(name string) string {
 }
 
 // htmxConfig switches off htmx's eval and inline indicator styles (the CSP
-// allows neither) and decides once how responses swap: 2xx and 422 (a form
+// allows neither), keeps no page snapshots in localStorage (pages hold
+// people's data, and must not outlive sign-out) and decides once how
+// responses swap: 2xx and 422 (a form
 // re-rendered with its errors) swap into the target; other errors swap too,
 // and the server retargets them to #flash.
-const htmxConfig = `{"allowEval":false,"includeIndicatorStyles":false,"allowScriptTags":false,` +
+const htmxConfig = `{"allowEval":false,"includeIndicatorStyles":false,"allowScriptTags":false,"historyCacheSize":0,` +
 	`"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},` +
 	`{"code":"422","swap":true},{"code":"[45]..","swap":true,"error":true}]}`
 

@@ -3,6 +3,7 @@ package handlers
 import (
 	"html"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -196,5 +197,27 @@ func TestStateChangingRoutesStayOutOfGET(t *testing.T) {
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
 			require.NotRegexp(t, action, r.Path, "%s %s looks like an action; actions take POST", r.Method, r.Path)
 		}
+	}
+}
+
+func TestSecurityEventsLogTheRealClientAddress(t *testing.T) {
+	t.Parallel()
+	env := newSigninEnv(t, signinOptions{})
+	for _, tt := range []struct{ remote, xff, want string }{
+		{"203.0.113.5:4242", "", "203.0.113.5"},
+		{"203.0.113.5:4242", "10.1.2.3", "203.0.113.5"},                      // a client cannot claim an address
+		{"10.0.0.2:4242", "198.51.100.7", "198.51.100.7"},                    // behind the load balancer
+		{"10.0.0.2:4242", "1.2.3.4, 198.51.100.7, 10.0.0.9", "198.51.100.7"}, // the entry the trusted proxies added
+	} {
+		req := httptest.NewRequest(http.MethodPost, auth.LogoutPath, strings.NewReader(""))
+		req.RemoteAddr = tt.remote
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		if tt.xff != "" {
+			req.Header.Set("X-Forwarded-For", tt.xff)
+		}
+		rec := httptest.NewRecorder()
+		env.server.ServeHTTP(rec, req)
+		require.Equal(t, http.StatusForbidden, rec.Code)
+		require.Equal(t, tt.want, env.events.last().IP, "%+v", tt)
 	}
 }

@@ -47,6 +47,10 @@ type Server struct {
 func New(deps Deps) *Server {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	// The client's address for logs and security events: X-Forwarded-For is
+	// believed only as far as it was added by proxies on loopback or private
+	// addresses, so a client cannot pick the address it is logged under.
+	e.IPExtractor = echo.ExtractIPFromXFFHeader()
 	s := &Server{echo: e, deps: deps, logger: deps.Logger, secure: deps.Secure, crossOrigin: http.NewCrossOriginProtection()}
 	e.HTTPErrorHandler = s.handleError
 	s.routes()

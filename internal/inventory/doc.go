@@ -1,0 +1,23 @@
+// Package inventory keeps Clusterdesk's copy of the clusters the Cloud
+// Manager API manages, so that pages never call the API: the number of API
+// calls depends on the sync interval and on explicit refreshes, not on the
+// number of people looking.
+//
+// A Syncer lists every cluster with one API call per Sync and records them in
+// the clusters table in one transaction: new clusters are inserted, changed
+// ones updated, and clusters the API no longer lists are marked deleted
+// (their rows stay, since requests and the audit log point at them). Refresh
+// does the same for one cluster with one GetCluster call. Every resource
+// version seen is added to cluster_versions. Each change is announced with
+// pg_notify on the channel "clusterdesk" (see Notification) when the
+// transaction commits, and passed to Config.OnChange inside that
+// transaction, which is how pending change requests learn that their base
+// moved.
+//
+// Each cluster gets an environment and an owning team from Rules: a tag
+// first (awsTags "environment" or "env", and "team"), then the first
+// matching name rule, then the defaults ("default" and no team).
+//
+// ClusterList and ClusterGet are the queries of the cluster pages;
+// VersionList lists the versions seen.
+package inventory

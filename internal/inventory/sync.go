@@ -1,0 +1,363 @@
+package inventory
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
+)
+
+// API is the part of the Cloud Manager client the inventory uses;
+// *cloudapi.Client has it.
+type API interface {
+	ListClusters(ctx context.Context, opts ...cloudapi.Option) ([]cloudapi.Cluster, error)
+	GetCluster(ctx context.Context, id string, opts ...cloudapi.Option) (*cloudapi.Cluster, error)
+}
+
+// ChangeKind says what happened to a cluster.
+type ChangeKind string
+
+// The change kinds.
+const (
+	ChangeCreated ChangeKind = "created" // first seen
+	ChangeUpdated ChangeKind = "updated" // spec, status, name, environment or team changed
+	ChangeDeleted ChangeKind = "deleted" // the API no longer has it
+)
+
+// Change is one cluster that a sync or refresh found different.
+type Change struct {
+	Kind ChangeKind
+	UID  string
+	Name string
+	// State and ResourceVersion are the cluster's now (for a deleted
+	// cluster: as last seen).
+	State           cloudapi.ClusterState
+	ResourceVersion int64
+	// PreviousResourceVersion is the version before the change; it equals
+	// ResourceVersion for a created cluster and when only the status moved.
+	PreviousResourceVersion int64
+}
+
+// VersionMoved reports whether the cluster's configuration is no longer
+// the one it had: a new resource version, or the cluster is gone.
+func (c Change) VersionMoved() bool {
+	return c.Kind == ChangeDeleted || (c.Kind == ChangeUpdated && c.ResourceVersion != c.PreviousResourceVersion)
+}
+
+// ChangeHook runs inside the transaction that records changes, after
+// they are stored; an error rolls the whole sync back. It must lock what it
+// needs before appending to the audit log (whose head lock is global).
+type ChangeHook func(ctx context.Context, tx pgx.Tx, changes []Change) error
+
+// Config configures a Syncer.
+type Config struct {
+	Rules Rules
+	// OnChange, when set, receives every sync's and refresh's changes (none:
+	// not called).
+	OnChange ChangeHook
+	// Logger receives a record per sync with changes; nil discards.
+	Logger *slog.Logger
+}
+
+// Syncer copies clusters from the API into PostgreSQL.
+type Syncer struct {
+	pool     *pgxpool.Pool
+	api      API
+	rules    Rules
+	onChange ChangeHook
+	logger   *slog.Logger
+}
+
+// NewSyncer returns a Syncer that reads api and writes pool.
+func NewSyncer(pool *pgxpool.Pool, api API, cfg Config) *Syncer {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Syncer{pool: pool, api: api, rules: cfg.Rules, onChange: cfg.OnChange, logger: logger}
+}
+
+// Result counts what one Sync did.
+type Result struct {
+	Listed    int // clusters the API returned
+	Created   int
+	Updated   int
+	Deleted   int
+	Unchanged int
+	// Skipped counts clusters left alone because the database already had
+	// a newer resource version (a refresh raced the list call).
+	Skipped int
+}
+
+// syncLock serialises every write of the inventory (syncs and refreshes
+// across all replicas), so "previous version" and "deleted" are decided
+// against committed data. The API calls happen before it is taken.
+const syncLock int64 = 0x636c75737465720a // "cluster\n"
+
+// Sync lists every cluster with exactly one API call and records the
+// result in one transaction: upserts, new versions, clusters missing from
+// the list marked deleted, one notification per change and the OnChange
+// hook. Errors: the API's (nothing is written) or the database's (nothing
+// is kept).
+func (s *Syncer) Sync(ctx context.Context) (Result, error) {
+	clusters, err := s.api.ListClusters(ctx)
+	if err != nil {
+		return Result{}, fmt.Errorf("inventory: sync: list clusters: %w", err)
+	}
+	r := Result{Listed: len(clusters)}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		r = Result{Listed: len(clusters)}
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", syncLock); err != nil {
+			return err
+		}
+		changes, stored, err := s.store(ctx, tx, clusters)
+		if err != nil {
+			return err
+		}
+		r.Skipped = len(clusters) - stored
+		gone, err := clustersMarkMissing(ctx, tx, uids(clusters))
+		if err != nil {
+			return err
+		}
+		changes = append(changes, gone...)
+		for _, c := range changes {
+			switch c.Kind {
+			case ChangeCreated:
+				r.Created++
+			case ChangeUpdated:
+				r.Updated++
+			case ChangeDeleted:
+				r.Deleted++
+			}
+		}
+		r.Unchanged = stored - r.Created - r.Updated
+		return s.announce(ctx, tx, changes)
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("inventory: sync: %w", err)
+	}
+	if r.Created+r.Updated+r.Deleted > 0 {
+		s.logger.InfoContext(ctx, "inventory synced", "listed", r.Listed, "created", r.Created,
+			"updated", r.Updated, "deleted", r.Deleted, "skipped", r.Skipped)
+	}
+	return r, nil
+}
+
+// Refresh reads cluster uid from the API (one call) and records it as Sync
+// would, then returns it as stored. When the API says it does not exist,
+// the cluster is marked deleted and the error is ErrNotFound.
+func (s *Syncer) Refresh(ctx context.Context, uid string) (Cluster, error) {
+	live, err := s.api.GetCluster(ctx, uid)
+	notFound := cloudapi.IsNotFound(err)
+	if err != nil && !notFound {
+		return Cluster{}, fmt.Errorf("inventory: refresh %q: %w", uid, err)
+	}
+	var c Cluster
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", syncLock); err != nil {
+			return err
+		}
+		var changes []Change
+		if notFound {
+			if changes, err = clusterMarkDeleted(ctx, tx, uid); err != nil {
+				return err
+			}
+		} else if changes, _, err = s.store(ctx, tx, []cloudapi.Cluster{*live}); err != nil {
+			return err
+		}
+		if err := s.announce(ctx, tx, changes); err != nil {
+			return err
+		}
+		if notFound {
+			return nil
+		}
+		c, err = ClusterGet(ctx, tx, uid)
+		return err
+	})
+	if err != nil {
+		return Cluster{}, fmt.Errorf("inventory: refresh %q: %w", uid, err)
+	}
+	if notFound {
+		return Cluster{}, fmt.Errorf("inventory: refresh %q: %w", uid, ErrNotFound)
+	}
+	return c, nil
+}
+
+// store upserts clusters in one round trip and returns the changes and how
+// many were stored (the rest were older than the stored version).
+// Clusters are written in uid order, so concurrent writers lock rows in
+// the same order.
+func (s *Syncer) store(ctx context.Context, tx pgx.Tx, clusters []cloudapi.Cluster) ([]Change, int, error) {
+	sorted := slices.Clone(clusters)
+	slices.SortFunc(sorted, func(a, b cloudapi.Cluster) int { return cmp.Compare(a.Metadata.UID, b.Metadata.UID) })
+	batch := &pgx.Batch{}
+	rows := make([]row, 0, len(sorted))
+	for _, c := range sorted {
+		if c.Metadata.UID == "" {
+			s.logger.WarnContext(ctx, "inventory: the API listed a cluster without a uid; ignored", "name", c.Metadata.Name)
+			continue
+		}
+		r, err := s.row(c)
+		if err != nil {
+			return nil, 0, err
+		}
+		rows = append(rows, r)
+		batch.Queue(clusterUpsertSQL, r.args()...)
+		batch.Queue(versionInsertSQL, r.uid, r.resourceVersion, r.spec)
+	}
+	results := tx.SendBatch(ctx, batch)
+	defer results.Close()
+	var changes []Change
+	stored := 0
+	for _, r := range rows {
+		var (
+			changed    bool
+			prevRV     *int64
+			wasDeleted *bool
+		)
+		err := results.QueryRow().Scan(&changed, &prevRV, &wasDeleted)
+		if _, verr := results.Exec(); verr != nil && err == nil {
+			err = verr
+		}
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue // the stored version is newer
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("store cluster %s: %w", r.uid, err)
+		}
+		stored++
+		if !changed {
+			continue
+		}
+		change := Change{Kind: ChangeUpdated, UID: r.uid, Name: r.name, State: cloudapi.ClusterState(r.state),
+			ResourceVersion: r.resourceVersion, PreviousResourceVersion: r.resourceVersion}
+		switch {
+		case prevRV == nil || (wasDeleted != nil && *wasDeleted):
+			change.Kind = ChangeCreated
+		default:
+			change.PreviousResourceVersion = *prevRV
+		}
+		changes = append(changes, change)
+	}
+	return changes, stored, results.Close()
+}
+
+// row is one cluster in the shape of the clusters table.
+type row struct {
+	uid, name, state, desiredState, version, environment, team string
+	spec, status                                               []byte
+	resourceVersion                                            int64
+	serverCount                                                int
+}
+
+func (s *Syncer) row(c cloudapi.Cluster) (row, error) {
+	spec, err := json.Marshal(c.Spec)
+	if err != nil {
+		return row{}, fmt.Errorf("encode spec of %s: %w", c.Metadata.UID, err)
+	}
+	status := cloudapi.ClusterStatus{}
+	if c.Status != nil {
+		status = *c.Status
+	}
+	statusJSON, err := json.Marshal(status)
+	if err != nil {
+		return row{}, fmt.Errorf("encode status of %s: %w", c.Metadata.UID, err)
+	}
+	env, team := s.rules.Classify(c.Metadata.Name, c.Spec)
+	return row{
+		uid: c.Metadata.UID, name: c.Metadata.Name, state: string(status.State),
+		desiredState: string(c.Spec.DesiredState), version: c.Spec.Version,
+		environment: env, team: team, spec: spec, status: statusJSON,
+		resourceVersion: status.ResourceVersion, serverCount: len(status.Servers),
+	}, nil
+}
+
+func (r row) args() []any {
+	return []any{r.uid, r.name, r.spec, r.status, r.resourceVersion, r.state, r.desiredState, r.version,
+		r.serverCount, r.environment, r.team}
+}
+
+// clusterUpsertSQL inserts or updates one cluster unless the stored
+// resource version is newer (then it returns no row). It returns whether
+// anything changed (changed_at and synced_at are both set to now() exactly
+// then), and the stored version and deletion before the statement (null
+// for a new cluster).
+const clusterUpsertSQL = `
+	WITH prev AS (
+		SELECT resource_version, deleted_at IS NOT NULL AS was_deleted FROM clusters WHERE uid = $1
+	), up AS (
+		INSERT INTO clusters AS c (uid, name, spec, status, resource_version, state, desired_state,
+		                           imply_version, server_count, environment, team, synced_at, changed_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now(), now())
+		ON CONFLICT (uid) DO UPDATE SET
+			name = EXCLUDED.name, spec = EXCLUDED.spec, status = EXCLUDED.status,
+			resource_version = EXCLUDED.resource_version, state = EXCLUDED.state,
+			desired_state = EXCLUDED.desired_state, imply_version = EXCLUDED.imply_version,
+			server_count = EXCLUDED.server_count, environment = EXCLUDED.environment, team = EXCLUDED.team,
+			synced_at = now(), deleted_at = NULL,
+			changed_at = CASE
+				WHEN c.deleted_at IS NOT NULL
+				  OR (c.name, c.spec, c.status, c.resource_version, c.environment, c.team)
+				     IS DISTINCT FROM
+				     (EXCLUDED.name, EXCLUDED.spec, EXCLUDED.status, EXCLUDED.resource_version, EXCLUDED.environment, EXCLUDED.team)
+				THEN now() ELSE c.changed_at END
+		WHERE EXCLUDED.resource_version >= c.resource_version
+		RETURNING c.changed_at = c.synced_at AS changed
+	)
+	SELECT up.changed, prev.resource_version, prev.was_deleted FROM up LEFT JOIN prev ON true`
+
+const versionInsertSQL = `
+	INSERT INTO cluster_versions (cluster_uid, resource_version, spec) VALUES ($1, $2, $3)
+	ON CONFLICT (cluster_uid, resource_version) DO NOTHING`
+
+// clustersMarkMissing marks deleted every existing cluster whose uid is
+// not in present.
+func clustersMarkMissing(ctx context.Context, tx pgx.Tx, present []string) ([]Change, error) {
+	rows, err := tx.Query(ctx, `
+		UPDATE clusters SET deleted_at = now(), changed_at = now()
+		WHERE deleted_at IS NULL AND NOT (uid = ANY($1))
+		RETURNING uid, name, state, resource_version`, present)
+	if err != nil {
+		return nil, fmt.Errorf("mark missing clusters: %w", err)
+	}
+	return pgx.CollectRows(rows, scanDeleted)
+}
+
+// clusterMarkDeleted marks cluster uid deleted; no change when it is
+// unknown or already deleted.
+func clusterMarkDeleted(ctx context.Context, tx pgx.Tx, uid string) ([]Change, error) {
+	rows, err := tx.Query(ctx, `
+		UPDATE clusters SET deleted_at = now(), changed_at = now()
+		WHERE uid = $1 AND deleted_at IS NULL
+		RETURNING uid, name, state, resource_version`, uid)
+	if err != nil {
+		return nil, fmt.Errorf("mark cluster %s deleted: %w", uid, err)
+	}
+	return pgx.CollectRows(rows, scanDeleted)
+}
+
+func scanDeleted(row pgx.CollectableRow) (Change, error) {
+	c := Change{Kind: ChangeDeleted}
+	var state string
+	err := row.Scan(&c.UID, &c.Name, &state, &c.ResourceVersion)
+	c.State, c.PreviousResourceVersion = cloudapi.ClusterState(state), c.ResourceVersion
+	return c, err
+}
+
+func uids(clusters []cloudapi.Cluster) []string {
+	out := make([]string, 0, len(clusters))
+	for _, c := range clusters {
+		if c.Metadata.UID != "" {
+			out = append(out, c.Metadata.UID)
+		}
+	}
+	return out
+}

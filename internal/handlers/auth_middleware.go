@@ -29,7 +29,9 @@ const (
 // role. Without a session (or with an expired one) a page request is
 // redirected to sign-in and comes back afterwards; an htmx request gets 401
 // with HX-Redirect, so the whole page goes to sign-in instead of a fragment.
-// Someone signed in without any role gets the "no access" page (403).
+// Someone signed in without any role gets the "no access" page (403); an
+// htmx request of theirs reloads the page instead of swapping that page into
+// a fragment.
 func (s *Server) requireSignIn(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		sess, err := s.loadSession(c)
@@ -41,6 +43,10 @@ func (s *Server) requireSignIn(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if !sess.User.HasAnyRole() {
 			s.recordEvent(c, auth.Event{Kind: auth.EventDenied, Reason: "no role: the person's groups grant none"})
+			if isHTMX(c) { // reload the whole page, which then says so
+				c.Response().Header().Set("HX-Refresh", "true")
+				return c.NoContent(http.StatusForbidden)
+			}
 			return s.noAccess(c, sess.User)
 		}
 		return next(c)

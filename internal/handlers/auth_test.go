@@ -484,7 +484,12 @@ func TestNoAccessPage(t *testing.T) {
 	require.Equal(t, "mallory", ev.Username)
 	require.Equal(t, "/", ev.Path)
 
-	r := b.postOnce(auth.LogoutPath, url.Values{"csrf_token": {csrfFieldRE.FindStringSubmatch(page.body)[1]}})
+	r := b.getOnce("/", "HX-Request", "true")
+	require.Equal(t, http.StatusForbidden, r.status)
+	require.Equal(t, "true", r.header.Get("HX-Refresh"))
+	require.Empty(t, r.body)
+
+	r = b.postOnce(auth.LogoutPath, url.Values{"csrf_token": {csrfFieldRE.FindStringSubmatch(page.body)[1]}})
 	require.Equal(t, http.StatusSeeOther, r.status)
 	require.Zero(t, env.countRows("sessions"))
 }

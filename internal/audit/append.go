@@ -64,33 +64,50 @@ func Append(ctx context.Context, tx pgx.Tx, e Event) (Entry, error) {
 		Data:    buf.Bytes(),
 	}
 
-	var prev []byte
-	err = tx.QueryRow(ctx, `
-		UPDATE audit_chain_head
-		SET seq = seq + 1, at = greatest(clock_timestamp(), at)
-		RETURNING seq, at, hash`,
-	).Scan(&entry.Seq, &entry.At, &prev)
+	// The canonical line is built here except for the parts only known
+	// under the chain lock (at, prev_hash, seq); the database fills those in
+	// and hashes it, so the lock is held for one statement and the commit.
+	parts, err := entry.canonicalParts()
 	if err != nil {
-		return Entry{}, fmt.Errorf("audit: append %s: lock chain head: %w", e.Action, err)
-	}
-	entry.At = entry.At.UTC()
-	copy(entry.PrevHash[:], prev)
-	if entry.Hash, err = entry.ComputeHash(); err != nil {
 		return Entry{}, err
 	}
-	_, err = tx.Exec(ctx, `
-		WITH entry AS (
-			INSERT INTO audit_log (seq, at, actor_type, actor_id, actor_name, action, subject_type, subject_id,
-			                       data, origin_ip, origin_request_id, prev_hash, hash)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13)
-		)
-		UPDATE audit_chain_head SET hash = $13`,
-		entry.Seq, entry.At, string(entry.Actor.Type), entry.Actor.ID, entry.Actor.Name, string(entry.Action),
+
+	var prev, hash []byte
+	err = tx.QueryRow(ctx, appendSQL,
+		parts[0], parts[1], parts[2], parts[3],
+		string(entry.Actor.Type), entry.Actor.ID, entry.Actor.Name, string(entry.Action),
 		string(entry.Subject.Type), entry.Subject.ID, string(entry.Data), entry.Origin.IP, entry.Origin.RequestID,
-		entry.PrevHash[:], entry.Hash[:],
-	)
+	).Scan(&entry.Seq, &entry.At, &prev, &hash)
 	if err != nil {
 		return Entry{}, fmt.Errorf("audit: append %s: %w", e.Action, err)
 	}
+	entry.At = entry.At.UTC()
+	copy(entry.PrevHash[:], prev)
+	copy(entry.Hash[:], hash)
+	// The database and Go must agree on the canonical line, or the chain
+	// could not be verified: fail the transaction rather than write it.
+	if want, err := entry.ComputeHash(); err != nil || want != entry.Hash {
+		return Entry{}, fmt.Errorf("audit: append %s: the database hashed event %d differently (bug)", e.Action, entry.Seq)
+	}
 	return entry, nil
 }
+
+// appendSQL appends one event in one statement. The sub-select locks the
+// chain head (FOR UPDATE: concurrent appends wait here, then see the head
+// their predecessor committed), takes the next seq, a time no earlier than
+// the previous event's, and the previous hash; the INSERT hashes the
+// canonical line $1 at $2 prev_hash $3 seq $4; the UPDATE moves the head.
+const appendSQL = `
+WITH entry AS (
+	INSERT INTO audit_log (seq, at, actor_type, actor_id, actor_name, action, subject_type, subject_id,
+	                       data, origin_ip, origin_request_id, prev_hash, hash)
+	SELECT n.seq, n.at, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13, n.prev,
+	       sha256(convert_to($1 || to_char(n.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || $2
+	                         || encode(n.prev, 'hex') || $3 || n.seq::text || $4, 'UTF8'))
+	FROM (SELECT h.seq + 1 AS seq, greatest(clock_timestamp(), h.at) AS at, h.hash AS prev
+	      FROM audit_chain_head h FOR UPDATE) n
+	RETURNING seq, at, prev_hash, hash
+)
+UPDATE audit_chain_head h SET seq = entry.seq, at = entry.at, hash = entry.hash
+FROM entry
+RETURNING entry.seq, entry.at, entry.prev_hash, entry.hash`

@@ -82,7 +82,7 @@ func Export(ctx context.Context, q Querier, f Filter, upTo int64, format Format,
 		}
 		line.Reset()
 		if format == FormatJSONL {
-			if err := e.writeCanonical(&line, true); err != nil {
+			if err := e.writeCanonical(&line, true, nil); err != nil {
 				return n, err
 			}
 			line.WriteByte('\n')

@@ -127,32 +127,9 @@ const entryColumns = `seq, at, actor_type, actor_id, actor_name, action, subject
 // about the same however deep it is, and a page's URL keeps meaning the same
 // events when new ones arrive.
 func List(ctx context.Context, q Querier, f Filter, p PageRequest) (Page, error) {
-	limit := p.Limit
-	if limit <= 0 {
-		limit = DefaultPageSize
-	}
-	limit = min(limit, MaxPageSize)
-	var sql strings.Builder
-	sql.WriteString("SELECT " + entryColumns + " FROM audit_log WHERE true")
-	args := f.where(&sql, nil)
-	if p.Oldest {
-		p.After = 0
-	}
+	sql, args, limit := listQuery(f, p)
 	newerFirst := p.After <= 0 && !p.Oldest
-	if newerFirst {
-		if p.Before > 0 {
-			args = append(args, p.Before)
-			sql.WriteString(" AND seq < $" + strconv.Itoa(len(args)))
-		}
-		sql.WriteString(" ORDER BY seq DESC")
-	} else {
-		args = append(args, p.After)
-		sql.WriteString(" AND seq > $" + strconv.Itoa(len(args)) + " ORDER BY seq ASC")
-	}
-	args = append(args, limit+1)
-	sql.WriteString(" LIMIT $" + strconv.Itoa(len(args)))
-
-	rows, err := q.Query(ctx, sql.String(), args...)
+	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return Page{}, fmt.Errorf("audit: list: %w", err)
 	}
@@ -178,6 +155,32 @@ func List(ctx context.Context, q Querier, f Filter, p PageRequest) (Page, error)
 		page.NewerCursor, page.OlderCursor = p.After, p.After+1
 	}
 	return page, nil
+}
+
+// listQuery is the SQL of one page: limit+1 rows, to know whether there
+// are more.
+func listQuery(f Filter, p PageRequest) (string, []any, int) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = DefaultPageSize
+	}
+	limit = min(limit, MaxPageSize)
+	var sql strings.Builder
+	sql.WriteString("SELECT " + entryColumns + " FROM audit_log WHERE true")
+	args := f.where(&sql, nil)
+	if p.After <= 0 && !p.Oldest {
+		if p.Before > 0 {
+			args = append(args, p.Before)
+			sql.WriteString(" AND seq < $" + strconv.Itoa(len(args)))
+		}
+		sql.WriteString(" ORDER BY seq DESC")
+	} else {
+		args = append(args, max(p.After, 0))
+		sql.WriteString(" AND seq > $" + strconv.Itoa(len(args)) + " ORDER BY seq ASC")
+	}
+	args = append(args, limit+1)
+	sql.WriteString(" LIMIT $" + strconv.Itoa(len(args)))
+	return sql.String(), args, limit
 }
 
 func scanEntry(row pgx.CollectableRow) (Entry, error) {

@@ -1,0 +1,68 @@
+package audit
+
+// Internals the benchmarks (package audit_test) use; compiled only with the
+// tests.
+
+import (
+	"bytes"
+	"context"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// WhereForBench is the filter's SQL condition and arguments.
+func WhereForBench(f Filter) (string, []any) {
+	var sql strings.Builder
+	args := f.where(&sql, nil)
+	return sql.String(), args
+}
+
+// ExplainForBench runs EXPLAIN (ANALYZE, BUFFERS) on the query of a page.
+func ExplainForBench(ctx context.Context, q Querier, f Filter, p PageRequest) (string, error) {
+	sql, args, _ := listQuery(f, p)
+	rows, err := q.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) "+sql, args...)
+	if err != nil {
+		return "", err
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return strings.Join(lines, "\n"), err
+}
+
+// AppendAdvisoryForBench is the road not taken, kept to measure it: the
+// chain serialised by pg_advisory_xact_lock and its head read from the last
+// row, in the table audit_advisory. It needs three round trips where Append
+// needs two.
+func AppendAdvisoryForBench(ctx context.Context, tx pgx.Tx, e Event) error {
+	data, err := normalizeData(e.Data)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	writeValue(&buf, data)
+	entry := Entry{Actor: e.Actor, Action: e.Action, Subject: e.Subject, Origin: e.Origin, Data: buf.Bytes()}
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(20)"); err != nil {
+		return err
+	}
+	var prev []byte
+	err = tx.QueryRow(ctx, `
+		SELECT coalesce(max(seq), 0) + 1, greatest(clock_timestamp(), max(at)),
+		       coalesce((SELECT hash FROM audit_advisory ORDER BY seq DESC LIMIT 1), $1)
+		FROM (SELECT seq, at FROM audit_advisory ORDER BY seq DESC LIMIT 1) last`, Genesis[:]).
+		Scan(&entry.Seq, &entry.At, &prev)
+	if err != nil {
+		return err
+	}
+	copy(entry.PrevHash[:], prev)
+	if entry.Hash, err = entry.ComputeHash(); err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `
+		INSERT INTO audit_advisory (seq, at, actor_type, actor_id, actor_name, action, subject_type, subject_id,
+		                            data, origin_ip, origin_request_id, prev_hash, hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13)`,
+		entry.Seq, entry.At, string(entry.Actor.Type), entry.Actor.ID, entry.Actor.Name, string(entry.Action),
+		string(entry.Subject.Type), entry.Subject.ID, string(entry.Data), entry.Origin.IP, entry.Origin.RequestID,
+		entry.PrevHash[:], entry.Hash[:])
+	return err
+}

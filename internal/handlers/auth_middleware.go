@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -53,13 +55,19 @@ func (s *Server) requireSignIn(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// requireRole lets through people who hold role; others get 403, logged.
-// It comes after requireSignIn.
-func (s *Server) requireRole(role auth.Role) echo.MiddlewareFunc {
+// requireRole lets through people who hold any of roles; others get 403,
+// logged. It comes after requireSignIn.
+func (s *Server) requireRole(roles ...auth.Role) echo.MiddlewareFunc {
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = string(r)
+	}
+	reason := "needs role " + strings.Join(names, " or ")
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if u, ok := auth.UserFrom(c.Request().Context()); !ok || !u.Has(role) {
-				s.recordEvent(c, auth.Event{Kind: auth.EventDenied, Reason: "needs role " + string(role)})
+			u, ok := auth.UserFrom(c.Request().Context())
+			if !ok || !slices.ContainsFunc(roles, u.Has) {
+				s.recordEvent(c, auth.Event{Kind: auth.EventDenied, Reason: reason})
 				return echo.ErrForbidden
 			}
 			return next(c)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/clusterdesk/clusterdesk/internal/audit"
 	"github.com/clusterdesk/clusterdesk/internal/database"
 	"github.com/clusterdesk/clusterdesk/web/templates"
 )
@@ -20,6 +21,7 @@ var errorStatus = []struct {
 	message string
 }{
 	{database.ErrSchemaBehind, http.StatusServiceUnavailable, "The portal is being upgraded. Try again in a minute."},
+	{audit.ErrNotFound, http.StatusNotFound, "There is no audit event with this number. Events older than the retention period are pruned."},
 	{errCrossSite, http.StatusForbidden, "This request came from another site, so it was refused. Start again from the portal."},
 	{errCSRFToken, http.StatusForbidden, "The page was out of date, so the request was refused. Reload the page and try again."},
 	{errNoSignIn, http.StatusServiceUnavailable, "Sign-in is not configured on this portal."},

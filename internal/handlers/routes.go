@@ -23,7 +23,8 @@ func (s *Server) routes() {
 		signedIn  = public.with(s.requireSignIn, s.csrf)
 		approvers = signedIn.with(s.requireRole(auth.RoleApprover))
 		admins    = signedIn.with(s.requireRole(auth.RoleAdmin))
-		auditors  = signedIn.with(s.requireRole(auth.RoleAuditor))
+		// Auditors and admins read and export the audit log.
+		auditReaders = signedIn.with(s.requireRole(auth.RoleAuditor, auth.RoleAdmin))
 	)
 
 	// Public.
@@ -39,8 +40,15 @@ func (s *Server) routes() {
 	// Signed in.
 	signedIn.GET("/", s.home)
 
-	// Approvers, admins and auditors: their pages come with their features.
-	_, _, _ = approvers, admins, auditors
+	// Auditors and admins: the audit log (audit_*.go).
+	auditReaders.GET("/audit", s.auditList)
+	auditReaders.GET("/audit/export", s.auditExport)
+	auditReaders.GET("/audit/events/:seq", s.auditEvent)
+	auditReaders.GET("/audit/verify", s.auditVerifyPage)
+	auditReaders.POST("/audit/verify", s.auditVerifyRun)
+
+	// Approvers and admins: their pages come with their features.
+	_, _ = approvers, admins
 }
 
 const staticPattern = "/static/*"

@@ -1,0 +1,417 @@
+package approvals
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/clusterdesk/clusterdesk/internal/audit"
+	"github.com/clusterdesk/clusterdesk/internal/inventory"
+)
+
+// Decision is what an approver decided.
+type Decision string
+
+// The decisions.
+const (
+	DecisionApprove Decision = "approve"
+	DecisionReject  Decision = "reject"
+)
+
+// Approval is one approver's decision on one revision. It is bound to the
+// revision, its diff hash and its base resource version, and counts only
+// while all three are the request's current ones.
+type Approval struct {
+	ID        int64
+	RequestID int64
+	Revision  int
+	Approver  Person
+	Decision  Decision
+	Comment   string
+	DiffHash  Hash
+	// HasBase is false for create requests.
+	HasBase             bool
+	BaseResourceVersion int64
+	// Groups are the approver's groups at the moment of the decision.
+	Groups    []string
+	PolicyID  int64
+	CreatedAt time.Time
+}
+
+// boundTo reports whether a is an approval of revision v exactly.
+func (a Approval) boundTo(v Revision) bool {
+	return a.Decision == DecisionApprove && a.Revision == v.Number && a.DiffHash == v.DiffHash &&
+		a.HasBase == v.HasBase && a.BaseResourceVersion == v.BaseResourceVersion
+}
+
+// Approve is the input of an approval.
+type Approve struct {
+	// Revision is the revision the approver reviewed. If the request has
+	// been revised since, the approval is refused (ErrConflict): nobody
+	// approves what they did not see.
+	Revision int
+	// LiveResourceVersion is the cluster's resourceVersion as the caller
+	// has just read it from the API. Ignored for create requests.
+	LiveResourceVersion int64
+	Comment             string
+}
+
+// Reject is the input of a rejection.
+type Reject struct {
+	// Revision is the revision the approver reviewed (see Approve).
+	Revision int
+	// Comment says why; it is required.
+	Comment string
+}
+
+// Outcome is the result of an approval.
+type Outcome struct {
+	Request    Request
+	Evaluation Evaluation
+	// Completed is true when this approval met the policy: the request is
+	// now approved.
+	Completed bool
+	// Repeated is true when the approver had already approved this
+	// revision (a double click): nothing was written.
+	Repeated bool
+}
+
+// Approve records a's approval of request id. The checks, in order:
+//
+//   - the request is still at in.Revision (else ErrConflict);
+//   - a's approval of this revision already counts: nothing is written and
+//     the outcome says Repeated (a double click is not an error);
+//   - it is pending (stale: ErrStale; otherwise ErrInvalidTransition);
+//   - four-eyes: a is neither the requester nor the author of any revision
+//     (ErrOwnRequest, not overridable);
+//   - a is in an approver group of the policy that applies now, judged by
+//     a.Groups (ErrNotEligible; ErrNoPolicy when none applies);
+//   - the cluster has not moved: in.LiveResourceVersion equals the base.
+//     If it moved, the request is marked stale (committed, with its audit
+//     event) and the error is ErrStale: it needs a rebase. For a create
+//     request, the name must still be free in the inventory (ErrConflict).
+//
+// The approval row, bound to (revision, diff hash, base resource version),
+// and the request.approved audit event (with a's groups, the policy and the
+// count) commit together. The approval that meets the policy also moves the
+// request to approved and runs Config.OnApproved in the same transaction.
+// Concurrent approvals of one request are serialised by its row lock, and a
+// unique constraint on (request, revision, approver) backs that up.
+func (s *Service) Approve(ctx context.Context, a Actor, id int64, in Approve) (Outcome, error) {
+	var (
+		out   Outcome
+		after error // returned after committing (the request went stale)
+	)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		r, decisions, err := lockForDecision(ctx, tx, id, in.Revision)
+		if err != nil {
+			return err
+		}
+		if mine := decisionBy(decisions, a.UserID); mine != nil {
+			if mine.Decision == DecisionApprove && mine.boundTo(r.Revision) {
+				e, err := evaluate(ctx, tx, r)
+				out = Outcome{Request: r, Evaluation: e, Repeated: true}
+				return err
+			}
+			return fmt.Errorf("%w: you already decided on revision %d (%s)", ErrConflict, r.Revision.Number, mine.Decision)
+		}
+		if r.State == StateStale {
+			return fmt.Errorf("%w: rebase the request first", ErrStale)
+		}
+		if err := checkTransition(r.State, StateApproved); err != nil {
+			return err
+		}
+		policy, err := s.checkApprover(ctx, tx, r, a)
+		if err != nil {
+			return err
+		}
+		if r.Kind.onCluster() && in.LiveResourceVersion != r.Revision.BaseResourceVersion {
+			if err := markStale(ctx, tx, &r, in.LiveResourceVersion, a.audit(), a.Origin); err != nil {
+				return err
+			}
+			after = fmt.Errorf("%w: the cluster is at version %d, the request is based on %d",
+				ErrStale, in.LiveResourceVersion, r.Revision.BaseResourceVersion)
+			return nil
+		}
+		if r.Kind == KindCreate {
+			if err := checkNameFree(ctx, tx, r.ClusterName, r.ID); err != nil {
+				return err
+			}
+		}
+
+		approval, err := decisionInsert(ctx, tx, r, a, DecisionApprove, in.Comment, policy.ID)
+		if err != nil {
+			return err
+		}
+		e := Evaluation{Policy: policy}
+		for _, d := range decisions {
+			if d.boundTo(r.Revision) {
+				e.Approvals = append(e.Approvals, d)
+			}
+		}
+		e.Approvals = append(e.Approvals, approval)
+		out = Outcome{Evaluation: e, Completed: e.Complete()}
+		if out.Completed {
+			if err := requestSetState(ctx, tx, &r, StateApproved); err != nil {
+				return err
+			}
+			if s.onApproved != nil {
+				if err := s.onApproved(ctx, tx, r); err != nil {
+					return fmt.Errorf("on approved: %w", err)
+				}
+			}
+		} else if err := notifyRequest(ctx, tx, r); err != nil {
+			return err
+		}
+		out.Request = r
+		_, err = audit.Append(ctx, tx, audit.Event{
+			Actor: a.audit(), Action: audit.RequestApproved, Origin: a.Origin,
+			Subject: audit.Subject{Type: audit.SubjectRequest, ID: subjectID(r.ID)},
+			Data:    decisionData(r, approval, policy, e, in.LiveResourceVersion),
+		})
+		return err
+	})
+	if err == nil {
+		err = after
+	}
+	if err != nil {
+		return Outcome{}, fmt.Errorf("approvals: approve request %d: %w", id, err)
+	}
+	return out, nil
+}
+
+// Reject records a's rejection of request id with a required comment,
+// which ends the request. The checks are Approve's (revision, state,
+// four-eyes, eligibility) without the resource version: a no needs no
+// fresh cluster. Errors: ErrInvalid (no comment), ErrConflict,
+// ErrInvalidTransition, ErrStale, ErrOwnRequest, ErrNotEligible,
+// ErrNoPolicy, ErrNotFound.
+func (s *Service) Reject(ctx context.Context, a Actor, id int64, in Reject) (Request, error) {
+	if strings.TrimSpace(in.Comment) == "" {
+		return Request{}, fmt.Errorf("approvals: reject request %d: %w: a rejection needs a comment", id, ErrInvalid)
+	}
+	var r Request
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var (
+			decisions []Approval
+			err       error
+		)
+		r, decisions, err = lockForDecision(ctx, tx, id, in.Revision)
+		if err != nil {
+			return err
+		}
+		if mine := decisionBy(decisions, a.UserID); mine != nil {
+			return fmt.Errorf("%w: you already decided on revision %d (%s)", ErrConflict, r.Revision.Number, mine.Decision)
+		}
+		if r.State == StateStale {
+			return fmt.Errorf("%w: rebase the request first", ErrStale)
+		}
+		if err := checkTransition(r.State, StateRejected); err != nil {
+			return err
+		}
+		policy, err := s.checkApprover(ctx, tx, r, a)
+		if err != nil {
+			return err
+		}
+		rejection, err := decisionInsert(ctx, tx, r, a, DecisionReject, in.Comment, policy.ID)
+		if err != nil {
+			return err
+		}
+		if err := requestSetState(ctx, tx, &r, StateRejected); err != nil {
+			return err
+		}
+		_, err = audit.Append(ctx, tx, audit.Event{
+			Actor: a.audit(), Action: audit.RequestRejected, Origin: a.Origin,
+			Subject: audit.Subject{Type: audit.SubjectRequest, ID: subjectID(r.ID)},
+			Data:    decisionData(r, rejection, policy, Evaluation{Policy: policy}, 0),
+		})
+		return err
+	})
+	if err != nil {
+		return Request{}, fmt.Errorf("approvals: reject request %d: %w", id, err)
+	}
+	return r, nil
+}
+
+// lockForDecision locks request id and reads its decisions on the current
+// revision; the revision must be the one the approver reviewed.
+func lockForDecision(ctx context.Context, tx pgx.Tx, id int64, reviewed int) (Request, []Approval, error) {
+	r, err := requestLock(ctx, tx, id)
+	if err != nil {
+		return Request{}, nil, err
+	}
+	if reviewed != r.Revision.Number {
+		return Request{}, nil, fmt.Errorf("%w: you reviewed revision %d, the request is now at revision %d; review it again",
+			ErrConflict, reviewed, r.Revision.Number)
+	}
+	decisions, err := decisionList(ctx, tx, r.ID, r.Revision.Number)
+	return r, decisions, err
+}
+
+// checkApprover applies four-eyes and eligibility and returns the policy
+// that applies to r.
+func (s *Service) checkApprover(ctx context.Context, q Querier, r Request, a Actor) (Policy, error) {
+	if err := checkFourEyes(ctx, q, r, a.UserID); err != nil {
+		return Policy{}, err
+	}
+	policy, err := PolicyFor(ctx, q, subject(r.Kind, r.Revision))
+	if err != nil {
+		return Policy{}, err
+	}
+	if !a.inAnyGroup(policy.ApproverGroups) {
+		return Policy{}, fmt.Errorf("%w: policy %q asks for a member of %s", ErrNotEligible, policy.Name,
+			strings.Join(policy.ApproverGroups, ", "))
+	}
+	return policy, nil
+}
+
+// checkFourEyes refuses the requester and every author of a revision.
+func checkFourEyes(ctx context.Context, q Querier, r Request, userID int64) error {
+	if userID == r.Requester.ID {
+		return fmt.Errorf("%w (you requested it)", ErrOwnRequest)
+	}
+	var edited bool
+	err := q.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM request_revisions WHERE request_id = $1 AND author_id = $2)",
+		r.ID, userID).Scan(&edited)
+	if err != nil {
+		return err
+	}
+	if edited {
+		return fmt.Errorf("%w (you edited it)", ErrOwnRequest)
+	}
+	return nil
+}
+
+// checkNameFree refuses a cluster name that a cluster in the inventory or
+// another open create request (not request self) already uses.
+func checkNameFree(ctx context.Context, q Querier, name string, self int64) error {
+	existing, err := inventory.ClusterByName(ctx, q, name)
+	if err != nil {
+		return err
+	}
+	if len(existing) > 0 {
+		return fmt.Errorf("%w: a cluster named %q exists (%s)", ErrConflict, name, existing[0].UID)
+	}
+	var other int64
+	err = q.QueryRow(ctx, `
+		SELECT id FROM change_requests
+		WHERE kind = 'create' AND cluster_name = $1 AND id <> $2
+		  AND state IN ('pending', 'stale', 'approved', 'submitting', 'applying')
+		ORDER BY id LIMIT 1`, name, self).Scan(&other)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	}
+	return fmt.Errorf("%w: request %d already asks to create a cluster named %q", ErrConflict, other, name)
+}
+
+func decisionBy(decisions []Approval, userID int64) *Approval {
+	i := slices.IndexFunc(decisions, func(d Approval) bool { return d.Approver.ID == userID })
+	if i < 0 {
+		return nil
+	}
+	return &decisions[i]
+}
+
+// decisionInsert stores a decision bound to r's current revision. A second
+// decision by the same person on the same revision violates
+// approvals_once: ErrConflict (the row lock normally prevents reaching it).
+func decisionInsert(ctx context.Context, tx pgx.Tx, r Request, a Actor, d Decision, comment string, policyID int64) (Approval, error) {
+	v := r.Revision
+	approval := Approval{RequestID: r.ID, Revision: v.Number, Approver: Person{ID: a.UserID, Name: a.Name},
+		Decision: d, Comment: strings.TrimSpace(comment), DiffHash: v.DiffHash, HasBase: v.HasBase,
+		BaseResourceVersion: v.BaseResourceVersion, Groups: nonNil(a.Groups), PolicyID: policyID}
+	var base *int64
+	if v.HasBase {
+		base = &v.BaseResourceVersion
+	}
+	err := tx.QueryRow(ctx, `
+		INSERT INTO approvals (request_id, revision, approver_id, decision, comment, diff_hash,
+		                       base_resource_version, approver_groups, policy_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT ON CONSTRAINT approvals_once DO NOTHING
+		RETURNING id, created_at`,
+		r.ID, v.Number, a.UserID, string(d), approval.Comment, v.DiffHash[:], base, approval.Groups, policyID,
+	).Scan(&approval.ID, &approval.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Approval{}, fmt.Errorf("%w: you already decided on revision %d", ErrConflict, v.Number)
+	}
+	return approval, err
+}
+
+const decisionSelect = `
+	SELECT a.id, a.request_id, a.revision, a.approver_id, coalesce(nullif(u.name, ''), u.username),
+	       a.decision, a.comment, a.diff_hash, a.base_resource_version, a.approver_groups,
+	       coalesce(a.policy_id, 0), a.created_at
+	FROM approvals a JOIN users u ON u.id = a.approver_id`
+
+// decisionList returns the decisions on one revision of a request (every
+// revision when revision is 0), oldest first.
+func decisionList(ctx context.Context, q Querier, requestID int64, revision int) ([]Approval, error) {
+	rows, err := q.Query(ctx, decisionSelect+`
+		WHERE a.request_id = $1 AND ($2 = 0 OR a.revision = $2) ORDER BY a.id`, requestID, revision)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, scanDecision)
+}
+
+func scanDecision(row pgx.CollectableRow) (Approval, error) {
+	var (
+		a        Approval
+		decision string
+		hash     []byte
+		base     *int64
+	)
+	err := row.Scan(&a.ID, &a.RequestID, &a.Revision, &a.Approver.ID, &a.Approver.Name, &decision, &a.Comment,
+		&hash, &base, &a.Groups, &a.PolicyID, &a.CreatedAt)
+	a.Decision = Decision(decision)
+	copy(a.DiffHash[:], hash)
+	if base != nil {
+		a.HasBase, a.BaseResourceVersion = true, *base
+	}
+	return a, err
+}
+
+// decisionData is the audit payload of an approval or rejection.
+func decisionData(r Request, d Approval, p Policy, e Evaluation, live int64) map[string]any {
+	data := map[string]any{
+		"kind":            string(r.Kind),
+		"cluster_uid":     r.ClusterUID,
+		"cluster_name":    r.ClusterName,
+		"revision":        r.Revision.Number,
+		"diff_hash":       r.Revision.DiffHash.String(),
+		"approver_groups": d.Groups,
+		"policy":          p.Name,
+		"policy_id":       p.ID,
+		"state":           string(r.State),
+	}
+	if r.Revision.HasBase {
+		data["base_resource_version"] = r.Revision.BaseResourceVersion
+	}
+	if d.Comment != "" {
+		data["comment"] = d.Comment
+	}
+	if d.Decision == DecisionApprove {
+		data["approvals"] = e.Given()
+		data["approvals_needed"] = e.Needed()
+		if r.Kind.onCluster() {
+			data["live_resource_version"] = live
+		}
+	}
+	return data
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

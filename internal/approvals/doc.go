@@ -1,0 +1,54 @@
+// Package approvals is the heart of Clusterdesk: change requests to Imply
+// clusters, their diffs and risk hints, the approval policies and the
+// four-eyes approval that lets a change go ahead.
+//
+// # Requests
+//
+// A request (kinds create, update, stop, start, delete, restart_server;
+// rollback and replace are reserved) is filed with a reason against a base:
+// the cluster's resource version and spec as the inventory has them. The
+// proposal, the structured Diff between base and proposal (see Change for
+// the path format), its SHA-256 Hash and the Risks derived from it make a
+// Revision. Editing or rebasing a request adds a revision; every revision
+// is kept. The state machine is in state.go (States, CanTransition); every
+// state change is a conditional UPDATE under the request's row lock.
+//
+// # Approval
+//
+// The Policy that applies is chosen in PostgreSQL (policy_for): the
+// strictest matching rule on environment, kind and risk hints. An approval
+// is bound to the revision, its diff hash and its base resource version and
+// counts only while all three are current, so any edit or rebase voids the
+// approvals given so far. Four-eyes cannot be overridden: neither the
+// requester nor anyone who made a revision may approve or reject. Approvers
+// are judged by the groups their session carries at the moment of the
+// approval, and those groups go into the audit event. Before approving, the
+// caller re-reads the live cluster and passes its resource version: if it
+// moved since the base the request goes stale and waits for a rebase.
+// The approval that meets the policy moves the request to approved in the
+// same transaction as its audit event and Config.OnApproved (the place to
+// enqueue the submission).
+//
+// # Transactions and locks
+//
+// Every use case is one transaction: lock the request row, check, write,
+// append the audit event last (audit.Append holds the log's global head
+// lock until commit), commit. Concurrent approvals of one request queue on
+// its row lock, and a unique constraint on (request, revision, approver)
+// backs that up, so double clicks and two approvers at once never give two
+// approvals or two completions. Each change is announced with pg_notify
+// on inventory.NotifyChannel (RequestNotification).
+//
+// # Mass assignment
+//
+// Inputs (NewRequest, Edit, Approve, Reject) have no state, requester,
+// revision-author, base or diff fields: those come from the Actor, the
+// inventory and the computation, never from what a form posts.
+//
+// # Validation
+//
+// ValidateSpec and ValidateCreate apply the local rules, DryRun asks the
+// API (dryRun=true), and Check merges both. Violations carry the API's
+// target paths; FieldForTarget and Violations.Place put each on its form
+// field, or in the list at the top of the form.
+package approvals

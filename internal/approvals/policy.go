@@ -1,0 +1,160 @@
+package approvals
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Policy says how many approvals, from which groups, a request needs. The
+// policies live in PostgreSQL (seeded by the migration; an admin page comes
+// later).
+//
+// A policy matches a request when each of its non-empty lists matches:
+// Environments contains one of the request's environments, Kinds contains
+// its kind, Risks contains one of its risk hints. Empty lists match
+// anything. When several match, the strictest applies: the most approvals,
+// then the most specific (most non-empty lists), then the lowest id. Only
+// that one policy applies: its groups are the approver groups. The seeded
+// rules:
+//
+//	default     any request                       1 approval from approvers
+//	production  environment production            2 from approvers
+//	delete      kind delete                       2 from approvers
+//	scale-down  risk hint scale_down              2 from approvers
+//
+// When no enabled policy matches, nobody may approve (ErrNoPolicy).
+type Policy struct {
+	ID                int64
+	Name              string
+	Description       string
+	Environments      []string
+	Kinds             []Kind
+	Risks             []RiskCode
+	ApprovalsRequired int
+	ApproverGroups    []string
+	Enabled           bool
+}
+
+// PolicySubject is what policies match on.
+type PolicySubject struct {
+	Kind         Kind
+	Environments []string
+	Risks        []RiskCode
+}
+
+// subject returns what policies match for revision v of a request of kind.
+func subject(kind Kind, v Revision) PolicySubject {
+	return PolicySubject{Kind: kind, Environments: v.Environments, Risks: v.RiskCodes()}
+}
+
+const policyColumns = `id, name, description, environments, kinds, risks, approvals_required, approver_groups, enabled`
+
+// PolicyFor returns the policy that applies to s (see Policy). Errors:
+// ErrNoPolicy.
+func PolicyFor(ctx context.Context, q Querier, s PolicySubject) (Policy, error) {
+	risks := make([]string, len(s.Risks))
+	for i, r := range s.Risks {
+		risks[i] = string(r)
+	}
+	p, err := scanPolicy(q.QueryRow(ctx, "SELECT "+policyColumns+" FROM policy_for($1, $2, $3)",
+		s.Environments, string(s.Kind), risks))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Policy{}, fmt.Errorf("approvals: policy for %s in %v: %w", s.Kind, s.Environments, ErrNoPolicy)
+	}
+	if err != nil {
+		return Policy{}, fmt.Errorf("approvals: policy for %s: %w", s.Kind, err)
+	}
+	return p, nil
+}
+
+// PolicyList returns every policy, enabled or not, in id order.
+func PolicyList(ctx context.Context, q Querier) ([]Policy, error) {
+	rows, err := q.Query(ctx, "SELECT "+policyColumns+" FROM policies ORDER BY id")
+	if err != nil {
+		return nil, fmt.Errorf("approvals: list policies: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Policy, error) { return scanPolicy(row) })
+	if err != nil {
+		return nil, fmt.Errorf("approvals: list policies: %w", err)
+	}
+	return list, nil
+}
+
+func scanPolicy(row pgx.Row) (Policy, error) {
+	var (
+		p            Policy
+		kinds, risks []string
+	)
+	err := row.Scan(&p.ID, &p.Name, &p.Description, &p.Environments, &kinds, &risks,
+		&p.ApprovalsRequired, &p.ApproverGroups, &p.Enabled)
+	for _, k := range kinds {
+		p.Kinds = append(p.Kinds, Kind(k))
+	}
+	for _, r := range risks {
+		p.Risks = append(p.Risks, RiskCode(r))
+	}
+	return p, err
+}
+
+// Evaluation is where a request stands with its policy.
+type Evaluation struct {
+	Policy Policy
+	// Approvals are those that count: approvals of the current revision,
+	// its diff hash and its base resource version, oldest first.
+	Approvals []Approval
+	// Rejection is the decision that rejected the request, if any.
+	Rejection *Approval
+}
+
+// Needed returns how many approvals the policy asks for.
+func (e Evaluation) Needed() int { return e.Policy.ApprovalsRequired }
+
+// Given returns how many approvals count.
+func (e Evaluation) Given() int { return len(e.Approvals) }
+
+// Missing returns how many more approvals are needed (zero when met).
+func (e Evaluation) Missing() int { return max(e.Needed()-e.Given(), 0) }
+
+// Complete reports whether the policy is met.
+func (e Evaluation) Complete() bool { return e.Missing() == 0 }
+
+// ApprovedBy reports whether user id's approval counts.
+func (e Evaluation) ApprovedBy(id int64) bool {
+	return slices.ContainsFunc(e.Approvals, func(a Approval) bool { return a.Approver.ID == id })
+}
+
+// Evaluate returns which policy applies to request id, how many approvals
+// it needs from which groups, and whose approvals count. Errors:
+// ErrNotFound, ErrNoPolicy.
+func Evaluate(ctx context.Context, q Querier, id int64) (Evaluation, error) {
+	r, err := Get(ctx, q, id)
+	if err != nil {
+		return Evaluation{}, err
+	}
+	return evaluate(ctx, q, r)
+}
+
+func evaluate(ctx context.Context, q Querier, r Request) (Evaluation, error) {
+	p, err := PolicyFor(ctx, q, subject(r.Kind, r.Revision))
+	if err != nil {
+		return Evaluation{}, err
+	}
+	decisions, err := decisionList(ctx, q, r.ID, r.Revision.Number)
+	if err != nil {
+		return Evaluation{}, fmt.Errorf("approvals: evaluate request %d: %w", r.ID, err)
+	}
+	e := Evaluation{Policy: p}
+	for _, d := range decisions {
+		switch {
+		case d.Decision == DecisionReject:
+			e.Rejection = &d
+		case d.boundTo(r.Revision):
+			e.Approvals = append(e.Approvals, d)
+		}
+	}
+	return e, nil
+}

@@ -1,0 +1,336 @@
+package approvals
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/clusterdesk/clusterdesk/internal/audit"
+	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
+	"github.com/clusterdesk/clusterdesk/internal/inventory"
+)
+
+// NewRequest is what a requester files.
+//
+// It deliberately has no state, requester, revision, base or diff: the
+// state starts at pending, the requester is the Actor, and the base comes
+// from the inventory, so a form that binds extra fields (state=approved,
+// requester_id=…) into it has nowhere to put them (mass assignment).
+type NewRequest struct {
+	Kind Kind
+	// ClusterUID names the cluster; every kind but create.
+	ClusterUID string
+	// Name is the new cluster's name; create only.
+	Name string
+	// Reason says why; required.
+	Reason string
+	// Spec is the proposed spec; create and update. For update, start it
+	// from the current spec so that members the form does not show are
+	// kept.
+	Spec *cloudapi.ClusterSpec
+	// InstanceID is the server to restart; restart_server only.
+	InstanceID string
+	// SeenResourceVersion is the cluster version the form was built from;
+	// required for update (a form built on an older version would silently
+	// undo the changes made since), optional for the other kinds on a
+	// cluster. When it is not the inventory's version: ErrStale.
+	SeenResourceVersion *int64
+}
+
+// Create files a request: it takes the base (resource version and spec)
+// from the inventory, computes the diff, its hash and the risk hints, and
+// stores revision 1 in state pending with its request.created audit event.
+// Refresh the cluster in the inventory first for the freshest base.
+//
+// Errors: ErrInvalid (unsupported kind, missing reason, spec or instance,
+// ErrNoChange, or a *ValidationError from the local rules); ErrNotFound
+// (cluster unknown or deleted); ErrStale (SeenResourceVersion is not the
+// inventory's); ErrConflict (create: the name is taken by a cluster or by
+// another open create request).
+func (s *Service) Create(ctx context.Context, a Actor, in NewRequest) (Request, error) {
+	var r Request
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if in.Kind == KindCreate {
+			// Two people asking for the same name at once: one wins.
+			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('clusterdesk.create:' || $1, 0))", in.Name); err != nil {
+				return err
+			}
+		}
+		d, err := s.prepare(ctx, tx, proposalOf(in), 0)
+		if err != nil {
+			return err
+		}
+		var clusterUID *string
+		if d.clusterUID != "" {
+			clusterUID = &d.clusterUID
+		}
+		var id int64
+		err = tx.QueryRow(ctx, `
+			INSERT INTO change_requests (kind, cluster_uid, cluster_name, requester_id, state)
+			VALUES ($1, $2, $3, $4, 'pending') RETURNING id`,
+			string(d.kind), clusterUID, d.clusterName, a.UserID).Scan(&id)
+		if err != nil {
+			return err
+		}
+		if err := revisionInsert(ctx, tx, id, 1, a.UserID, d); err != nil {
+			return err
+		}
+		if r, err = Get(ctx, tx, id); err != nil {
+			return err
+		}
+		if err := notifyRequest(ctx, tx, r); err != nil {
+			return err
+		}
+		_, err = audit.Append(ctx, tx, audit.Event{
+			Actor: a.audit(), Action: audit.RequestCreated, Origin: a.Origin,
+			Subject: audit.Subject{Type: audit.SubjectRequest, ID: subjectID(r.ID)},
+			Data:    revisionData(r, nil),
+		})
+		return err
+	})
+	if err != nil {
+		return Request{}, fmt.Errorf("approvals: file %s request: %w", in.Kind, err)
+	}
+	return r, nil
+}
+
+// Preview computes, without storing anything, what filing in would give:
+// the revision (base, diff, risk hints), the policy that would apply and
+// the open requests on the same cluster it would overlap. Errors: Create's
+// (ErrNoPolicy included).
+func (s *Service) Preview(ctx context.Context, in NewRequest) (Preview, error) {
+	d, err := s.prepare(ctx, s.pool, proposalOf(in), 0)
+	if err != nil {
+		return Preview{}, fmt.Errorf("approvals: preview %s request: %w", in.Kind, err)
+	}
+	p := Preview{Revision: d.revision}
+	if p.Policy, err = PolicyFor(ctx, s.pool, subject(d.kind, d.revision)); err != nil {
+		return Preview{}, err
+	}
+	if d.clusterUID != "" {
+		draft := Request{Kind: d.kind, ClusterUID: d.clusterUID, ClusterName: d.clusterName, Revision: d.revision}
+		if p.Overlaps, err = overlapsWith(ctx, s.pool, draft); err != nil {
+			return Preview{}, err
+		}
+	}
+	return p, nil
+}
+
+// Preview is what a request would be, before it is filed.
+type Preview struct {
+	Revision Revision
+	Policy   Policy
+	Overlaps []Overlap
+}
+
+// proposal is the content of a revision as a requester gives it.
+type proposal struct {
+	kind       Kind
+	clusterUID string
+	name       string
+	reason     string
+	spec       *cloudapi.ClusterSpec
+	instanceID string
+	seen       *int64
+}
+
+func proposalOf(in NewRequest) proposal {
+	return proposal{kind: in.Kind, clusterUID: in.ClusterUID, name: strings.TrimSpace(in.Name), reason: in.Reason,
+		spec: in.Spec, instanceID: strings.TrimSpace(in.InstanceID), seen: in.SeenResourceVersion}
+}
+
+// draft is a revision ready to store.
+type draft struct {
+	kind        Kind
+	clusterUID  string
+	clusterName string
+	revision    Revision
+}
+
+// prepare checks p and computes its revision against the cluster as the
+// inventory has it. self is the request being revised (0 when filing), so
+// that a create request does not conflict with itself.
+func (s *Service) prepare(ctx context.Context, q Querier, p proposal, self int64) (draft, error) {
+	if !p.kind.Supported() {
+		return draft{}, fmt.Errorf("%w: unsupported kind %q", ErrInvalid, p.kind)
+	}
+	reason := strings.TrimSpace(p.reason)
+	if reason == "" {
+		return draft{}, fmt.Errorf("%w: a reason is required", ErrInvalid)
+	}
+	d := draft{kind: p.kind, revision: Revision{Reason: reason}}
+	v := &d.revision
+
+	if p.kind == KindCreate {
+		if p.spec == nil {
+			return draft{}, fmt.Errorf("%w: a create request needs a spec", ErrInvalid)
+		}
+		if vs := ValidateCreate(p.name, *p.spec); len(vs) > 0 {
+			return draft{}, &ValidationError{Violations: vs}
+		}
+		if err := checkNameFree(ctx, q, p.name, self); err != nil {
+			return draft{}, err
+		}
+		d.clusterName = p.name
+		proposed := *p.spec
+		v.ProposedSpec = &proposed
+		env, _ := s.classifier.Classify(p.name, proposed)
+		v.Environments = []string{env}
+		spec, err := DiffSpecs(nil, v.ProposedSpec)
+		if err != nil {
+			return draft{}, err
+		}
+		name, _ := json.Marshal(p.name)
+		v.Diff = append(Diff{{Path: "metadata.name", After: name}}, spec...)
+		return d.finish(), nil
+	}
+
+	cluster, err := inventory.ClusterGet(ctx, q, p.clusterUID)
+	if errors.Is(err, inventory.ErrNotFound) || err == nil && cluster.Deleted() {
+		return draft{}, fmt.Errorf("%w: cluster %q is not in the inventory", ErrNotFound, p.clusterUID)
+	}
+	if err != nil {
+		return draft{}, err
+	}
+	if p.seen != nil && *p.seen != cluster.ResourceVersion {
+		return draft{}, fmt.Errorf("%w: the form was built on version %d, the cluster is at %d", ErrStale, *p.seen, cluster.ResourceVersion)
+	}
+	d.clusterUID, d.clusterName = cluster.UID, cluster.Name
+	base := cluster.Spec
+	v.HasBase, v.BaseResourceVersion, v.BaseSpec = true, cluster.ResourceVersion, &base
+	v.Environments = []string{cluster.Environment}
+
+	switch p.kind {
+	case KindUpdate:
+		if p.spec == nil {
+			return draft{}, fmt.Errorf("%w: an update request needs a spec", ErrInvalid)
+		}
+		if p.seen == nil {
+			return draft{}, fmt.Errorf("%w: an update request needs the resource version its form was built on", ErrInvalid)
+		}
+		if vs := ValidateSpec(*p.spec); len(vs) > 0 {
+			return draft{}, &ValidationError{Violations: vs}
+		}
+		proposed := *p.spec
+		v.ProposedSpec = &proposed
+		if env, _ := s.classifier.Classify(cluster.Name, proposed); env != cluster.Environment {
+			v.Environments = append(v.Environments, env)
+		}
+	case KindStop, KindStart:
+		proposed := base
+		proposed.DesiredState = cloudapi.DesiredStopped
+		if p.kind == KindStart {
+			proposed.DesiredState = cloudapi.DesiredStarted
+		}
+		if base.DesiredState == proposed.DesiredState || base.DesiredState == "" && p.kind == KindStart {
+			return draft{}, fmt.Errorf("%w: the cluster is already %s", ErrNoChange, strings.ToLower(string(proposed.DesiredState)))
+		}
+		v.ProposedSpec = &proposed
+	case KindRestartServer:
+		if p.instanceID == "" {
+			return draft{}, fmt.Errorf("%w: choose the server to restart", ErrInvalid)
+		}
+		if _, ok := cluster.Server(p.instanceID); !ok {
+			return draft{}, fmt.Errorf("%w: cluster %s has no server %q", ErrInvalid, cluster.Name, p.instanceID)
+		}
+		v.Payload.InstanceID = p.instanceID
+	case KindDelete:
+		// The diff stays empty: the whole cluster goes (see the delete risk).
+	}
+	if v.ProposedSpec != nil {
+		if v.Diff, err = DiffSpecs(v.BaseSpec, v.ProposedSpec); err != nil {
+			return draft{}, err
+		}
+		if len(v.Diff) == 0 {
+			return draft{}, ErrNoChange
+		}
+	}
+	return d.finish(), nil
+}
+
+// finish derives the hash and the risk hints.
+func (d draft) finish() draft {
+	v := &d.revision
+	if v.Diff == nil {
+		v.Diff = Diff{}
+	}
+	v.DiffHash = diffHash(d.kind, d.clusterUID, d.clusterName, v.Payload, v.Diff)
+	v.Risks = Risks(d.kind, v.Diff, v.Environments)
+	return d
+}
+
+// revisionInsert stores d as revision number of request id, made by author.
+func revisionInsert(ctx context.Context, tx pgx.Tx, id int64, number int, author int64, d draft) error {
+	v := d.revision
+	var base *int64
+	if v.HasBase {
+		base = &v.BaseResourceVersion
+	}
+	baseSpec, err := encodeSpecColumn(v.BaseSpec)
+	if err != nil {
+		return err
+	}
+	proposed, err := encodeSpecColumn(v.ProposedSpec)
+	if err != nil {
+		return err
+	}
+	payload, err := json.Marshal(v.Payload)
+	if err != nil {
+		return err
+	}
+	diff, err := json.Marshal(v.Diff)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `
+		INSERT INTO request_revisions (request_id, revision, author_id, reason, base_resource_version, base_spec,
+		                               proposed_spec, payload, diff, diff_hash, risks, environments)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		id, number, author, v.Reason, base, baseSpec, proposed, payload, diff, v.DiffHash[:],
+		riskCodes(v.Risks), v.Environments)
+	return err
+}
+
+func encodeSpecColumn(spec *cloudapi.ClusterSpec) ([]byte, error) {
+	if spec == nil {
+		return nil, nil
+	}
+	return json.Marshal(spec)
+}
+
+// revisionData is the audit payload describing r's current revision;
+// previous, when set, is the revision it replaces.
+func revisionData(r Request, previous *Revision) map[string]any {
+	v := r.Revision
+	data := map[string]any{
+		"kind":         string(r.Kind),
+		"cluster_uid":  r.ClusterUID,
+		"cluster_name": r.ClusterName,
+		"revision":     v.Number,
+		"reason":       v.Reason,
+		"diff_hash":    v.DiffHash.String(),
+		"changes":      len(v.Diff),
+		"paths":        v.Diff.Paths(),
+		"risks":        riskCodes(v.Risks),
+		"environments": v.Environments,
+		"state":        string(r.State),
+	}
+	if v.HasBase {
+		data["base_resource_version"] = v.BaseResourceVersion
+	}
+	if v.Payload.InstanceID != "" {
+		data["instance_id"] = v.Payload.InstanceID
+	}
+	if previous != nil {
+		data["previous_revision"] = previous.Number
+		data["previous_diff_hash"] = previous.DiffHash.String()
+		if previous.HasBase {
+			data["previous_base_resource_version"] = previous.BaseResourceVersion
+		}
+	}
+	return data
+}

@@ -1,0 +1,126 @@
+package approvals
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Requirements answer "what will it take?" for one request, for one
+// viewer: the policy and the approvals (Evaluation), the other open
+// requests on the same cluster, and whether the viewer may approve now.
+type Requirements struct {
+	Evaluation
+	// Overlaps are the other open requests on the same cluster, oldest
+	// first, each saying whether it changes the same fields.
+	Overlaps []Overlap
+	// Blocker is nil when the viewer may approve this revision now, else
+	// why not: ErrOwnRequest, ErrNotEligible, ErrStale, ErrConflict
+	// (already decided) or ErrInvalidTransition (not pending). The live
+	// resource version is not checked here; Approve does.
+	Blocker error
+}
+
+// CanApprove reports whether the viewer may approve now.
+func (r Requirements) CanApprove() bool { return r.Blocker == nil }
+
+// Overlap is another open request on the same cluster.
+type Overlap struct {
+	Request Request
+	// Paths are the field paths both requests change (one may be inside
+	// the other, e.g. spec.data.tier1 and spec.data.tier1.replicas).
+	Paths []string
+	// WholeCluster is true when either request deletes the cluster.
+	WholeCluster bool
+}
+
+// SameFields reports whether the two requests touch the same fields, so
+// the later one will need a rebase once the earlier one is applied.
+func (o Overlap) SameFields() bool { return o.WholeCluster || len(o.Paths) > 0 }
+
+// WhatItTakes returns the Requirements of request id for viewer. Errors:
+// ErrNotFound, ErrNoPolicy.
+func WhatItTakes(ctx context.Context, q Querier, id int64, viewer Actor) (Requirements, error) {
+	r, err := Get(ctx, q, id)
+	if err != nil {
+		return Requirements{}, err
+	}
+	e, err := evaluate(ctx, q, r)
+	if err != nil {
+		return Requirements{}, err
+	}
+	req := Requirements{Evaluation: e}
+	if req.Overlaps, err = overlapsWith(ctx, q, r); err != nil {
+		return Requirements{}, err
+	}
+	req.Blocker, err = blocker(ctx, q, r, e, viewer)
+	if err != nil {
+		return Requirements{}, fmt.Errorf("approvals: request %d: %w", id, err)
+	}
+	return req, nil
+}
+
+// blocker returns why viewer may not approve r now (nil: they may); err is
+// a failure of the database.
+func blocker(ctx context.Context, q Querier, r Request, e Evaluation, viewer Actor) (reason, err error) {
+	switch {
+	case r.State == StateStale:
+		return fmt.Errorf("%w: it waits for a rebase", ErrStale), nil
+	case r.State != StatePending:
+		return fmt.Errorf("%w: the request is %s", ErrInvalidTransition, r.State), nil
+	case e.ApprovedBy(viewer.UserID):
+		return fmt.Errorf("%w: you approved this revision", ErrConflict), nil
+	}
+	if err := checkFourEyes(ctx, q, r, viewer.UserID); err != nil {
+		if errors.Is(err, ErrForbidden) {
+			return err, nil
+		}
+		return nil, err
+	}
+	decisions, err := decisionList(ctx, q, r.ID, r.Revision.Number)
+	if err != nil {
+		return nil, err
+	}
+	if d := decisionBy(decisions, viewer.UserID); d != nil {
+		return fmt.Errorf("%w: you already decided on this revision (%s)", ErrConflict, d.Decision), nil
+	}
+	if !viewer.inAnyGroup(e.Policy.ApproverGroups) {
+		return fmt.Errorf("%w: policy %q asks for a member of %v", ErrNotEligible, e.Policy.Name, e.Policy.ApproverGroups), nil
+	}
+	return nil, nil
+}
+
+// overlapsWith returns the other open requests on r's cluster, with the
+// fields both change.
+func overlapsWith(ctx context.Context, q Querier, r Request) ([]Overlap, error) {
+	if r.ClusterUID == "" {
+		return nil, nil
+	}
+	open, err := ListOpenForCluster(ctx, q, r.ClusterUID)
+	if err != nil {
+		return nil, err
+	}
+	var out []Overlap
+	for _, other := range open {
+		if other.ID == r.ID {
+			continue
+		}
+		o := Overlap{Request: other, WholeCluster: r.Kind == KindDelete || other.Kind == KindDelete}
+		for _, a := range r.Revision.Diff.Paths() {
+			for _, b := range other.Revision.Diff.Paths() {
+				if overlaps(a, b) {
+					o.Paths = append(o.Paths, shorter(a, b))
+				}
+			}
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+func shorter(a, b string) string {
+	if len(b) < len(a) {
+		return b
+	}
+	return a
+}

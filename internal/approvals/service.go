@@ -1,0 +1,51 @@
+package approvals
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
+	"github.com/clusterdesk/clusterdesk/internal/inventory"
+)
+
+// Classifier derives the environment and owning team of a cluster from its
+// name and spec; inventory.Rules is one. The service uses it for clusters
+// that do not exist yet (create requests) and for updates that change the
+// tags.
+type Classifier interface {
+	Classify(name string, spec cloudapi.ClusterSpec) (environment, team string)
+}
+
+// Config configures a Service.
+type Config struct {
+	// Classifier places new clusters; nil means inventory.Rules{} (tags,
+	// then "default").
+	Classifier Classifier
+	// OnApproved, when set, runs inside the transaction of the approval
+	// that meets the policy, after the request is approved: the place to
+	// enqueue its submission (a River InsertTx), so that the approval, its
+	// audit event and the job commit together. An error rolls the approval
+	// back and is returned by Approve.
+	OnApproved func(ctx context.Context, tx pgx.Tx, r Request) error
+}
+
+// Service runs the use cases that change requests: each method is one
+// transaction that locks the request, checks who may do what, changes it
+// and appends the audit event. Reads are package functions taking a
+// Querier (Get, Detail, ListMine, …).
+type Service struct {
+	pool       *pgxpool.Pool
+	classifier Classifier
+	onApproved func(ctx context.Context, tx pgx.Tx, r Request) error
+}
+
+// New returns a Service on pool.
+func New(pool *pgxpool.Pool, cfg Config) *Service {
+	s := &Service{pool: pool, classifier: cfg.Classifier, onApproved: cfg.OnApproved}
+	if s.classifier == nil {
+		s.classifier = inventory.Rules{}
+	}
+	return s
+}

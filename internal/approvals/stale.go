@@ -1,0 +1,125 @@
+package approvals
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/clusterdesk/clusterdesk/internal/audit"
+	"github.com/clusterdesk/clusterdesk/internal/inventory"
+)
+
+// ClusterChanged is an inventory.ChangeHook: every pending or approved
+// request on a cluster whose resource version moved away from the
+// request's base (or that was deleted) becomes stale, with a request.stale
+// event by the system. Its approvals stop counting when it is rebased (a
+// new revision); until then nobody can approve it. Requests on other
+// clusters, and changes of status only, are left alone.
+//
+// It locks every affected request (in id order) before appending to the
+// audit log, so it cannot deadlock with an approval holding a request lock
+// and waiting for the audit log.
+func ClusterChanged(ctx context.Context, tx pgx.Tx, changes []inventory.Change) error {
+	live := map[string]inventory.Change{}
+	var uids []string
+	for _, c := range changes {
+		if c.VersionMoved() {
+			live[c.UID] = c
+			uids = append(uids, c.UID)
+		}
+	}
+	if len(uids) == 0 {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `
+		SELECT id FROM change_requests
+		WHERE cluster_uid = ANY($1) AND state IN ('pending', 'approved')
+		ORDER BY id FOR UPDATE`, uids)
+	if err != nil {
+		return fmt.Errorf("approvals: mark stale: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return fmt.Errorf("approvals: mark stale: %w", err)
+	}
+	for _, id := range ids {
+		r, err := Get(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		c := live[r.ClusterUID]
+		if c.Kind != inventory.ChangeDeleted && c.ResourceVersion == r.Revision.BaseResourceVersion {
+			continue // e.g. a request filed on the new version already
+		}
+		if err := markStale(ctx, tx, &r, c.ResourceVersion, systemActor, audit.Origin{}); err != nil {
+			return fmt.Errorf("approvals: mark request %d stale: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// markStale moves r (locked) to stale and records why.
+func markStale(ctx context.Context, tx pgx.Tx, r *Request, live int64, actor audit.Actor, origin audit.Origin) error {
+	from := r.State
+	if err := requestSetState(ctx, tx, r, StateStale); err != nil {
+		return err
+	}
+	_, err := audit.Append(ctx, tx, audit.Event{
+		Actor: actor, Action: audit.RequestStale, Origin: origin,
+		Subject: audit.Subject{Type: audit.SubjectRequest, ID: subjectID(r.ID)},
+		Data: map[string]any{
+			"cluster_uid": r.ClusterUID, "cluster_name": r.ClusterName, "revision": r.Revision.Number,
+			"base_resource_version": r.Revision.BaseResourceVersion, "live_resource_version": live,
+			"previous_state": string(from),
+		},
+	})
+	return err
+}
+
+// Expire ends every pending or stale request that has not changed since
+// before cutoff (state expired, request.expired by the system), and returns
+// how many. Requests locked by someone else right now are left for the next
+// run. Approved requests are not expired here: their execution decides.
+func (s *Service) Expire(ctx context.Context, cutoff time.Time) (int, error) {
+	n := 0
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			SELECT id FROM change_requests
+			WHERE state IN ('pending', 'stale') AND updated_at < $1
+			ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED`, cutoff)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			r, err := Get(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			from := r.State
+			if err := requestSetState(ctx, tx, &r, StateExpired); err != nil {
+				return err
+			}
+			_, err = audit.Append(ctx, tx, audit.Event{
+				Actor: systemActor, Action: audit.RequestExpired,
+				Subject: audit.Subject{Type: audit.SubjectRequest, ID: subjectID(r.ID)},
+				Data: map[string]any{"cluster_uid": r.ClusterUID, "cluster_name": r.ClusterName,
+					"revision": r.Revision.Number, "previous_state": string(from), "cutoff": cutoff.UTC()},
+			})
+			if err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("approvals: expire requests: %w", err)
+	}
+	return n, nil
+}

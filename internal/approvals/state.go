@@ -1,0 +1,114 @@
+package approvals
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// State is where a change request is in its life.
+//
+//	pending ──approve (policy met)──▶ approved ──▶ submitting ──▶ applying ──▶ succeeded
+//	   │  ▲                             │             │              └──────▶ failed
+//	   │  └──rebase── stale ◀──cluster moved──┘             └──▶ succeeded | failed
+//	   ├──▶ rejected   (an eligible approver said no)
+//	   ├──▶ cancelled  (requester or admin; also from stale and approved)
+//	   ├──▶ stale      (the live cluster moved since the base)
+//	   └──▶ expired    (nobody decided in time; also from stale and approved)
+//
+// Editing a pending request keeps it pending (a new revision); editing or
+// rebasing a stale one makes it pending again.
+type State string
+
+// The states.
+const (
+	StatePending    State = "pending"
+	StateApproved   State = "approved"
+	StateSubmitting State = "submitting"
+	StateApplying   State = "applying"
+	StateSucceeded  State = "succeeded"
+	StateFailed     State = "failed"
+	StateRejected   State = "rejected"
+	StateCancelled  State = "cancelled"
+	StateStale      State = "stale"
+	StateExpired    State = "expired"
+)
+
+var states = []State{StatePending, StateApproved, StateSubmitting, StateApplying, StateSucceeded, StateFailed,
+	StateRejected, StateCancelled, StateStale, StateExpired}
+
+// transitions is the state machine: the states each state may move to. A
+// state missing here is terminal.
+var transitions = map[State][]State{
+	StatePending:    {StateApproved, StateRejected, StateCancelled, StateStale, StateExpired},
+	StateStale:      {StatePending, StateCancelled, StateExpired},
+	StateApproved:   {StateSubmitting, StateCancelled, StateStale, StateExpired},
+	StateSubmitting: {StateApplying, StateSucceeded, StateFailed},
+	StateApplying:   {StateSucceeded, StateFailed},
+}
+
+// States lists every state.
+func States() []State { return slices.Clone(states) }
+
+// Valid reports whether s is one of the states.
+func (s State) Valid() bool { return slices.Contains(states, s) }
+
+// Terminal reports whether nothing can happen to a request in state s.
+func (s State) Terminal() bool { return len(transitions[s]) == 0 }
+
+// Open reports whether a request in state s still waits for a decision or
+// for its execution (it counts as pending work on its cluster).
+func (s State) Open() bool { return !s.Terminal() }
+
+// Next lists the states s may move to.
+func (s State) Next() []State { return slices.Clone(transitions[s]) }
+
+// CanTransition reports whether the state machine allows from → to.
+func CanTransition(from, to State) bool { return slices.Contains(transitions[from], to) }
+
+// checkTransition returns ErrInvalidTransition unless from → to is allowed.
+func checkTransition(from, to State) error {
+	if !CanTransition(from, to) {
+		return fmt.Errorf("%w: %s → %s", ErrInvalidTransition, from, to)
+	}
+	return nil
+}
+
+// Transition moves request id to state to inside tx, under a row lock, and
+// announces it (NOTIFY). It is the entry point for the execution of
+// approved requests (submitting, applying, succeeded, failed), whose
+// callers write their own audit events in tx. Errors: ErrNotFound,
+// ErrInvalidTransition.
+func Transition(ctx context.Context, tx pgx.Tx, id int64, to State) (Request, error) {
+	r, err := requestLock(ctx, tx, id)
+	if err != nil {
+		return Request{}, fmt.Errorf("approvals: request %d to %s: %w", id, to, err)
+	}
+	if err := requestSetState(ctx, tx, &r, to); err != nil {
+		return Request{}, fmt.Errorf("approvals: request %d to %s: %w", id, to, err)
+	}
+	return r, nil
+}
+
+// requestSetState moves r, locked by the caller, to state to and notifies.
+func requestSetState(ctx context.Context, tx pgx.Tx, r *Request, to State) error {
+	if err := checkTransition(r.State, to); err != nil {
+		return err
+	}
+	err := tx.QueryRow(ctx, `
+		UPDATE change_requests SET state = $2, updated_at = now()
+		WHERE id = $1 AND state = $3
+		RETURNING updated_at`, r.ID, string(to), string(r.State)).Scan(&r.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// Cannot happen under the row lock; refuse rather than guess.
+		return fmt.Errorf("%w: request %d is no longer %s", ErrConflict, r.ID, r.State)
+	}
+	if err != nil {
+		return err
+	}
+	r.State = to
+	return notifyRequest(ctx, tx, *r)
+}

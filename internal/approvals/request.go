@@ -156,10 +156,10 @@ func scanRequest(row pgx.Row) (Request, error) {
 
 // revisionDest receives the revisionColumns of one row.
 type revisionDest struct {
-	rev                            Revision
-	baseRV                         *int64
-	baseSpec, proposed, payload    []byte
-	diff, hash                     []byte
+	rev                         Revision
+	baseRV                      *int64
+	baseSpec, proposed, payload []byte
+	diff, hash                  []byte
 }
 
 func (d *revisionDest) targets() []any {

@@ -191,7 +191,9 @@ func ValidateSpec(spec cloudapi.ClusterSpec) Violations {
 
 // validatePivot applies the documented PivotAccess rules.
 func validatePivot(vs *Violations, p *cloudapi.PivotAccess) {
-	add := func(code cloudapi.ErrorCode, target, message string) { *vs = append(*vs, Violation{target, code, message}) }
+	add := func(code cloudapi.ErrorCode, target, message string) {
+		*vs = append(*vs, Violation{target, code, message})
+	}
 	switch p.AccessMode {
 	case "":
 		add(cloudapi.CodeNullValue, "spec.pivot.accessMode", "Pivot access mode is required")

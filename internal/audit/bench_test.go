@@ -258,7 +258,8 @@ func offsetQuery(b *testing.B, pool *pgxpool.Pool, f audit.Filter) (string, []an
 }
 
 // BenchmarkAuditPageReport measures every page interleaved (A/B/A/B, seven
-// rounds), reports p50 and p99 and the deepest/first ratios, and captures
+// rounds; once, whatever -benchtime says), reports p50 and p99 and the
+// deepest/first ratios, and captures
 // EXPLAIN (ANALYZE, BUFFERS) of each query. With PORTAL_BENCH_AUDIT_REPORT
 // set, it writes all of it to that file (docs/performance.md quotes it).
 func BenchmarkAuditPageReport(b *testing.B) {
@@ -293,36 +294,31 @@ func BenchmarkAuditPageReport(b *testing.B) {
 		},
 	}
 
-	for b.Loop() {
-		for _, m := range all {
-			m.samples = m.samples[:0]
+	// One measurement, whatever b.N: it takes long enough on its own. Warm
+	// up, then interleave: every page once per pass, 7 rounds of 30 passes,
+	// and the OFFSET control once a round.
+	for _, m := range all {
+		for range 5 {
+			if err := m.run(); err != nil {
+				b.Fatal(err)
+			}
 		}
-		offset.samples = offset.samples[:0]
-		// Warm up, then interleave: every page once per pass, 7 rounds of
-		// 30 passes.
-		for _, m := range all {
-			for range 5 {
+	}
+	for range 7 {
+		for range 30 {
+			for _, m := range all {
+				t0 := time.Now()
 				if err := m.run(); err != nil {
 					b.Fatal(err)
 				}
+				m.samples = append(m.samples, time.Since(t0))
 			}
 		}
-		for range 7 {
-			for range 30 {
-				for _, m := range all {
-					t0 := time.Now()
-					if err := m.run(); err != nil {
-						b.Fatal(err)
-					}
-					m.samples = append(m.samples, time.Since(t0))
-				}
-			}
-			t0 := time.Now()
-			if err := offset.run(); err != nil {
-				b.Fatal(err)
-			}
-			offset.samples = append(offset.samples, time.Since(t0))
+		t0 := time.Now()
+		if err := offset.run(); err != nil {
+			b.Fatal(err)
 		}
+		offset.samples = append(offset.samples, time.Since(t0))
 	}
 
 	var report strings.Builder

@@ -58,7 +58,7 @@ func Export(ctx context.Context, q Querier, f Filter, upTo int64, format Format,
 	sql.WriteString("SELECT " + entryColumns + " FROM audit_log WHERE seq <= $1")
 	args := f.where(&sql, []any{upTo})
 	sql.WriteString(" ORDER BY seq ASC")
-	rows, err := q.Query(ctx, sql.String(), args...)
+	rows, err := q.Query(ctx, sql.String(), withCustomPlan(args)...)
 	if err != nil {
 		return 0, fmt.Errorf("audit: export: %w", err)
 	}

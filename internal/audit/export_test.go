@@ -21,7 +21,7 @@ func WhereForBench(f Filter) (string, []any) {
 // ExplainForBench runs EXPLAIN (ANALYZE, BUFFERS) on the query of a page.
 func ExplainForBench(ctx context.Context, q Querier, f Filter, p PageRequest) (string, error) {
 	sql, args, _ := listQuery(f, p)
-	rows, err := q.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) "+sql, args...)
+	rows, err := q.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) "+sql, withCustomPlan(args)...)
 	if err != nil {
 		return "", err
 	}

@@ -129,7 +129,7 @@ const entryColumns = `seq, at, actor_type, actor_id, actor_name, action, subject
 func List(ctx context.Context, q Querier, f Filter, p PageRequest) (Page, error) {
 	sql, args, limit := listQuery(f, p)
 	newerFirst := p.After <= 0 && !p.Oldest
-	rows, err := q.Query(ctx, sql, args...)
+	rows, err := q.Query(ctx, sql, withCustomPlan(args)...)
 	if err != nil {
 		return Page{}, fmt.Errorf("audit: list: %w", err)
 	}
@@ -155,6 +155,15 @@ func List(ctx context.Context, q Querier, f Filter, p PageRequest) (Page, error)
 		page.NewerCursor, page.OlderCursor = p.After, p.After+1
 	}
 	return page, nil
+}
+
+// withCustomPlan makes PostgreSQL plan a filter query for its actual
+// values, every time. A cached generic plan cannot know how selective a
+// text pattern or an actor is, and picks plans up to 100 times slower (a
+// bitmap AND over the trigram index where a walk down the actor's index
+// finds 50 rows at once). Planning costs a fraction of a millisecond.
+func withCustomPlan(args []any) []any {
+	return append([]any{pgx.QueryExecModeExec}, args...)
 }
 
 // listQuery is the SQL of one page: limit+1 rows, to know whether there

@@ -87,6 +87,7 @@ func newSigninEnv(t *testing.T, opts signinOptions) *signinEnv {
 		Logger: logger,
 		Assets: assets,
 		Ready:  func(context.Context) error { return nil },
+		DB:     env.pool,
 		Auth:   env.auth,
 		Secure: opts.tls,
 	})

@@ -165,7 +165,7 @@ func (s *Service) Approve(ctx context.Context, a Actor, id int64, in Approve) (O
 					return fmt.Errorf("on approved: %w", err)
 				}
 			}
-		} else if err := notifyRequest(ctx, tx, r); err != nil {
+		} else if err := requestTouch(ctx, tx, &r); err != nil {
 			return err
 		}
 		out.Request = r

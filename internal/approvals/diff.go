@@ -30,7 +30,7 @@ import (
 //	                                   quoted as a Go string literal
 //	spec.master.coordinatorRuntimeProperties["druid.x"]
 //	                                   for {name, value} items the entry is
-//	                                   the value itself
+//	                                   the value itself, whole
 //	spec.customFiles["s3://b/f"].executable
 //	                                   other members of a named item
 //	spec.things[2].x                   items of other arrays of objects, by
@@ -165,7 +165,10 @@ func diffNamed(d *Diff, path, key string, a, b []any) {
 		itemPath := path + "[" + strconv.Quote(name) + "]"
 		x, y := before[name], after[name]
 		if isNameValue(x) && isNameValue(y) {
-			diffValue(d, itemPath, memberOrNil(x, "value"), memberOrNil(y, "value"))
+			// A property's value is opaque (any JSON): it changes whole.
+			if a, b := memberOrNil(x, "value"), memberOrNil(y, "value"); !equalJSON(a, b) {
+				*d = append(*d, Change{Path: itemPath, Before: encodeValue(a), After: encodeValue(b)})
+			}
 			return
 		}
 		if x == nil || y == nil {

@@ -112,3 +112,14 @@ func requestSetState(ctx context.Context, tx pgx.Tx, r *Request, to State) error
 	r.State = to
 	return notifyRequest(ctx, tx, *r)
 }
+
+// requestTouch records activity on r (locked) that changes neither its
+// state nor its revision, such as an approval short of the policy, and
+// notifies.
+func requestTouch(ctx context.Context, tx pgx.Tx, r *Request) error {
+	err := tx.QueryRow(ctx, "UPDATE change_requests SET updated_at = now() WHERE id = $1 RETURNING updated_at", r.ID).Scan(&r.UpdatedAt)
+	if err != nil {
+		return err
+	}
+	return notifyRequest(ctx, tx, *r)
+}

@@ -2,10 +2,17 @@ package templates
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/a-h/templ"
 )
+
+// canReadAudit reports whether the signed-in person may open the audit log
+// (the routes decide; this only shows the link).
+func (p Page) canReadAudit() bool {
+	return p.User != nil && (slices.Contains(p.User.Roles, "auditor") || slices.Contains(p.User.Roles, "admin"))
+}
 
 // fieldErrorAttrs ties an input to its error message, when it has one.
 func fieldErrorAttrs(errors map[string]string, field string) templ.Attributes {

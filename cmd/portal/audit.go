@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,7 +24,8 @@ import (
 const auditUsage = `Checks and maintains the audit log (docs/audit.md).
   verify  walk the whole hash chain; print "ok, N events, head hash H" or the
           first broken link, and record the check in the log. Exit status 1
-          when the chain is broken.
+          when the chain is broken. With -file, check a JSON Lines export
+          instead, offline: no database needed.
   head    print the chain head (seq and hash), to publish outside the database
   prune   remove the events older than PORTAL_AUDIT_RETENTION_YEARS now,
           after verifying the chain; the pruning is itself audited
@@ -38,16 +41,29 @@ var cliActor = audit.System("cli")
 func runAudit(ctx context.Context, args []string, env lookupFunc, stdout, stderr io.Writer) error {
 	fs := newFlagSet("audit verify|head|prune [flags]", auditUsage, stdout)
 	dryRun := fs.Bool("dry-run", false, "prune: say what would be removed, remove nothing")
+	file := fs.String("file", "", "verify: a JSON Lines export to check offline (- for standard input)")
+	// The action may come first (portal audit verify -file x) or last.
+	var action string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		action, args = args[0], args[1:]
+	}
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if action == "" && fs.NArg() == 1 {
+		action = fs.Arg(0)
+	} else if action == "" || fs.NArg() > 0 {
 		fs.Usage()
 		return usageError{"audit needs one of: verify, head, prune"}
 	}
-	action := fs.Arg(0)
 	if action != "verify" && action != "head" && action != "prune" {
 		return usageError{fmt.Sprintf("audit: unknown action %q; want verify, head or prune", action)}
+	}
+	if *file != "" {
+		if action != "verify" {
+			return usageError{"-file goes with verify"}
+		}
+		return verifyExportFile(*file, stdout)
 	}
 	cfg, err := config.Load(env)
 	if err != nil {
@@ -84,6 +100,28 @@ func runAudit(ctx context.Context, args []string, env lookupFunc, stdout, stderr
 	default:
 		return auditPrune(ctx, pool, cfg.AuditRetentionYears, *dryRun, stdout)
 	}
+}
+
+// verifyExportFile checks a JSON Lines export without the database.
+func verifyExportFile(name string, stdout io.Writer) error {
+	in := io.Reader(os.Stdin)
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		in = f
+	}
+	check, err := audit.VerifyExport(in)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, check)
+	if !check.OK {
+		return errChainBroken
+	}
+	return nil
 }
 
 func auditPrune(ctx context.Context, pool *pgxpool.Pool, years int, dryRun bool, stdout io.Writer) error {

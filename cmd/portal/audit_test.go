@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +58,17 @@ func TestAuditCommand(t *testing.T) {
 	v, err := audit.LatestVerification(t.Context(), pool)
 	require.NoError(t, err)
 	require.Equal(t, audit.System("cli"), v.Actor, "the check is recorded in the log")
+
+	// An export checked offline, with no database configured.
+	exportFile := filepath.Join(t.TempDir(), "export.jsonl")
+	f, err := os.Create(exportFile)
+	require.NoError(t, err)
+	_, err = audit.Export(t.Context(), pool, audit.Filter{}, 3, audit.FormatJSONL, f)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	var offline strings.Builder
+	require.NoError(t, run(t.Context(), []string{"audit", "verify", "-file", exportFile}, envOf(nil), &offline, io.Discard))
+	require.Regexp(t, `^ok, 3 events \(seq 1 to 3\), last hash [0-9a-f]{64}\n$`, offline.String())
 
 	out, err = portal("audit", "prune")
 	require.NoError(t, err)

@@ -254,6 +254,38 @@ func TestExportMatchesThePagesAndVerifiesOffline(t *testing.T) {
 			require.Equal(t, string(want), canonical)
 		}
 		require.Equal(t, pages, seqs)
+
+		// The same check without the database, as an auditor would run it.
+		check, err := audit.VerifyExport(bytes.NewReader(out.Bytes()))
+		require.NoError(t, err)
+		require.True(t, check.OK, check.String())
+		require.Equal(t, int64(len(pages)), check.Events)
+		require.Positive(t, check.Gaps, "a filtered export has gaps")
+
+		edited := bytes.Replace(out.Bytes(), []byte(`Europe replicas`), []byte(`Europe REPLICAS`), 1)
+		check, err = audit.VerifyExport(bytes.NewReader(edited))
+		require.NoError(t, err)
+		require.False(t, check.OK)
+		require.Contains(t, check.Problem, "do not match its hash")
+	})
+
+	t.Run("whole log offline", func(t *testing.T) {
+		var out bytes.Buffer
+		_, err := audit.Export(ctx, pool, audit.Filter{}, upTo, audit.FormatJSONL, &out)
+		require.NoError(t, err)
+		check, err := audit.VerifyExport(bytes.NewReader(out.Bytes()))
+		require.NoError(t, err)
+		require.True(t, check.OK, check.String())
+		require.Zero(t, check.Gaps)
+		require.Equal(t, entries[len(entries)-1].Hash, check.LastHash)
+
+		// Swap two lines: the order check or the link check catches it.
+		lines := bytes.SplitAfter(out.Bytes(), []byte("\n"))
+		lines[3], lines[4] = lines[4], lines[3]
+		check, err = audit.VerifyExport(bytes.NewReader(bytes.Join(lines, nil)))
+		require.NoError(t, err)
+		require.False(t, check.OK)
+		require.Equal(t, int64(5), check.Line)
 	})
 
 	t.Run("csv", func(t *testing.T) {

@@ -108,15 +108,15 @@ func (s *Service) Approve(ctx context.Context, a Actor, id int64, in Approve) (O
 		after error // returned after committing (the request went stale)
 	)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		r, decisions, err := lockForDecision(ctx, tx, id, in.Revision)
+		dc, err := lockForDecision(ctx, tx, id, in.Revision, a.UserID)
 		if err != nil {
 			return err
 		}
+		r, decisions := dc.request, dc.decisions
 		if mine := decisionBy(decisions, a.UserID); mine != nil {
 			if mine.Decision == DecisionApprove && mine.boundTo(r.Revision) {
-				e, err := evaluate(ctx, tx, r)
-				out = Outcome{Request: r, Evaluation: e, Repeated: true}
-				return err
+				out = Outcome{Request: r, Evaluation: dc.evaluation(), Repeated: true}
+				return dc.policyErr
 			}
 			return fmt.Errorf("%w: you already decided on revision %d (%s)", ErrConflict, r.Revision.Number, mine.Decision)
 		}
@@ -126,7 +126,7 @@ func (s *Service) Approve(ctx context.Context, a Actor, id int64, in Approve) (O
 		if err := checkTransition(r.State, StateApproved); err != nil {
 			return err
 		}
-		policy, err := s.checkApprover(ctx, tx, r, a)
+		policy, err := dc.checkApprover(a)
 		if err != nil {
 			return err
 		}
@@ -148,12 +148,7 @@ func (s *Service) Approve(ctx context.Context, a Actor, id int64, in Approve) (O
 		if err != nil {
 			return err
 		}
-		e := Evaluation{Policy: policy}
-		for _, d := range decisions {
-			if d.boundTo(r.Revision) {
-				e.Approvals = append(e.Approvals, d)
-			}
-		}
+		e := dc.evaluation()
 		e.Approvals = append(e.Approvals, approval)
 		out = Outcome{Evaluation: e, Completed: e.Complete()}
 		if out.Completed {
@@ -197,15 +192,12 @@ func (s *Service) Reject(ctx context.Context, a Actor, id int64, in Reject) (Req
 	}
 	var r Request
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var (
-			decisions []Approval
-			err       error
-		)
-		r, decisions, err = lockForDecision(ctx, tx, id, in.Revision)
+		dc, err := lockForDecision(ctx, tx, id, in.Revision, a.UserID)
 		if err != nil {
 			return err
 		}
-		if mine := decisionBy(decisions, a.UserID); mine != nil {
+		r = dc.request
+		if mine := decisionBy(dc.decisions, a.UserID); mine != nil {
 			return fmt.Errorf("%w: you already decided on revision %d (%s)", ErrConflict, r.Revision.Number, mine.Decision)
 		}
 		if r.State == StateStale {
@@ -214,7 +206,7 @@ func (s *Service) Reject(ctx context.Context, a Actor, id int64, in Reject) (Req
 		if err := checkTransition(r.State, StateRejected); err != nil {
 			return err
 		}
-		policy, err := s.checkApprover(ctx, tx, r, a)
+		policy, err := dc.checkApprover(a)
 		if err != nil {
 			return err
 		}
@@ -238,36 +230,93 @@ func (s *Service) Reject(ctx context.Context, a Actor, id int64, in Reject) (Req
 	return r, nil
 }
 
-// lockForDecision locks request id and reads its decisions on the current
-// revision; the revision must be the one the approver reviewed.
-func lockForDecision(ctx context.Context, tx pgx.Tx, id int64, reviewed int) (Request, []Approval, error) {
-	r, err := requestLock(ctx, tx, id)
-	if err != nil {
-		return Request{}, nil, err
+// decisionContext is what a decision on a request is checked against.
+type decisionContext struct {
+	request Request
+	// decisions are those on the current revision.
+	decisions []Approval
+	// edited is true when the deciding person made a revision.
+	edited bool
+	// policy applies to the current revision; policyErr is ErrNoPolicy
+	// when none does.
+	policy    Policy
+	policyErr error
+}
+
+// lockForDecision locks request id and reads, in one round trip, what a
+// decision by user is checked against. The revision must be the one the
+// approver reviewed.
+func lockForDecision(ctx context.Context, tx pgx.Tx, id int64, reviewed int, user int64) (decisionContext, error) {
+	var locked int64
+	if err := tx.QueryRow(ctx, "SELECT id FROM change_requests WHERE id = $1 FOR UPDATE", id).Scan(&locked); err != nil {
+		return decisionContext{}, notFound(err)
 	}
-	if reviewed != r.Revision.Number {
-		return Request{}, nil, fmt.Errorf("%w: you reviewed revision %d, the request is now at revision %d; review it again",
-			ErrConflict, reviewed, r.Revision.Number)
+	var dc decisionContext
+	batch := &pgx.Batch{}
+	batch.Queue(requestSelect+" WHERE r.id = $1", id).QueryRow(func(row pgx.Row) error {
+		var err error
+		dc.request, err = scanRequest(row)
+		return err
+	})
+	batch.Queue(decisionSelect+`
+		WHERE a.request_id = $1 AND a.revision = (SELECT revision FROM change_requests WHERE id = $1)
+		ORDER BY a.id`, id).Query(func(rows pgx.Rows) error {
+		var err error
+		dc.decisions, err = pgx.CollectRows(rows, scanDecision)
+		return err
+	})
+	batch.Queue("SELECT EXISTS (SELECT 1 FROM request_revisions WHERE request_id = $1 AND author_id = $2)", id, user).
+		QueryRow(func(row pgx.Row) error { return row.Scan(&dc.edited) })
+	batch.Queue(`
+		SELECT p.id, p.name, p.description, p.environments, p.kinds, p.risks, p.approvals_required,
+		       p.approver_groups, p.enabled
+		FROM change_requests r
+		JOIN request_revisions v ON v.request_id = r.id AND v.revision = r.revision
+		CROSS JOIN LATERAL policy_for(v.environments, r.kind, v.risks) p
+		WHERE r.id = $1`, id).QueryRow(func(row pgx.Row) error {
+		var err error
+		dc.policy, err = scanPolicy(row)
+		if errors.Is(err, pgx.ErrNoRows) {
+			dc.policyErr, err = fmt.Errorf("%w for this request", ErrNoPolicy), nil
+		}
+		return err
+	})
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return decisionContext{}, notFound(err)
 	}
-	decisions, err := decisionList(ctx, tx, r.ID, r.Revision.Number)
-	return r, decisions, err
+	if reviewed != dc.request.Revision.Number {
+		return decisionContext{}, fmt.Errorf("%w: you reviewed revision %d, the request is now at revision %d; review it again",
+			ErrConflict, reviewed, dc.request.Revision.Number)
+	}
+	return dc, nil
+}
+
+// evaluation is the request's Evaluation as of the lock.
+func (dc decisionContext) evaluation() Evaluation {
+	e := Evaluation{Policy: dc.policy}
+	for _, d := range dc.decisions {
+		if d.boundTo(dc.request.Revision) {
+			e.Approvals = append(e.Approvals, d)
+		}
+	}
+	return e
 }
 
 // checkApprover applies four-eyes and eligibility and returns the policy
-// that applies to r.
-func (s *Service) checkApprover(ctx context.Context, q Querier, r Request, a Actor) (Policy, error) {
-	if err := checkFourEyes(ctx, q, r, a.UserID); err != nil {
-		return Policy{}, err
+// that applies.
+func (dc decisionContext) checkApprover(a Actor) (Policy, error) {
+	switch {
+	case a.UserID == dc.request.Requester.ID:
+		return Policy{}, fmt.Errorf("%w (you requested it)", ErrOwnRequest)
+	case dc.edited:
+		return Policy{}, fmt.Errorf("%w (you edited it)", ErrOwnRequest)
+	case dc.policyErr != nil:
+		return Policy{}, dc.policyErr
+	case !a.inAnyGroup(dc.policy.ApproverGroups):
+		return Policy{}, fmt.Errorf("%w: policy %q asks for a member of %s", ErrNotEligible, dc.policy.Name,
+			strings.Join(dc.policy.ApproverGroups, ", "))
 	}
-	policy, err := PolicyFor(ctx, q, subject(r.Kind, r.Revision))
-	if err != nil {
-		return Policy{}, err
-	}
-	if !a.inAnyGroup(policy.ApproverGroups) {
-		return Policy{}, fmt.Errorf("%w: policy %q asks for a member of %s", ErrNotEligible, policy.Name,
-			strings.Join(policy.ApproverGroups, ", "))
-	}
-	return policy, nil
+	return dc.policy, nil
 }
 
 // checkFourEyes refuses the requester and every author of a revision.

@@ -102,7 +102,9 @@ func FormFields() []FormField {
 // path: an exact entry of the table, or for an item of a list
 // ("spec.awsTags[2].name", `spec.awsTags["team"]`) the list's field. ok is
 // false when no field shows it: such errors go to the list at the top of
-// the form.
+// the form. Errors about the whole spec (target "spec", e.g. "this change
+// needs a hard update") belong to the JSON editor, spec_json; a form that
+// does not show the editor lists them at the top.
 func FieldForTarget(target string) (field string, ok bool) {
 	if f, found := fieldByTarget[target]; found {
 		return f.Name, true

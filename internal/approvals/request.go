@@ -205,13 +205,19 @@ func decodeSpecColumn(raw []byte) (*cloudapi.ClusterSpec, error) {
 // notifyRequest announces a change of r on the inventory's channel; the
 // payload is a RequestNotification.
 func notifyRequest(ctx context.Context, tx pgx.Tx, r Request) error {
-	payload, err := json.Marshal(RequestNotification{Type: "request", ID: r.ID, State: r.State,
-		Revision: r.Revision.Number, ClusterUID: r.ClusterUID})
+	payload, err := notification(r)
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, "SELECT pg_notify($1, $2)", inventory.NotifyChannel, string(payload))
+	_, err = tx.Exec(ctx, "SELECT pg_notify($1, $2)", inventory.NotifyChannel, payload)
 	return err
+}
+
+// notification is the payload announcing r as it is.
+func notification(r Request) (string, error) {
+	payload, err := json.Marshal(RequestNotification{Type: "request", ID: r.ID, State: r.State,
+		Revision: r.Revision.Number, ClusterUID: r.ClusterUID})
+	return string(payload), err
 }
 
 // RequestNotification is the JSON payload announcing that a request

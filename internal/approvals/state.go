@@ -7,6 +7,8 @@ import (
 	"slices"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/clusterdesk/clusterdesk/internal/inventory"
 )
 
 // State is where a change request is in its life.
@@ -93,15 +95,26 @@ func Transition(ctx context.Context, tx pgx.Tx, id int64, to State) (Request, er
 	return r, nil
 }
 
-// requestSetState moves r, locked by the caller, to state to and notifies.
+// requestSetState moves r, locked by the caller, to state to and notifies,
+// in one statement.
 func requestSetState(ctx context.Context, tx pgx.Tx, r *Request, to State) error {
 	if err := checkTransition(r.State, to); err != nil {
 		return err
 	}
-	err := tx.QueryRow(ctx, `
-		UPDATE change_requests SET state = $2, updated_at = now()
-		WHERE id = $1 AND state = $3
-		RETURNING updated_at`, r.ID, string(to), string(r.State)).Scan(&r.UpdatedAt)
+	next := *r
+	next.State = to
+	payload, err := notification(next)
+	if err != nil {
+		return err
+	}
+	err = tx.QueryRow(ctx, `
+		WITH moved AS (
+			UPDATE change_requests SET state = $2, updated_at = now()
+			WHERE id = $1 AND state = $3
+			RETURNING updated_at
+		)
+		SELECT updated_at, pg_notify($4, $5) FROM moved`,
+		r.ID, string(to), string(r.State), inventory.NotifyChannel, payload).Scan(&r.UpdatedAt, nil)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Cannot happen under the row lock; refuse rather than guess.
 		return fmt.Errorf("%w: request %d is no longer %s", ErrConflict, r.ID, r.State)
@@ -110,16 +123,19 @@ func requestSetState(ctx context.Context, tx pgx.Tx, r *Request, to State) error
 		return err
 	}
 	r.State = to
-	return notifyRequest(ctx, tx, *r)
+	return nil
 }
 
 // requestTouch records activity on r (locked) that changes neither its
 // state nor its revision, such as an approval short of the policy, and
 // notifies.
 func requestTouch(ctx context.Context, tx pgx.Tx, r *Request) error {
-	err := tx.QueryRow(ctx, "UPDATE change_requests SET updated_at = now() WHERE id = $1 RETURNING updated_at", r.ID).Scan(&r.UpdatedAt)
+	payload, err := notification(*r)
 	if err != nil {
 		return err
 	}
-	return notifyRequest(ctx, tx, *r)
+	return tx.QueryRow(ctx, `
+		WITH touched AS (UPDATE change_requests SET updated_at = now() WHERE id = $1 RETURNING updated_at)
+		SELECT updated_at, pg_notify($2, $3) FROM touched`,
+		r.ID, inventory.NotifyChannel, payload).Scan(&r.UpdatedAt, nil)
 }

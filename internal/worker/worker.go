@@ -19,6 +19,8 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
+
+	"github.com/clusterdesk/clusterdesk/internal/inventory"
 )
 
 // Options configure the worker.
@@ -33,6 +35,11 @@ type Options struct {
 	AuditPruneInterval time.Duration
 	// MaxWorkers is how many jobs run at once in this process; zero means 10.
 	MaxWorkers int
+	// Inventory, when set, keeps the cluster inventory fresh: a sync every
+	// InventorySyncInterval (zero: 30 s) and at start, and on-demand
+	// refreshes (InventoryRefreshArgs). See sync_inventory.go.
+	Inventory             *inventory.Syncer
+	InventorySyncInterval time.Duration
 	// FetchCooldown and FetchPollInterval tune how soon a new job is picked
 	// up; zero keeps River's defaults (100 ms, 1 s). FetchPollInterval may
 	// not be shorter than FetchCooldown.
@@ -66,6 +73,7 @@ func New(pool *pgxpool.Pool, logger *slog.Logger, opts Options) (*Worker, error)
 			func() (river.JobArgs, *river.InsertOpts) { return AuditPruneArgs{}, singleton() },
 			&river.PeriodicJobOpts{ID: "audit_prune", RunOnStart: true}))
 	}
+	periodic = addInventoryJobs(workers, periodic, opts)
 
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Logger:            logger,

@@ -471,3 +471,36 @@ func BenchmarkAuditAppend(b *testing.B) {
 			perOp["advisory"]/1e3, perOp["advisory"]/perOp["plain"], r.Events)
 	}
 }
+
+// BenchmarkAuditVerify is the cost of walking the chain, which the worker
+// does every PORTAL_AUDIT_VERIFY_INTERVAL: a real chain of
+// PORTAL_BENCH_AUDIT_VERIFY_ROWS events (default 200,000), hashed in Go and
+// loaded with COPY, then verified. It reports events per second.
+func BenchmarkAuditVerify(b *testing.B) {
+	ctx := context.Background()
+	rows := int64(200_000)
+	if v := os.Getenv("PORTAL_BENCH_AUDIT_VERIFY_ROWS"); v != "" {
+		var err error
+		if rows, err = strconv.ParseInt(v, 10, 64); err != nil {
+			b.Fatal(err)
+		}
+	}
+	pool := testdb.New(b)
+	entries := audit.ChainForBench(rows, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
+	if err := audit.LoadForBench(ctx, pool, entries); err != nil {
+		b.Fatal(err)
+	}
+	entries = nil
+	for b.Loop() {
+		r, err := audit.Verify(ctx, pool)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !r.OK || r.Events != rows {
+			b.Fatalf("the seeded chain does not verify: %s", r)
+		}
+	}
+	perEvent := float64(b.Elapsed().Nanoseconds()) / float64(b.N) / float64(rows)
+	b.ReportMetric(1e9/perEvent, "events/s")
+	b.ReportMetric(perEvent*10_000_000/1e9, "s/10M-events")
+}

@@ -6,9 +6,12 @@ package audit
 import (
 	"bytes"
 	"context"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // WhereForBench is the filter's SQL condition and arguments.
@@ -64,5 +67,49 @@ func AppendAdvisoryForBench(ctx context.Context, tx pgx.Tx, e Event) error {
 		entry.Seq, entry.At, string(entry.Actor.Type), entry.Actor.ID, entry.Actor.Name, string(entry.Action),
 		string(entry.Subject.Type), entry.Subject.ID, string(entry.Data), entry.Origin.IP, entry.Origin.RequestID,
 		entry.PrevHash[:], entry.Hash[:])
+	return err
+}
+
+// ChainForBench builds a valid chain of n events, one every 6.3 s from start
+// (two years for ten million), with payloads like the portal's.
+func ChainForBench(n int64, start time.Time) []Entry {
+	entries := make([]Entry, n)
+	prev := Genesis
+	for i := range n {
+		e := Entry{
+			Seq:     i + 1,
+			At:      start.Add(time.Duration(i) * 6307 * time.Millisecond).Truncate(time.Microsecond),
+			Actor:   User(strconv.FormatInt(1+i%200, 10), "Person "+strconv.FormatInt(1+i%200, 10)),
+			Action:  actions[i%int64(len(actions))],
+			Subject: Subject{Type: SubjectRequest, ID: strconv.FormatInt(i/8, 10)},
+			Origin:  Origin{IP: "10.1.2.3", RequestID: strconv.FormatInt(i, 16)},
+			Data: []byte(`{"cluster":"cl-` + strconv.FormatInt(i%50, 10) + `","comment":"routine version upgrade",` +
+				`"diff_sha256":"5d41402abc4b2a76b9719d911017c592ae1b2f0a4e3c9d7e8f6a5b4c3d2e1f00","environment":"production","revision":` +
+				strconv.FormatInt(1+i%4, 10) + `}`),
+			PrevHash: prev,
+		}
+		e.Hash, _ = e.ComputeHash()
+		prev = e.Hash
+		entries[i] = e
+	}
+	return entries
+}
+
+// LoadForBench copies entries into audit_log and moves the head to the last.
+func LoadForBench(ctx context.Context, pool *pgxpool.Pool, entries []Entry) error {
+	_, err := pool.CopyFrom(ctx, pgx.Identifier{"audit_log"}, []string{
+		"seq", "at", "actor_type", "actor_id", "actor_name", "action", "subject_type", "subject_id",
+		"data", "origin_ip", "origin_request_id", "prev_hash", "hash"},
+		pgx.CopyFromSlice(len(entries), func(i int) ([]any, error) {
+			e := entries[i]
+			return []any{e.Seq, e.At, string(e.Actor.Type), e.Actor.ID, e.Actor.Name, string(e.Action),
+				string(e.Subject.Type), e.Subject.ID, string(e.Data), e.Origin.IP, e.Origin.RequestID,
+				e.PrevHash[:], e.Hash[:]}, nil
+		}))
+	if err != nil {
+		return err
+	}
+	last := entries[len(entries)-1]
+	_, err = pool.Exec(ctx, "UPDATE audit_chain_head SET seq = $1, at = $2, hash = $3", last.Seq, last.At, last.Hash[:])
 	return err
 }

@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -114,6 +115,7 @@ type walker struct {
 	prev    Hash  // the hash the next event must point back to
 	prevAt  time.Time
 	checked int64
+	line    bytes.Buffer // reused for each canonical line
 }
 
 // step checks e and returns the broken seq and the problem, if any.
@@ -128,10 +130,12 @@ func (w *walker) step(e Entry) (int64, string) {
 	case e.At.Before(w.prevAt):
 		return e.Seq, "its time is earlier than the event before it"
 	}
-	got, err := e.ComputeHash()
-	if err != nil {
+	w.line.Reset()
+	if err := e.writeCanonical(&w.line, false, nil); err != nil {
 		return e.Seq, fmt.Sprintf("its data cannot be read: %v", err)
 	}
+	w.line.WriteByte('\n')
+	got := Hash(sha256.Sum256(w.line.Bytes()))
 	if got != e.Hash {
 		return e.Seq, fmt.Sprintf("its contents do not match its hash (stored %s, computed %s): the event was edited", e.Hash, got)
 	}

@@ -29,7 +29,3 @@ func (k Kind) Supported() bool { return slices.Contains(supportedKinds, k) }
 
 // onCluster reports whether k acts on an existing cluster (all but create).
 func (k Kind) onCluster() bool { return k != KindCreate }
-
-// proposesSpec reports whether a request of kind k carries a proposed spec
-// that someone typed (create, update).
-func (k Kind) proposesSpec() bool { return k == KindCreate || k == KindUpdate }

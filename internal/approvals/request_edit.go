@@ -111,14 +111,14 @@ func (s *Service) revise(ctx context.Context, a Actor, id int64, revision int, a
 		if revision != 0 && revision != r.Revision.Number {
 			return fmt.Errorf("%w: you edited revision %d, the request is now at revision %d", ErrConflict, revision, r.Revision.Number)
 		}
-		if r.Kind == KindCreate {
-			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('clusterdesk.create:' || $1, 0))", r.ClusterName); err != nil {
-				return err
-			}
-		}
 		p, err := build(tx, r)
 		if err != nil {
 			return err
+		}
+		if r.Kind == KindCreate {
+			if err := lockName(ctx, tx, p.name); err != nil {
+				return err
+			}
 		}
 		d, err := s.prepare(ctx, tx, p, r.ID)
 		if err != nil {

@@ -55,8 +55,7 @@ func (s *Service) Create(ctx context.Context, a Actor, in NewRequest) (Request, 
 	var r Request
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if in.Kind == KindCreate {
-			// Two people asking for the same name at once: one wins.
-			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('clusterdesk.create:' || $1, 0))", in.Name); err != nil {
+			if err := lockName(ctx, tx, strings.TrimSpace(in.Name)); err != nil {
 				return err
 			}
 		}
@@ -125,6 +124,14 @@ type Preview struct {
 	Revision Revision
 	Policy   Policy
 	Overlaps []Overlap
+}
+
+// lockName serialises, until tx ends, the transactions that check whether
+// a new cluster's name is free and then claim it: two people asking for the
+// same name at once do not both get it.
+func lockName(ctx context.Context, tx pgx.Tx, name string) error {
+	_, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('clusterdesk.create:' || $1, 0))", name)
+	return err
 }
 
 // proposal is the content of a revision as a requester gives it.

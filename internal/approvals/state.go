@@ -11,18 +11,26 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 )
 
-// State is where a change request is in its life.
+// State is where a change request is in its life (the table is
+// transitions below; docs/ may draw it):
 //
-//	pending ──approve (policy met)──▶ approved ──▶ submitting ──▶ applying ──▶ succeeded
-//	   │  ▲                             │             │              └──────▶ failed
-//	   │  └──rebase── stale ◀──cluster moved──┘             └──▶ succeeded | failed
-//	   ├──▶ rejected   (an eligible approver said no)
-//	   ├──▶ cancelled  (requester or admin; also from stale and approved)
-//	   ├──▶ stale      (the live cluster moved since the base)
-//	   └──▶ expired    (nobody decided in time; also from stale and approved)
+//	pending    → approved    the approval that meets the policy
+//	           → rejected    an eligible approver says no
+//	           → cancelled   by the requester or an admin
+//	           → stale       the live cluster moved since the base
+//	           → expired     nobody decided in time
+//	stale      → pending     edited or rebased onto the live cluster
+//	           → cancelled, expired
+//	approved   → submitting  the worker starts the change (next issue)
+//	           → stale       the cluster moved before submission
+//	           → cancelled, expired
+//	submitting → applying    the API accepted the change
+//	           → succeeded   nothing left to follow (e.g. already applied)
+//	           → failed      the API refused it
+//	applying   → succeeded, failed
 //
-// Editing a pending request keeps it pending (a new revision); editing or
-// rebasing a stale one makes it pending again.
+// succeeded, failed, rejected, cancelled and expired are terminal. Editing
+// a pending request keeps it pending (a new revision, not a transition).
 type State string
 
 // The states.

@@ -193,9 +193,11 @@ func TestSyncRecordsANewVersionAndTellsTheHook(t *testing.T) {
 	f.sync(t)
 	staging := f.byName(t, "analytics-staging")
 
+	f.sim.PauseUpdates() // hold the update at its first stage while the sync looks
 	_, err := f.client.UpdateCluster(ctx, staging.UID, json.RawMessage(`{"spec":{"query":{"replicas":2}}}`))
 	require.NoError(t, err)
 	r := f.sync(t)
+	f.sim.ResumeUpdates()
 	require.Equal(t, 1, r.Updated)
 	require.Equal(t, 2, r.Unchanged)
 

@@ -103,6 +103,10 @@ type PageRequest struct {
 	Limit int
 }
 
+// newestFirst reports whether the page is read from its newest event down
+// (the newest page, or ?before), rather than up (?after, the oldest page).
+func (p PageRequest) newestFirst() bool { return p.After <= 0 && !p.Oldest }
+
 // DefaultPageSize is the number of events a page shows unless asked.
 const DefaultPageSize = 50
 
@@ -128,7 +132,7 @@ const entryColumns = `seq, at, actor_type, actor_id, actor_name, action, subject
 // events when new ones arrive.
 func List(ctx context.Context, q Querier, f Filter, p PageRequest) (Page, error) {
 	sql, args, limit := listQuery(f, p)
-	newerFirst := p.After <= 0 && !p.Oldest
+	newerFirst := p.newestFirst()
 	rows, err := q.Query(ctx, sql, withCustomPlan(args)...)
 	if err != nil {
 		return Page{}, fmt.Errorf("audit: list: %w", err)
@@ -177,7 +181,7 @@ func listQuery(f Filter, p PageRequest) (string, []any, int) {
 	var sql strings.Builder
 	sql.WriteString("SELECT " + entryColumns + " FROM audit_log WHERE true")
 	args := f.where(&sql, nil)
-	if p.After <= 0 && !p.Oldest {
+	if p.newestFirst() {
 		if p.Before > 0 {
 			args = append(args, p.Before)
 			sql.WriteString(" AND seq < $" + strconv.Itoa(len(args)))

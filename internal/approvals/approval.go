@@ -267,13 +267,7 @@ func lockForDecision(ctx context.Context, tx pgx.Tx, id int64, reviewed int, use
 	})
 	batch.Queue("SELECT EXISTS (SELECT 1 FROM request_revisions WHERE request_id = $1 AND author_id = $2)", id, user).
 		QueryRow(func(row pgx.Row) error { return row.Scan(&dc.edited) })
-	batch.Queue(`
-		SELECT p.id, p.name, p.description, p.environments, p.kinds, p.risks, p.approvals_required,
-		       p.approver_groups, p.enabled
-		FROM change_requests r
-		JOIN request_revisions v ON v.request_id = r.id AND v.revision = r.revision
-		CROSS JOIN LATERAL policy_for(v.environments, r.kind, v.risks) p
-		WHERE r.id = $1`, id).QueryRow(func(row pgx.Row) error {
+	batch.Queue(requestPolicySQL, id).QueryRow(func(row pgx.Row) error {
 		var err error
 		dc.policy, err = scanPolicy(row)
 		if errors.Is(err, pgx.ErrNoRows) {

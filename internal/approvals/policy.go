@@ -138,10 +138,24 @@ func Evaluate(ctx context.Context, q Querier, id int64) (Evaluation, error) {
 	return evaluate(ctx, q, r)
 }
 
+// requestPolicySQL selects the policy of a request's current revision from
+// what was stored with it (kind, environments, risk codes), as the
+// approvals queue does.
+const requestPolicySQL = `
+	SELECT p.id, p.name, p.description, p.environments, p.kinds, p.risks, p.approvals_required,
+	       p.approver_groups, p.enabled
+	FROM change_requests r
+	JOIN request_revisions v ON v.request_id = r.id AND v.revision = r.revision
+	CROSS JOIN LATERAL policy_for(v.environments, r.kind, v.risks) p
+	WHERE r.id = $1`
+
 func evaluate(ctx context.Context, q Querier, r Request) (Evaluation, error) {
-	p, err := PolicyFor(ctx, q, subject(r.Kind, r.Revision))
+	p, err := scanPolicy(q.QueryRow(ctx, requestPolicySQL, r.ID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Evaluation{}, fmt.Errorf("approvals: policy for request %d: %w", r.ID, ErrNoPolicy)
+	}
 	if err != nil {
-		return Evaluation{}, err
+		return Evaluation{}, fmt.Errorf("approvals: policy for request %d: %w", r.ID, err)
 	}
 	decisions, err := decisionList(ctx, q, r.ID, r.Revision.Number)
 	if err != nil {

@@ -24,6 +24,7 @@ const (
 	SubmissionSucceeded  Action = "submission.succeeded"
 	SubmissionFailed     Action = "submission.failed"
 	SubmissionReconciled Action = "submission.reconciled" // the change was found already applied
+	SubmissionApplied    Action = "submission.applied"    // the cluster converged: the request succeeded
 )
 
 // Clusters and policies.
@@ -54,6 +55,7 @@ var actions = []Action{
 	RequestCreated, RequestUpdated, RequestCancelled, RequestApproved, RequestRejected,
 	RequestRebased, RequestStale, RequestExpired,
 	SubmissionStarted, SubmissionRetried, SubmissionSucceeded, SubmissionFailed, SubmissionReconciled,
+	SubmissionApplied,
 	ClusterDriftDetected, ClusterDeleted, PolicyCreated, PolicyUpdated, PolicyDeleted,
 	AuthSignIn, AuthSignOut, AuthSignInFailed, AuthDenied,
 	AuditExported, AuditVerified, AuditPruned,

@@ -40,6 +40,10 @@ type Options struct {
 	// refreshes (InventoryRefreshArgs). See sync_inventory.go.
 	Inventory             *inventory.Syncer
 	InventorySyncInterval time.Duration
+	// Submission, when set, executes approved change requests: register
+	// Worker.OnApproved as approvals.Config.OnApproved. See submit.go and
+	// track.go.
+	Submission *SubmissionOptions
 	// FetchCooldown and FetchPollInterval tune how soon a new job is picked
 	// up; zero keeps River's defaults (100 ms, 1 s). FetchPollInterval may
 	// not be shorter than FetchCooldown.
@@ -48,8 +52,9 @@ type Options struct {
 
 // Worker is the River client with every job of the portal registered.
 type Worker struct {
-	client *river.Client[pgx.Tx]
-	logger *slog.Logger
+	client      *river.Client[pgx.Tx]
+	logger      *slog.Logger
+	submissions bool
 }
 
 // New prepares the worker on pool without starting it.
@@ -74,6 +79,16 @@ func New(pool *pgxpool.Pool, logger *slog.Logger, opts Options) (*Worker, error)
 			&river.PeriodicJobOpts{ID: "audit_prune", RunOnStart: true}))
 	}
 	periodic = addInventoryJobs(workers, periodic, opts)
+	var submit *submitWorker
+	if opts.Submission != nil {
+		sub, err := opts.Submission.withDefaults()
+		if err != nil {
+			return nil, err
+		}
+		submit = &submitWorker{pool: pool, opts: sub}
+		river.AddWorker(workers, submit)
+		river.AddWorker(workers, &trackWorker{pool: pool, opts: sub})
+	}
 
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Logger:            logger,
@@ -86,7 +101,10 @@ func New(pool *pgxpool.Pool, logger *slog.Logger, opts Options) (*Worker, error)
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
-	return &Worker{client: client, logger: logger}, nil
+	if submit != nil {
+		submit.client = client
+	}
+	return &Worker{client: client, logger: logger, submissions: submit != nil}, nil
 }
 
 // singleton keeps one job of a kind queued or running at a time, so a slow

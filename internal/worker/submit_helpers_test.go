@@ -164,7 +164,8 @@ func (f *subFixture) file(t *testing.T, kind approvals.Kind, uid string) approva
 	return r
 }
 
-// approve approves r as each of by, with the live resource version.
+// approve approves r as each of by in turn, with the live resource
+// version, until the policy is met.
 func (f *subFixture) approve(t *testing.T, r approvals.Request, by ...approvals.Actor) {
 	t.Helper()
 	ctx := context.Background()
@@ -175,9 +176,13 @@ func (f *subFixture) approve(t *testing.T, r approvals.Request, by ...approvals.
 		rv = c.Status.ResourceVersion
 	}
 	for _, a := range by {
-		_, err := f.svc.Approve(ctx, a, r.ID, approvals.Approve{Revision: r.Revision.Number, LiveResourceVersion: rv})
+		out, err := f.svc.Approve(ctx, a, r.ID, approvals.Approve{Revision: r.Revision.Number, LiveResourceVersion: rv})
 		require.NoError(t, err)
+		if out.Completed {
+			return
+		}
 	}
+	t.Fatalf("request %d still needs approvals", r.ID)
 }
 
 // wait waits until request id is in a terminal state or stale, and

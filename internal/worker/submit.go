@@ -52,6 +52,11 @@ type SubmissionOptions struct {
 	// cluster is busy (409) or another change of the cluster goes first.
 	// Zero means 10 s.
 	BusyWait time.Duration
+	// InFlightTimeout is how long an attempt may stay without an answer
+	// recorded before it is taken for one whose process died mid-call: its
+	// outcome becomes unknown and the next attempt reconciles. Keep it
+	// above the API client's timeout. Zero means 5 min.
+	InFlightTimeout time.Duration
 	// TrackInterval is how often an accepted change's cluster is read
 	// until it has converged; TrackTimeout fails a change that has not
 	// converged that long after its acceptance. Zero means 5 s and 2 h.
@@ -66,6 +71,7 @@ func (o SubmissionOptions) withDefaults() (SubmissionOptions, error) {
 	o.RetryBase = durationOr(o.RetryBase, 2*time.Second)
 	o.RetryMax = durationOr(o.RetryMax, 5*time.Minute)
 	o.BusyWait = durationOr(o.BusyWait, 10*time.Second)
+	o.InFlightTimeout = durationOr(o.InFlightTimeout, 5*time.Minute)
 	o.TrackInterval = durationOr(o.TrackInterval, 5*time.Second)
 	o.TrackTimeout = durationOr(o.TrackTimeout, 2*time.Hour)
 	return o, nil
@@ -262,6 +268,13 @@ func (w *submitWorker) Work(ctx context.Context, job *river.Job[SubmitArgs]) err
 	if pos > 1 {
 		return river.JobSnooze(w.opts.BusyWait)
 	}
+	wait, err := w.settleInFlight(ctx, id, rev)
+	if err != nil {
+		return err
+	}
+	if wait {
+		return river.JobSnooze(w.opts.BusyWait)
+	}
 	sub, err := SubmissionGet(ctx, w.pool, id, rev)
 	if err != nil {
 		return err
@@ -316,6 +329,32 @@ func (w *submitWorker) Work(ctx context.Context, job *river.Job[SubmitArgs]) err
 	return nil
 }
 
+// settleInFlight deals with an attempt of revision rev of request id that
+// has no recorded answer: while it is younger than InFlightTimeout another
+// run may still be waiting for it (wait); older, its process died
+// mid-call, so its outcome is recorded as unknown and the next attempt
+// reconciles first.
+func (w *submitWorker) settleInFlight(ctx context.Context, id int64, rev int) (wait bool, err error) {
+	var young, old int
+	err = w.pool.QueryRow(ctx, `
+		SELECT count(*) FILTER (WHERE started_at > now() - $3::interval), count(*) FILTER (WHERE started_at <= now() - $3::interval)
+		FROM submission_attempts WHERE request_id = $1 AND revision = $2 AND outcome IS NULL`,
+		id, rev, w.opts.InFlightTimeout).Scan(&young, &old)
+	if err != nil || young > 0 || old == 0 {
+		return young > 0, err
+	}
+	_, err = w.pool.Exec(ctx, `
+		WITH settled AS (
+			UPDATE submission_attempts SET outcome = 'unknown', finished_at = now(),
+			       error = 'no answer recorded: the process stopped during the call'
+			WHERE request_id = $1 AND revision = $2 AND outcome IS NULL AND started_at <= now() - $3::interval
+			RETURNING 1
+		)
+		UPDATE submissions SET outcome_unknown = true
+		WHERE request_id = $1 AND revision = $2 AND EXISTS (SELECT 1 FROM settled)`, id, rev, w.opts.InFlightTimeout)
+	return false, err
+}
+
 // due reports whether the job for revision rev of r still has work.
 func due(r approvals.Request, rev int) bool {
 	return r.Revision.Number == rev && (r.State == approvals.StateApproved || r.State == approvals.StateSubmitting)
@@ -348,6 +387,7 @@ func (w *submitWorker) read(ctx context.Context, r approvals.Request, sub Submis
 		return live{}, err
 	}
 	status := c.Status
+	status.ResourceVersion = c.ResourceVersion
 	return live{cluster: &cloudapi.Cluster{Metadata: cloudapi.ObjectMeta{UID: c.UID, Name: c.Name}, Spec: c.Spec, Status: &status}}, nil
 }
 
@@ -377,12 +417,17 @@ func (w *submitWorker) prepare(ctx context.Context, tx pgx.Tx, r *approvals.Requ
 				rv, r.Revision.BaseResourceVersion), nil)
 		}
 	}
-	var counted, n int
+	var counted, inFlight, n int
 	err := tx.QueryRow(ctx, `
-		SELECT count(*) FILTER (WHERE outcome = 'unknown'), coalesce(max(attempt), 0)
-		FROM submission_attempts WHERE request_id = $1 AND revision = $2`, r.ID, r.Revision.Number).Scan(&counted, &n)
+		SELECT count(*) FILTER (WHERE outcome = 'unknown'), count(*) FILTER (WHERE outcome IS NULL), coalesce(max(attempt), 0)
+		FROM submission_attempts WHERE request_id = $1 AND revision = $2`, r.ID, r.Revision.Number).Scan(&counted, &inFlight, &n)
 	if err != nil {
 		return nil, 0, false, err
+	}
+	if inFlight > 0 {
+		// An overlapping run (a rescued job's zombie) is in the middle of a
+		// call: never send a second one beside it.
+		return nil, w.opts.BusyWait, false, nil
 	}
 	if counted >= w.opts.MaxAttempts {
 		var last string

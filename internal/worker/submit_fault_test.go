@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
@@ -213,4 +214,57 @@ func TestSubmitSendsNothingForACancelledRequest(t *testing.T) {
 	require.Zero(t, f.mutations(cloudapi.OpUpdateCluster, ""))
 	require.Empty(t, f.attempts(t, r.ID))
 	f.verified(t)
+}
+
+// A process that died mid-call leaves an attempt without an answer; once
+// it is older than InFlightTimeout the next run takes its outcome as
+// unknown and reconciles, so a change the dead process did send is not
+// sent again (F10, with the death played by hand: River's rescue of the
+// running job is River's).
+func TestSubmitReconcilesAfterAProcessDiedMidCall(t *testing.T) {
+	t.Parallel()
+	for _, applied := range []bool{true, false} {
+		name := "the call had applied the change"
+		if !applied {
+			name = "the call never arrived"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := setupSubmission(t)
+			ctx := context.Background()
+			r := f.scaleUp(t, f.staging)
+			f.approve(t, r, f.bob)
+
+			// The dead process had moved the request on, recorded its attempt
+			// long ago, and (maybe) sent the PATCH.
+			patch, err := r.Revision.Patch()
+			require.NoError(t, err)
+			err = pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
+				if _, err := approvals.Transition(ctx, tx, r.ID, approvals.StateSubmitting); err != nil {
+					return err
+				}
+				_, err := tx.Exec(ctx, `INSERT INTO submission_attempts (request_id, revision, attempt, operation, request_digest, started_at)
+					VALUES ($1, 1, 1, 'updateCluster', $2, now() - interval '1 hour')`, r.ID, make([]byte, 32))
+				return err
+			})
+			require.NoError(t, err)
+			if applied {
+				_, err = f.client.UpdateCluster(ctx, f.staging, patch)
+				require.NoError(t, err)
+			}
+			f.start(t)
+
+			require.Equal(t, approvals.StateSucceeded, f.wait(t, r.ID).State)
+			require.Equal(t, 1, f.mutations(cloudapi.OpUpdateCluster, f.staging))
+			actions := f.actions(t, r.ID)
+			if applied {
+				require.Equal(t, []string{"unknown"}, f.attempts(t, r.ID))
+				require.Equal(t, 1, count(actions, audit.SubmissionReconciled))
+			} else {
+				require.Equal(t, []string{"unknown", "accepted"}, f.attempts(t, r.ID))
+				require.Equal(t, 1, count(actions, audit.SubmissionSucceeded))
+			}
+			f.verified(t)
+		})
+	}
 }

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -267,4 +268,43 @@ func TestSubmitReconcilesAfterAProcessDiedMidCall(t *testing.T) {
 			f.verified(t)
 		})
 	}
+}
+
+// The token endpoint is down for a while (F7): reads and attempts back off
+// without being abandoned, and the change goes through once it is back.
+func TestSubmitWaitsForTheTokenEndpoint(t *testing.T) {
+	t.Parallel()
+	f := setupSubmission(t)
+	r := f.scaleUp(t, f.staging)
+	f.approve(t, r, f.bob)
+	f.sim.ExpireTokens()
+	f.sim.InjectFault(sim.Fault{Operation: sim.OpToken, Status: 503, Times: 6})
+	f.start(t)
+
+	require.Equal(t, approvals.StateSucceeded, f.wait(t, r.ID).State)
+	require.Equal(t, 1, f.mutations(cloudapi.OpUpdateCluster, f.staging))
+	require.Empty(t, f.sim.Faults(), "every injected token failure was met")
+	f.verified(t)
+}
+
+// The approval committed, then the process died before any worker took
+// the job (F9): a new process finds the job and applies the change once.
+func TestSubmitJobSurvivesARestartAfterTheApproval(t *testing.T) {
+	t.Parallel()
+	f := setupSubmission(t)
+	r := f.scaleUp(t, f.staging)
+	f.approve(t, r, f.bob) // f.worker never starts: the process that approved is gone
+
+	restarted, err := New(f.pool, slog.New(slog.DiscardHandler), Options{
+		AuditVerifyInterval: time.Hour, FetchCooldown: 10 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond,
+		Submission: &SubmissionOptions{API: f.client, Inventory: f.syncer,
+			RetryBase: 20 * time.Millisecond, BusyWait: 30 * time.Millisecond, TrackInterval: 20 * time.Millisecond},
+	})
+	require.NoError(t, err)
+	f.worker = restarted
+	f.start(t)
+
+	require.Equal(t, approvals.StateSucceeded, f.wait(t, r.ID).State)
+	require.Equal(t, 1, f.mutations(cloudapi.OpUpdateCluster, f.staging))
+	f.verified(t)
 }

@@ -255,3 +255,21 @@ func count(actions []audit.Action, a audit.Action) int {
 	}
 	return n
 }
+
+// rebuild replaces the worker (not started yet) by one whose submission
+// options edit changed.
+func (f *subFixture) rebuild(t *testing.T, edit func(*SubmissionOptions)) {
+	t.Helper()
+	opts := SubmissionOptions{
+		API: f.client, Inventory: f.syncer, MaxAttempts: 4,
+		RetryBase: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond,
+		BusyWait: 30 * time.Millisecond, TrackInterval: 20 * time.Millisecond, TrackTimeout: 20 * time.Second,
+	}
+	edit(&opts)
+	w, err := New(f.pool, slog.New(slog.DiscardHandler), Options{
+		AuditVerifyInterval: time.Hour, FetchCooldown: 10 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond,
+		Submission: &opts,
+	})
+	require.NoError(t, err)
+	f.worker = w
+}

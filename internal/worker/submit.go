@@ -362,10 +362,10 @@ func due(r approvals.Request, rev int) bool {
 
 // read fetches what the next attempt needs to know about the cluster:
 // one GET through the inventory for a change of an existing cluster; for a
-// create only after an attempt of unknown outcome, a list to find it by name.
+// create only after an earlier attempt, a list to find it by name.
 func (w *submitWorker) read(ctx context.Context, r approvals.Request, sub Submission) (live, error) {
 	if r.Kind == approvals.KindCreate {
-		if !sub.OutcomeUnknown {
+		if !mayBeApplied(r, sub) {
 			return live{}, nil
 		}
 		clusters, err := w.opts.API.ListClusters(ctx)
@@ -395,7 +395,7 @@ func (w *submitWorker) read(ctx context.Context, r approvals.Request, sub Submis
 // (finished), reconcile, wait (snooze), or send the returned attempt, which
 // it records first.
 func (w *submitWorker) prepare(ctx context.Context, tx pgx.Tx, r *approvals.Request, sub Submission, now live) (*attempt, time.Duration, bool, error) {
-	if sub.OutcomeUnknown {
+	if mayBeApplied(*r, sub) {
 		applied, uid, err := reconcile(*r, now)
 		if err != nil {
 			return nil, 0, false, err
@@ -456,6 +456,14 @@ func (w *submitWorker) prepare(ctx context.Context, tx pgx.Tx, r *approvals.Requ
 		return nil, 0, false, err
 	}
 	return call, 0, false, nil
+}
+
+// mayBeApplied reports whether an earlier attempt may have applied r's
+// change: one of unknown outcome, or any earlier attempt at all, since a
+// client that retries inside one call (a dropped answer, then 409 from the
+// change it applied) can hide an unknown outcome behind a known one.
+func mayBeApplied(r approvals.Request, sub Submission) bool {
+	return sub.OutcomeUnknown || r.State == approvals.StateSubmitting
 }
 
 // reconcile reports whether the change of r is already in the cluster as

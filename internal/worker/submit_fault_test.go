@@ -308,3 +308,34 @@ func TestSubmitJobSurvivesARestartAfterTheApproval(t *testing.T) {
 	require.Equal(t, 1, f.mutations(cloudapi.OpUpdateCluster, f.staging))
 	f.verified(t)
 }
+
+// With an API client that retries inside one call, a dropped answer is
+// followed by the 409 of the change it applied: the worker sees "busy",
+// not "unknown", and must still reconcile instead of calling it stale.
+func TestSubmitReconcilesBehindARetryingClient(t *testing.T) {
+	t.Parallel()
+	f := setupSubmission(t)
+	retrying, err := cloudapi.New(cloudapi.Config{
+		BaseURL: f.apiURL, TokenURL: f.tokenURL, ClientID: "clusterdesk", ClientSecret: "clusterdesk-sim-secret",
+		Timeout: 300 * time.Millisecond,
+		Retry:   cloudapi.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
+	})
+	require.NoError(t, err)
+	f.rebuild(t, func(o *SubmissionOptions) { o.API = retrying })
+	f.sim.PauseUpdates() // the applied change keeps the cluster busy
+	f.sim.InjectFault(sim.Fault{Operation: cloudapi.OpUpdateCluster, ApplyThenDrop: true, Times: 1})
+	f.start(t)
+	r := f.scaleUp(t, f.staging)
+	f.approve(t, r, f.bob)
+	require.Eventually(t, func() bool {
+		outcomes := f.attempts(t, r.ID)
+		return len(outcomes) > 0 && outcomes[0] == "busy"
+	}, 10*time.Second, 5*time.Millisecond)
+	f.sim.ResumeUpdates()
+
+	require.Equal(t, approvals.StateSucceeded, f.wait(t, r.ID).State)
+	require.Equal(t, 1, f.mutations(cloudapi.OpUpdateCluster, f.staging))
+	require.Equal(t, []string{"busy"}, f.attempts(t, r.ID))
+	require.Equal(t, 1, count(f.actions(t, r.ID), audit.SubmissionReconciled))
+	f.verified(t)
+}

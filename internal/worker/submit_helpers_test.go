@@ -45,6 +45,8 @@ type subFixture struct {
 	// field details, before the simulator sees it.
 	reject400 atomic.Bool
 
+	apiURL, tokenURL string
+
 	alice, bob, carol approvals.Actor
 	staging, dev      string
 }
@@ -69,8 +71,9 @@ func setupSubmission(t *testing.T) *subFixture {
 		server.Close()
 		require.NoError(t, s.Close())
 	})
+	f.apiURL, f.tokenURL = s.APIURL(server.URL), s.TokenURL(server.URL)
 	f.client, err = cloudapi.New(cloudapi.Config{
-		BaseURL: s.APIURL(server.URL), TokenURL: s.TokenURL(server.URL),
+		BaseURL: f.apiURL, TokenURL: f.tokenURL,
 		ClientID: "clusterdesk", ClientSecret: "clusterdesk-sim-secret",
 		Timeout: 300 * time.Millisecond,
 		// The submit job retries, records and reconciles each attempt.

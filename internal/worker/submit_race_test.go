@@ -2,16 +2,20 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
+	"github.com/clusterdesk/clusterdesk/internal/cloudapi/sim"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 )
 
@@ -97,5 +101,49 @@ func TestSubmitTwoWorkersRacing(t *testing.T) {
 		_, err := inventory.ClusterGet(ctx, f.pool, uid)
 		require.NoError(t, err)
 	}
+	f.verified(t)
+}
+
+// Two runs of the same submit job overlap (a slow attempt and its rescued
+// successor, F11): only one call is sent; the other run waits for its
+// answer instead of sending a second one beside it.
+func TestSubmitOverlappingRunsSendOnce(t *testing.T) {
+	t.Parallel()
+	f := setupSubmission(t)
+	ctx := context.Background()
+	r := f.scaleUp(t, f.staging)
+	f.approve(t, r, f.bob)
+	f.sim.InjectFault(sim.Fault{Operation: cloudapi.OpUpdateCluster, Latency: 200 * time.Millisecond, Times: 1})
+
+	opts, err := SubmissionOptions{API: f.client, Inventory: f.syncer, BusyWait: time.Minute}.withDefaults()
+	require.NoError(t, err)
+	w := &submitWorker{pool: f.pool, client: f.worker.client, opts: opts}
+	job := &river.Job[SubmitArgs]{JobRow: &rivertype.JobRow{Attempt: 1}, Args: SubmitArgs{RequestID: r.ID, Revision: 1}}
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() { errs[i] = w.Work(ctx, job) })
+	}
+	wg.Wait()
+	snoozed := 0
+	for _, err := range errs {
+		if _, ok := errors.AsType[*river.JobSnoozeError](err); ok {
+			snoozed++
+		} else {
+			require.NoError(t, err)
+		}
+	}
+	require.Equal(t, 1, snoozed, "one run waited")
+	calls := 0
+	for _, c := range f.sim.Calls() {
+		if c.Operation == cloudapi.OpUpdateCluster {
+			calls++
+		}
+	}
+	require.Equal(t, 1, calls, "one call sent")
+	require.Equal(t, []string{"accepted"}, f.attempts(t, r.ID))
+
+	f.start(t) // the track job the accepted run queued finishes the request
+	require.Equal(t, approvals.StateSucceeded, f.wait(t, r.ID).State)
 	f.verified(t)
 }

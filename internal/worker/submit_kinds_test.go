@@ -123,6 +123,12 @@ func TestSubmitOneChangePerClusterInApprovalOrder(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, want, pos)
 	}
+	queue, err := ClusterQueue(ctx, f.pool, f.staging)
+	require.NoError(t, err)
+	require.Len(t, queue, 2)
+	require.Equal(t, []int64{first.ID, second.ID}, []int64{queue[0].RequestID, queue[1].RequestID})
+	require.Equal(t, []int{1, 2}, []int{queue[0].Position, queue[1].Position})
+	require.Equal(t, approvals.StateApplying, queue[0].State)
 	got, err := approvals.Get(ctx, f.pool, second.ID)
 	require.NoError(t, err)
 	require.Equal(t, approvals.StateApproved, got.State)

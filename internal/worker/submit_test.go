@@ -39,6 +39,13 @@ func TestSubmitAppliesAnApprovedUpdateOnce(t *testing.T) {
 		r.ID).Scan(&events, &distinct))
 	require.Positive(t, events)
 	require.Equal(t, events, distinct)
+	list, err := ClusterEventList(ctx, f.pool, ClusterEventFilter{RequestID: r.ID})
+	require.NoError(t, err)
+	require.Len(t, list, events)
+	require.Equal(t, f.staging, list[0].ClusterUID)
+	more, err := ClusterEventList(ctx, f.pool, ClusterEventFilter{ClusterUID: f.staging, AfterID: list[len(list)-1].ID})
+	require.NoError(t, err)
+	require.Empty(t, more, "catching up after the last one finds nothing new")
 
 	sub, err := SubmissionGet(ctx, f.pool, r.ID, r.Revision.Number)
 	require.NoError(t, err)

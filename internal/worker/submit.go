@@ -229,6 +229,13 @@ type submitWorker struct {
 	opts   SubmissionOptions
 }
 
+// Timeout bounds one run (a read and one call) well below
+// InFlightTimeout, so that an attempt older than that is surely one whose
+// process died.
+func (w *submitWorker) Timeout(*river.Job[SubmitArgs]) time.Duration {
+	return w.opts.InFlightTimeout / 2
+}
+
 // NextRetry: database errors are retried soon; upstream failures never
 // reach River (they snooze).
 func (w *submitWorker) NextRetry(job *river.Job[SubmitArgs]) time.Time {
@@ -406,13 +413,13 @@ func (w *submitWorker) prepare(ctx context.Context, tx pgx.Tx, r *approvals.Requ
 	}
 	if r.Kind != approvals.KindCreate {
 		if now.cluster == nil {
-			return nil, 0, true, w.fail(ctx, tx, r, "the cluster no longer exists", nil)
+			return nil, 0, true, failRequest(ctx, tx, r, "the cluster no longer exists", nil)
 		}
 		if rv := now.cluster.Status.ResourceVersion; rv != r.Revision.BaseResourceVersion {
 			if r.State == approvals.StateApproved {
 				return nil, 0, true, approvals.MarkStale(ctx, tx, r, rv, workerActor)
 			}
-			return nil, 0, true, w.fail(ctx, tx, r, fmt.Sprintf(
+			return nil, 0, true, failRequest(ctx, tx, r, fmt.Sprintf(
 				"the cluster changed outside this request while it was being submitted (version %d, request based on %d); file a new request",
 				rv, r.Revision.BaseResourceVersion), nil)
 		}
@@ -433,18 +440,18 @@ func (w *submitWorker) prepare(ctx context.Context, tx pgx.Tx, r *approvals.Requ
 		var last string
 		_ = tx.QueryRow(ctx, `SELECT error FROM submission_attempts WHERE request_id = $1 AND revision = $2
 			ORDER BY attempt DESC LIMIT 1`, r.ID, r.Revision.Number).Scan(&last)
-		return nil, 0, true, w.fail(ctx, tx, r, fmt.Sprintf("abandoned after %d failed attempts: %s", counted, last), nil)
+		return nil, 0, true, failRequest(ctx, tx, r, fmt.Sprintf("abandoned after %d failed attempts: %s", counted, last), nil)
 	}
 	call, err := newAttempt(*r, sub, n+1)
 	if err != nil {
-		return nil, 0, true, w.fail(ctx, tx, r, "cannot build the API request: "+err.Error(), nil)
+		return nil, 0, true, failRequest(ctx, tx, r, "cannot build the API request: "+err.Error(), nil)
 	}
 	if r.State == approvals.StateApproved {
 		if _, err := approvals.Transition(ctx, tx, r.ID, approvals.StateSubmitting); err != nil {
 			return nil, 0, false, err
 		}
 		r.State = approvals.StateSubmitting
-		if err := w.audit(ctx, tx, *r, audit.SubmissionStarted, map[string]any{
+		if err := appendEvent(ctx, tx, *r, audit.SubmissionStarted, map[string]any{
 			"operation": call.operation, "request_digest": fmt.Sprintf("%x", call.digest)}); err != nil {
 			return nil, 0, false, err
 		}
@@ -531,7 +538,7 @@ func (w *submitWorker) reconciled(ctx context.Context, tx pgx.Tx, r *approvals.R
 	if err != nil {
 		return err
 	}
-	if err := w.audit(ctx, tx, *r, audit.SubmissionReconciled, map[string]any{
+	if err := appendEvent(ctx, tx, *r, audit.SubmissionReconciled, map[string]any{
 		"found": "the change was already applied by an earlier attempt whose answer was lost", "cluster_uid": uid}); err != nil {
 		return err
 	}
@@ -548,13 +555,9 @@ func (w *submitWorker) accept(ctx context.Context, tx pgx.Tx, r *approvals.Reque
 	return err
 }
 
-// fail ends r as failed (approved requests cannot fail before an attempt:
-// they are cancelled by people or go stale) with reason and the API's
-// field errors.
-func (w *submitWorker) fail(ctx context.Context, tx pgx.Tx, r *approvals.Request, reason string, fields []cloudapi.ErrorDetail) error {
-	return failRequest(ctx, tx, r, reason, fields)
-}
-
+// failRequest ends r (locked) as failed with reason and the API's field
+// errors, and audits it. An approved request passes through submitting,
+// as the state machine wants.
 func failRequest(ctx context.Context, tx pgx.Tx, r *approvals.Request, reason string, fields []cloudapi.ErrorDetail) error {
 	if r.State == approvals.StateApproved {
 		if _, err := approvals.Transition(ctx, tx, r.ID, approvals.StateSubmitting); err != nil {
@@ -578,10 +581,6 @@ func failRequest(ctx context.Context, tx pgx.Tx, r *approvals.Request, reason st
 	}
 	r.State = approvals.StateFailed
 	return appendEvent(ctx, tx, *r, audit.SubmissionFailed, map[string]any{"reason": reason, "field_errors": fields})
-}
-
-func (w *submitWorker) audit(ctx context.Context, tx pgx.Tx, r approvals.Request, action audit.Action, data map[string]any) error {
-	return appendEvent(ctx, tx, r, action, data)
 }
 
 // appendEvent audits action on r by the worker, with the request's
@@ -646,7 +645,7 @@ func (w *submitWorker) complete(ctx context.Context, tx pgx.Tx, r *approvals.Req
 		if apiErr, ok := errors.AsType[*cloudapi.APIError](call.err); ok {
 			fields = apiErr.Details
 		}
-		return 0, w.fail(ctx, tx, r, "the Cloud Manager API refused the change: "+call.errText(), fields)
+		return 0, failRequest(ctx, tx, r, "the Cloud Manager API refused the change: "+call.errText(), fields)
 	}
 	data["error"] = call.errText()
 	wait := w.opts.BusyWait

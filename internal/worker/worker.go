@@ -5,6 +5,15 @@
 // life inside `portal serve`. Any number of processes may run workers: River
 // hands each job to one of them (FOR UPDATE SKIP LOCKED) and elects one
 // leader to enqueue periodic jobs.
+//
+// With Options.Submission it also executes approved change requests:
+// Worker.OnApproved (the approvals.Config.OnApproved hook) queues a submit
+// job in the approving transaction; the submit job sends the change once
+// (one change per cluster at a time, in approval order; stale when the
+// cluster moved; every attempt recorded and audited; reconciled with the
+// live cluster before any retry), and a track job follows the cluster until
+// it has converged, copying its events and progress. See submit.go and
+// track.go.
 package worker
 
 import (

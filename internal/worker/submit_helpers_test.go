@@ -51,7 +51,7 @@ type subFixture struct {
 	staging, dev      string
 }
 
-func setupSubmission(t *testing.T) *subFixture {
+func setupSubmission(t testing.TB) *subFixture {
 	t.Helper()
 	ctx := context.Background()
 	s, err := sim.New(sim.Config{SeedDemo: true, StageDuration: 5 * time.Millisecond})
@@ -113,7 +113,7 @@ func setupSubmission(t *testing.T) *subFixture {
 }
 
 // start runs the worker until the test ends.
-func (f *subFixture) start(t *testing.T) {
+func (f *subFixture) start(t testing.TB) {
 	t.Helper()
 	require.NoError(t, f.worker.Start(context.Background()))
 	t.Cleanup(func() {
@@ -123,7 +123,7 @@ func (f *subFixture) start(t *testing.T) {
 	})
 }
 
-func (f *subFixture) user(t *testing.T, name string, admin bool, groups ...string) approvals.Actor {
+func (f *subFixture) user(t testing.TB, name string, admin bool, groups ...string) approvals.Actor {
 	t.Helper()
 	var id int64
 	err := f.pool.QueryRow(context.Background(), `
@@ -135,7 +135,7 @@ func (f *subFixture) user(t *testing.T, name string, admin bool, groups ...strin
 }
 
 // scaleUp files alice's request to add a tier-1 data server to uid.
-func (f *subFixture) scaleUp(t *testing.T, uid string) approvals.Request {
+func (f *subFixture) scaleUp(t testing.TB, uid string) approvals.Request {
 	t.Helper()
 	c, err := inventory.ClusterGet(context.Background(), f.pool, uid)
 	require.NoError(t, err)
@@ -154,7 +154,7 @@ func (f *subFixture) scaleUp(t *testing.T, uid string) approvals.Request {
 }
 
 // file files alice's request of kind on uid.
-func (f *subFixture) file(t *testing.T, kind approvals.Kind, uid string) approvals.Request {
+func (f *subFixture) file(t testing.TB, kind approvals.Kind, uid string) approvals.Request {
 	t.Helper()
 	in := approvals.NewRequest{Kind: kind, ClusterUID: uid, Reason: "routine " + string(kind)}
 	if kind == approvals.KindRestartServer {
@@ -169,7 +169,7 @@ func (f *subFixture) file(t *testing.T, kind approvals.Kind, uid string) approva
 
 // approve approves r as each of by in turn, with the live resource
 // version, until the policy is met.
-func (f *subFixture) approve(t *testing.T, r approvals.Request, by ...approvals.Actor) {
+func (f *subFixture) approve(t testing.TB, r approvals.Request, by ...approvals.Actor) {
 	t.Helper()
 	ctx := context.Background()
 	var rv int64
@@ -190,7 +190,7 @@ func (f *subFixture) approve(t *testing.T, r approvals.Request, by ...approvals.
 
 // wait waits until request id is in a terminal state or stale, and
 // returns it.
-func (f *subFixture) wait(t *testing.T, id int64) approvals.Request {
+func (f *subFixture) wait(t testing.TB, id int64) approvals.Request {
 	t.Helper()
 	var r approvals.Request
 	require.Eventually(t, func() bool {
@@ -215,7 +215,7 @@ func (f *subFixture) mutations(op cloudapi.Operation, uid string) int {
 }
 
 // actions returns the audit actions about request id, oldest first.
-func (f *subFixture) actions(t *testing.T, id int64) []audit.Action {
+func (f *subFixture) actions(t testing.TB, id int64) []audit.Action {
 	t.Helper()
 	page, err := audit.List(context.Background(), f.pool,
 		audit.Filter{SubjectType: audit.SubjectRequest, SubjectID: strconv.FormatInt(id, 10)},
@@ -231,7 +231,7 @@ func (f *subFixture) actions(t *testing.T, id int64) []audit.Action {
 }
 
 // verified checks that the audit chain verifies.
-func (f *subFixture) verified(t *testing.T) {
+func (f *subFixture) verified(t testing.TB) {
 	t.Helper()
 	r, err := audit.Verify(context.Background(), f.pool)
 	require.NoError(t, err)
@@ -239,7 +239,7 @@ func (f *subFixture) verified(t *testing.T) {
 }
 
 // attempts returns the outcomes of request id's attempts, in order.
-func (f *subFixture) attempts(t *testing.T, id int64) []string {
+func (f *subFixture) attempts(t testing.TB, id int64) []string {
 	t.Helper()
 	rows, err := f.pool.Query(context.Background(), `
 		SELECT coalesce(outcome, 'in flight') FROM submission_attempts WHERE request_id = $1 ORDER BY attempt`, id)
@@ -261,7 +261,7 @@ func count(actions []audit.Action, a audit.Action) int {
 
 // rebuild replaces the worker (not started yet) by one whose submission
 // options edit changed.
-func (f *subFixture) rebuild(t *testing.T, edit func(*SubmissionOptions)) {
+func (f *subFixture) rebuild(t testing.TB, edit func(*SubmissionOptions)) {
 	t.Helper()
 	opts := SubmissionOptions{
 		API: f.client, Inventory: f.syncer, MaxAttempts: 4,

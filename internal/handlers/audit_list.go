@@ -36,6 +36,9 @@ func (s *Server) auditList(c echo.Context) error {
 		results = auditResults(q, page, head)
 	}
 	if isHTMX(c) && c.Request().Header.Get("HX-History-Restore-Request") != "true" {
+		if status == http.StatusOK {
+			c.Response().Header().Set("HX-Push-Url", q.canonicalURL())
+		}
 		return s.render(c, status, templates.AuditResultsFragment(results))
 	}
 	view := templates.AuditView{Form: q.form, Results: results, Broken: s.auditBroken(ctx)}

@@ -156,6 +156,18 @@ func (a auditQuery) url(path string, extra ...string) string {
 	return path + "?" + v.Encode()
 }
 
+// canonicalURL is the page's address without empty parameters, for the
+// address bar after an htmx swap (a form sends every field, empty or not).
+func (a auditQuery) canonicalURL() string {
+	switch {
+	case a.page.Before > 0:
+		return a.url("/audit", "before", strconv.FormatInt(a.page.Before, 10))
+	case a.page.After > 0 || a.page.Oldest:
+		return a.url("/audit", "after", strconv.FormatInt(a.page.After, 10))
+	}
+	return a.url("/audit")
+}
+
 // auditResults is the list part of the page for one fetched page.
 func auditResults(a auditQuery, page audit.Page, head audit.Head) templates.AuditResults {
 	r := templates.AuditResults{

@@ -160,6 +160,7 @@ func TestAuditPageWithHTMX(t *testing.T) {
 	require.NotContains(t, frag.body, "<html")
 	require.Contains(t, frag.header.Values("Vary"), "HX-Request")
 	require.Len(t, rowSeqs(t, frag.body), 50)
+	require.Equal(t, "/audit?actor=1", frag.header.Get("HX-Push-Url"), "the address bar gets the URL without empty fields")
 
 	// The pager and export links of the fragment carry the filter.
 	l := links(frag.body)

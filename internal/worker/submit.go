@@ -168,10 +168,12 @@ func QueuePosition(ctx context.Context, q approvals.Querier, id int64, revision 
 
 // Submission is the execution record of one approved revision.
 type Submission struct {
-	RequestID             int64
-	Revision              int
-	ClusterUID            string
-	OutcomeUnknown        bool
+	RequestID      int64
+	Revision       int
+	ClusterUID     string
+	OutcomeUnknown bool
+	// LastAttempt is the number of the latest attempt, 0 before the first.
+	LastAttempt           int
 	TargetResourceVersion int64
 	ClusterState          string
 	TotalStages           int
@@ -196,10 +198,13 @@ func SubmissionGet(ctx context.Context, q approvals.Querier, id int64, revision 
 		accepted, finished *time.Time
 	)
 	err := q.QueryRow(ctx, `
-		SELECT request_id, revision, cluster_uid, outcome_unknown, target_resource_version, cluster_state,
+		SELECT request_id, revision, cluster_uid, outcome_unknown,
+		       (SELECT coalesce(max(attempt), 0) FROM submission_attempts a
+		        WHERE a.request_id = s.request_id AND a.revision = s.revision),
+		       target_resource_version, cluster_state,
 		       total_stages, current_stage, reason, field_errors, approved_at, accepted_at, finished_at
-		FROM submissions WHERE request_id = $1 AND revision = $2`, id, revision).Scan(
-		&s.RequestID, &s.Revision, &uid, &s.OutcomeUnknown, &target, &s.ClusterState,
+		FROM submissions s WHERE request_id = $1 AND revision = $2`, id, revision).Scan(
+		&s.RequestID, &s.Revision, &uid, &s.OutcomeUnknown, &s.LastAttempt, &target, &s.ClusterState,
 		&s.TotalStages, &s.CurrentStage, &s.Reason, &fields, &s.ApprovedAt, &accepted, &finished)
 	if err != nil {
 		return Submission{}, fmt.Errorf("worker: submission of request %d: %w", id, err)
@@ -434,6 +439,11 @@ func (w *submitWorker) prepare(ctx context.Context, tx pgx.Tx, r *approvals.Requ
 	if inFlight > 0 {
 		// An overlapping run (a rescued job's zombie) is in the middle of a
 		// call: never send a second one beside it.
+		return nil, w.opts.BusyWait, false, nil
+	}
+	if n != sub.LastAttempt {
+		// An overlapping run made an attempt after this run read the
+		// cluster: what it read may not show that attempt's effect.
 		return nil, w.opts.BusyWait, false, nil
 	}
 	if counted >= w.opts.MaxAttempts {

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
@@ -118,11 +119,29 @@ func allStates() []rivertype.JobState {
 // OnApproved is the approvals.Config.OnApproved hook: in the approving
 // transaction it queues the request for its cluster (approval order) and
 // inserts its submit job, so the approval and its execution commit or roll
-// back together. Errors when the worker has no Submission options.
+// back together. Errors when the worker has no Submission options (a
+// process that approves but runs no jobs uses Enqueuer instead).
 func (w *Worker) OnApproved(ctx context.Context, tx pgx.Tx, r approvals.Request) error {
 	if !w.submissions {
 		return errors.New("worker: submissions are not configured (Options.Submission)")
 	}
+	return enqueue(ctx, tx, w.client, r)
+}
+
+// Enqueuer returns the approvals.Config.OnApproved hook for a process that
+// approves requests but runs no jobs (a web-only replica): it inserts with
+// an insert-only River client; workers elsewhere run the jobs.
+func Enqueuer(pool *pgxpool.Pool) (func(ctx context.Context, tx pgx.Tx, r approvals.Request) error, error) {
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	if err != nil {
+		return nil, fmt.Errorf("worker: enqueuer: %w", err)
+	}
+	return func(ctx context.Context, tx pgx.Tx, r approvals.Request) error {
+		return enqueue(ctx, tx, client, r)
+	}, nil
+}
+
+func enqueue(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx], r approvals.Request) error {
 	_, err := tx.Exec(ctx, `
 		INSERT INTO submissions (request_id, revision, cluster_key, cluster_uid)
 		VALUES ($1, $2, $3, nullif($4, ''))
@@ -131,7 +150,7 @@ func (w *Worker) OnApproved(ctx context.Context, tx pgx.Tx, r approvals.Request)
 	if err != nil {
 		return fmt.Errorf("worker: queue request %d: %w", r.ID, err)
 	}
-	if _, err := w.client.InsertTx(ctx, tx, SubmitArgs{RequestID: r.ID, Revision: r.Revision.Number}, nil); err != nil {
+	if _, err := client.InsertTx(ctx, tx, SubmitArgs{RequestID: r.ID, Revision: r.Revision.Number}, nil); err != nil {
 		return fmt.Errorf("worker: enqueue request %d: %w", r.ID, err)
 	}
 	return nil

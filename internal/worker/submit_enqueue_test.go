@@ -85,3 +85,20 @@ func TestConcurrentApprovalsQueueOneJob(t *testing.T) {
 	require.Equal(t, 1, f.mutations(cloudapi.OpUpdateCluster, f.staging))
 	f.verified(t)
 }
+
+// A process that approves but runs no jobs queues the change with
+// Enqueuer; a worker process elsewhere applies it.
+func TestEnqueuerForAProcessWithoutWorkers(t *testing.T) {
+	t.Parallel()
+	f := setupSubmission(t)
+	hook, err := Enqueuer(f.pool)
+	require.NoError(t, err)
+	f.svc = approvals.New(f.pool, approvals.Config{OnApproved: hook})
+	r := f.scaleUp(t, f.staging)
+	f.approve(t, r, f.bob)
+	require.Equal(t, 1, f.submitJobs(t))
+
+	f.start(t)
+	require.Equal(t, approvals.StateSucceeded, f.wait(t, r.ID).State)
+	require.Equal(t, 1, f.mutations(cloudapi.OpUpdateCluster, f.staging))
+}

@@ -18,7 +18,6 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/auth"
 	"github.com/clusterdesk/clusterdesk/internal/config"
 	"github.com/clusterdesk/clusterdesk/internal/database"
-	"github.com/clusterdesk/clusterdesk/internal/worker"
 )
 
 const auditUsage = `Checks and maintains the audit log (docs/audit.md).
@@ -156,21 +155,6 @@ func auditPrune(ctx context.Context, pool *pgxpool.Pool, years int, dryRun bool,
 	}
 	fmt.Fprintf(stdout, "pruned events %d to %d (%d); anchor hash %s\n", p.FirstSeq, p.LastSeq, p.Count, p.AnchorHash)
 	return nil
-}
-
-// startWorker starts the background jobs of `portal serve`.
-func startWorker(ctx context.Context, pool *pgxpool.Pool, cfg config.Config, logger *slog.Logger) (*worker.Worker, error) {
-	w, err := worker.New(pool, logger, worker.Options{
-		AuditVerifyInterval: cfg.AuditVerifyInterval,
-		AuditRetentionYears: cfg.AuditRetentionYears,
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := w.Start(ctx); err != nil {
-		return nil, err
-	}
-	return w, nil
 }
 
 // authActions maps the sign-in service's security events to audit actions.

@@ -62,6 +62,9 @@ func runDev(ctx context.Context, args []string, env lookupFunc, stdout, stderr i
 		"PORTAL_DATABASE_URL":     pg.URL("clusterdesk"),
 		"PORTAL_LOG_FORMAT":       "text",
 		"PORTAL_SHUTDOWN_TIMEOUT": "5s",
+		// The simulator is local and cheap to ask: a fresh inventory makes
+		// changes show up at once.
+		"PORTAL_INVENTORY_SYNC_INTERVAL": "2s",
 	}
 	// Identity provider (1/2): use devidp unless PORTAL_OIDC_ISSUER is exported.
 	_, ownIdP := env("PORTAL_OIDC_ISSUER")

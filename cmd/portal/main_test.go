@@ -13,12 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clusterdesk/clusterdesk/internal/auth"
 	"github.com/clusterdesk/clusterdesk/internal/auth/devidp"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi/sim"
 	"github.com/clusterdesk/clusterdesk/internal/config"
+	"github.com/clusterdesk/clusterdesk/internal/database"
 	"github.com/clusterdesk/clusterdesk/internal/testdb"
 )
 
@@ -41,7 +43,7 @@ func testEnv(t *testing.T) map[string]string {
 		PostLogoutRedirectURIs: []string{base + auth.SignedOutPath},
 	}}})
 
-	s, err := sim.New(sim.Config{ClientID: "sa", ClientSecret: "sa-secret", StageDuration: 10 * time.Millisecond})
+	s, err := sim.New(sim.Config{ClientID: "sa", ClientSecret: "sa-secret", StageDuration: 10 * time.Millisecond, SeedDemo: true})
 	require.NoError(t, err)
 	simServer := httptest.NewServer(s)
 	t.Cleanup(func() { simServer.Close(); _ = s.Close() })
@@ -94,15 +96,28 @@ func start(t *testing.T, args []string, vars map[string]string) (string, func() 
 
 func TestServeStartsAndStopsGracefully(t *testing.T) {
 	t.Parallel()
-	base, stop := start(t, []string{"serve"}, testEnv(t))
+	vars := testEnv(t)
+	base, stop := start(t, []string{"serve"}, vars)
 	for _, path := range []string{"/healthz", "/readyz"} {
 		resp, err := http.Get(base + path)
 		require.NoError(t, err)
 		resp.Body.Close()
 		require.Equal(t, http.StatusOK, resp.StatusCode, path)
 	}
+
+	// The worker runs too: its first inventory sync copies the simulator's
+	// demo clusters into PostgreSQL.
+	pool, err := database.Open(t.Context(), vars["PORTAL_DATABASE_URL"])
+	require.NoError(t, err)
+	defer pool.Close()
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		var names []string
+		err := pool.QueryRow(t.Context(), "SELECT coalesce(array_agg(name ORDER BY name), '{}') FROM clusters").Scan(&names)
+		require.NoError(c, err)
+		require.Equal(c, []string{"analytics-prod", "analytics-staging", "clickstream-dev"}, names)
+	}, 20*time.Second, 100*time.Millisecond)
 	require.NoError(t, stop())
-	_, err := http.Get(base + "/healthz")
+	_, err = http.Get(base + "/healthz")
 	require.Error(t, err, "the server must be gone after stop")
 }
 

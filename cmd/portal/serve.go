@@ -71,9 +71,15 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 		return err
 	}
 
+	cloud, err := newCloudClient(cfg, logger)
+	if err != nil {
+		return err
+	}
+	go checkCloud(ctx, cloud, logger)
+
 	var jobs *worker.Worker
 	if parts.worker {
-		if jobs, err = startWorker(ctx, pool, cfg, logger); err != nil {
+		if jobs, err = startWorker(ctx, pool, cloud, cfg, logger); err != nil {
 			return err
 		}
 		// On an early return; after the graceful stop below it does nothing.
@@ -99,12 +105,6 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 		return fmt.Errorf("sign-in provider (PORTAL_OIDC_ISSUER=%s): %w", cfg.OIDCIssuer, err)
 	}
 	go authn.RunCleanup(ctx, 10*time.Minute)
-
-	cloud, err := newCloudClient(cfg, logger)
-	if err != nil {
-		return err
-	}
-	go checkCloud(ctx, cloud, logger)
 
 	assets, err := static.Load()
 	if err != nil {

@@ -49,6 +49,9 @@ type Config struct {
 	CloudToken        Secret        `env:"PORTAL_CLOUD_TOKEN" help:"A static bearer token instead of the client-credentials grant (tokens expire: for trials only)."`
 	CloudTimeout      time.Duration `env:"PORTAL_CLOUD_TIMEOUT" default:"30s" check:"positive" help:"Time limit of one call to the Cloud Manager API."`
 
+	// The cluster inventory (internal/inventory).
+	InventorySyncInterval time.Duration `env:"PORTAL_INVENTORY_SYNC_INTERVAL" default:"30s" check:"positive" help:"How often the worker copies every cluster from the Cloud Manager API into PostgreSQL; pages read that copy, so API calls do not grow with viewers."`
+
 	// The audit log (internal/audit, docs/audit.md).
 	AuditVerifyInterval time.Duration `env:"PORTAL_AUDIT_VERIFY_INTERVAL" default:"1h" check:"positive" help:"How often the worker verifies the whole audit hash chain; a broken chain is logged at error level and shown on the audit page."`
 	AuditRetentionYears int           `env:"PORTAL_AUDIT_RETENTION_YEARS" default:"0" check:"nonnegative" help:"Years audit events are kept; older ones are pruned daily, leaving a verifiable anchor, and the pruning is itself audited. 0 keeps them forever."`

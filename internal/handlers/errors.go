@@ -8,6 +8,7 @@ import (
 
 	"github.com/clusterdesk/clusterdesk/internal/audit"
 	"github.com/clusterdesk/clusterdesk/internal/database"
+	"github.com/clusterdesk/clusterdesk/internal/inventory"
 	"github.com/clusterdesk/clusterdesk/web/templates"
 )
 
@@ -22,6 +23,7 @@ var errorStatus = []struct {
 }{
 	{database.ErrSchemaBehind, http.StatusServiceUnavailable, "The portal is being upgraded. Try again in a minute."},
 	{audit.ErrNotFound, http.StatusNotFound, "There is no audit event with this number. Events older than the retention period are pruned."},
+	{inventory.ErrNotFound, http.StatusNotFound, "There is no cluster with this id. Find it in the cluster list."},
 	{errCrossSite, http.StatusForbidden, "This request came from another site, so it was refused. Start again from the portal."},
 	{errCSRFToken, http.StatusForbidden, "The page was out of date, so the request was refused. Reload the page and try again."},
 	{errNoSignIn, http.StatusServiceUnavailable, "Sign-in is not configured on this portal."},

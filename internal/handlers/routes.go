@@ -39,6 +39,10 @@ func (s *Server) routes() {
 
 	// Signed in.
 	signedIn.GET("/", s.home)
+	// The cluster pages read the inventory, never Cloud Manager
+	// (cluster_*.go).
+	signedIn.GET("/clusters", s.clusterList)
+	signedIn.GET("/clusters/:uid", s.clusterShow)
 
 	// Auditors and admins: the audit log (audit_*.go).
 	auditReaders.GET("/audit", s.auditList)

@@ -1,0 +1,272 @@
+package handlers
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/clusterdesk/clusterdesk/internal/approvals"
+	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
+	"github.com/clusterdesk/clusterdesk/internal/inventory"
+	"github.com/clusterdesk/clusterdesk/web/templates"
+)
+
+// clusterPageSize is how many clusters one page of the list shows.
+const clusterPageSize = 50
+
+// clusterList is the cluster list, read from the inventory only: however
+// many people look, Cloud Manager gets no extra call. An htmx request (a
+// filter change, a page link) gets only the table, whose URL it pushes; a
+// browser without script gets the whole page from the same URL. A filter
+// with mistakes answers 422 with the mistakes on the form.
+func (s *Server) clusterList(c echo.Context) error {
+	ctx := c.Request().Context()
+	envs, err := inventory.Environments(ctx, s.deps.DB)
+	if err != nil {
+		return err
+	}
+	q := parseClusterQuery(c.QueryParams(), envs)
+	status := http.StatusOK
+	var results templates.ClusterResults
+	if len(q.form.Errors) > 0 {
+		status = http.StatusUnprocessableEntity
+		results = templates.ClusterResults{Summary: "The filter needs attention.", Errors: clusterErrorList(q.form.Errors)}
+	} else {
+		f := q.filter
+		f.Limit, f.Offset = clusterPageSize+1, (q.page-1)*clusterPageSize
+		list, err := inventory.ClusterList(ctx, s.deps.DB, f)
+		if err != nil {
+			return err
+		}
+		uids := make([]string, 0, len(list))
+		for _, cl := range list {
+			uids = append(uids, cl.UID)
+		}
+		pending, err := approvals.PendingCounts(ctx, s.deps.DB, uids)
+		if err != nil {
+			return err
+		}
+		results = clusterResults(q, list, pending)
+	}
+	if isHTMX(c) && c.Request().Header.Get("HX-History-Restore-Request") != "true" {
+		if status == http.StatusOK {
+			c.Response().Header().Set("HX-Push-Url", q.url(q.page))
+		}
+		return s.render(c, status, templates.ClusterResultsFragment(results))
+	}
+	view := templates.ClusterListView{Form: q.form, Results: results}
+	return s.render(c, status, templates.ClusterListPage(s.page(c, "Clusters"), view))
+}
+
+// clusterQuery is what the list's URL asks for: a filter, an order and a
+// page (from 1).
+type clusterQuery struct {
+	filter inventory.Filter
+	page   int
+	form   templates.ClusterForm
+}
+
+// clusterStates are the states the filter offers, in lifecycle order.
+var clusterStates = []cloudapi.ClusterState{cloudapi.StateStarted, cloudapi.StatePending, cloudapi.StateUpdating, cloudapi.StateStopped}
+
+var clusterSortLabels = map[inventory.SortKey]string{
+	inventory.SortName: "name", inventory.SortState: "state", inventory.SortEnvironment: "environment",
+	inventory.SortVersion: "Imply version", inventory.SortServers: "server count",
+	inventory.SortSynced: "last synced", inventory.SortChanged: "last changed",
+}
+
+// maxNameFilter bounds the name filter; cluster names are far shorter.
+const maxNameFilter = 200
+
+// parseClusterQuery reads the URL's parameters. Mistakes become messages
+// on the form's fields, never a silently different filter.
+func parseClusterQuery(v url.Values, envs []string) clusterQuery {
+	q := clusterQuery{page: 1}
+	errs := map[string]string{}
+	f := &q.filter
+
+	f.Name = strings.TrimSpace(v.Get("name"))
+	if len([]rune(f.Name)) > maxNameFilter {
+		errs["name"] = fmt.Sprintf("Type at most %d characters.", maxNameFilter)
+	}
+	if st := strings.TrimSpace(v.Get("state")); st != "" {
+		f.State = cloudapi.ClusterState(strings.ToUpper(st))
+		if !slices.Contains(clusterStates, f.State) {
+			errs["state"] = fmt.Sprintf("There is no state %q.", st)
+		}
+	}
+	f.Environment = strings.TrimSpace(v.Get("environment"))
+	if s := v.Get("sort"); s != "" {
+		f.Sort = inventory.SortKey(s)
+		if !slices.Contains(inventory.SortKeys(), f.Sort) {
+			errs["sort"] = fmt.Sprintf("Cannot sort by %q.", s)
+		}
+	}
+	switch v.Get("dir") {
+	case "", "asc":
+	case "desc":
+		f.Desc = true
+	default:
+		errs["dir"] = "Choose ascending or descending."
+	}
+	if p := v.Get("page"); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 10000 {
+			errs["page"] = "That page link is broken: start again from the first page."
+		} else {
+			q.page = n
+		}
+	}
+
+	q.form = templates.ClusterForm{Name: f.Name, Desc: f.Desc, Errors: errs}
+	for _, st := range clusterStates {
+		q.form.States = append(q.form.States, templates.ClusterOption{
+			Value: string(st), Label: clusterStateBadge(st, false).Text, Selected: st == f.State})
+	}
+	if f.Environment != "" && !slices.Contains(envs, f.Environment) {
+		// Keep a bookmarked environment that has no cluster left selectable.
+		envs = append(slices.Clone(envs), f.Environment)
+	}
+	for _, e := range envs {
+		q.form.Environments = append(q.form.Environments, templates.ClusterOption{Value: e, Label: e, Selected: e == f.Environment})
+	}
+	sortKey := f.Sort
+	if sortKey == "" {
+		sortKey = inventory.SortName
+	}
+	for _, k := range inventory.SortKeys() {
+		q.form.Sorts = append(q.form.Sorts, templates.ClusterOption{Value: string(k), Label: clusterSortLabels[k], Selected: k == sortKey})
+	}
+	return q
+}
+
+// url is the list's canonical address for page: parameters at their
+// default are left out, so equal views have equal URLs.
+func (q clusterQuery) url(page int) string {
+	v := url.Values{}
+	f := q.filter
+	set := func(k, s string) {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	set("name", f.Name)
+	set("state", string(f.State))
+	set("environment", f.Environment)
+	if f.Sort != "" && f.Sort != inventory.SortName {
+		v.Set("sort", string(f.Sort))
+	}
+	if f.Desc {
+		v.Set("dir", "desc")
+	}
+	if page > 1 {
+		v.Set("page", strconv.Itoa(page))
+	}
+	if len(v) == 0 {
+		return "/clusters"
+	}
+	return "/clusters?" + v.Encode()
+}
+
+func (q clusterQuery) filtered() bool {
+	f := q.filter
+	return f.Name != "" || f.State != "" || f.Environment != ""
+}
+
+// clusterResults is the table part of the page for one fetched page, which
+// holds up to one cluster more than a page to tell whether another follows.
+func clusterResults(q clusterQuery, list []inventory.Summary, pending map[string]int) templates.ClusterResults {
+	var r templates.ClusterResults
+	if len(list) > clusterPageSize {
+		list = list[:clusterPageSize]
+		r.NextURL = q.url(q.page + 1)
+	}
+	if q.page > 1 {
+		r.PrevURL = q.url(q.page - 1)
+	}
+	for _, cl := range list {
+		r.Rows = append(r.Rows, templates.ClusterRow{
+			UID: cl.UID, Name: cl.Name, URL: clusterURL(cl.UID),
+			State:       clusterStateBadge(cl.State, !cl.DeletedAt.IsZero()),
+			Environment: cl.Environment, Version: cl.Version, Servers: cl.ServerCount,
+			Pending:  pending[cl.UID],
+			SyncedAt: cl.SyncedAt.UTC().Format(time.RFC3339), SyncedText: cl.SyncedAt.UTC().Format("2006-01-02 15:04:05 MST"),
+		})
+	}
+	first := (q.page-1)*clusterPageSize + 1
+	switch {
+	case len(list) == 0 && q.page > 1:
+		r.Summary = "No clusters on this page."
+		r.Empty = "The list is shorter now. Go back to the first page."
+	case len(list) == 0 && q.filtered():
+		r.Summary = "No matching clusters."
+		r.Empty = "No cluster matches this filter. Widen it, or clear it to see every cluster."
+	case len(list) == 0:
+		r.Summary = "No clusters yet."
+		r.Empty = "The inventory is empty. The portal copies the clusters from Cloud Manager in the background; " +
+			"if none appear within a minute, check the portal's Cloud Manager settings and its log."
+	case r.NextURL == "" && q.page == 1:
+		r.Summary = fmt.Sprintf("%s %s.", fmtCount(len(list)), plural(len(list), "cluster", "clusters", q.filtered()))
+	default:
+		r.Summary = fmt.Sprintf("%s %s to %s.", plural(2, "", "Clusters", q.filtered()), fmtCount(first), fmtCount(first+len(list)-1))
+	}
+	return r
+}
+
+func fmtCount(n int) string { return templates.FormatCount(int64(n)) }
+
+func plural(n int, one, many string, matching bool) string {
+	word := many
+	if n == 1 {
+		word = one
+	}
+	if matching {
+		return strings.TrimSpace("matching " + strings.ToLower(word))
+	}
+	return word
+}
+
+// clusterURL is the stable address of a cluster's page.
+func clusterURL(uid string) string { return "/clusters/" + url.PathEscape(uid) }
+
+// clusterStateBadge says a cluster's state in words; the class only
+// repeats it in colour.
+func clusterStateBadge(st cloudapi.ClusterState, deleted bool) templates.ClusterStateBadge {
+	if deleted {
+		return templates.ClusterStateBadge{Text: "Deleted", Class: "state-gone"}
+	}
+	switch st {
+	case cloudapi.StateStarted:
+		return templates.ClusterStateBadge{Text: "Running", Class: "state-ok"}
+	case cloudapi.StateStopped:
+		return templates.ClusterStateBadge{Text: "Stopped", Class: "state-off"}
+	case cloudapi.StatePending:
+		return templates.ClusterStateBadge{Text: "Pending", Class: "state-busy"}
+	case cloudapi.StateUpdating:
+		return templates.ClusterStateBadge{Text: "Updating", Class: "state-busy"}
+	case "":
+		return templates.ClusterStateBadge{Text: "Unknown", Class: "state-other"}
+	}
+	return templates.ClusterStateBadge{Text: strings.ToLower(string(st)), Class: "state-other"}
+}
+
+// clusterErrorList is the filter's errors as sentences, in a stable order.
+func clusterErrorList(errs map[string]string) []string {
+	var out []string
+	for _, field := range []string{"name", "state", "environment", "sort", "dir", "page"} {
+		if msg, ok := errs[field]; ok {
+			out = append(out, clusterFieldLabels[field]+": "+msg)
+		}
+	}
+	return out
+}
+
+var clusterFieldLabels = map[string]string{
+	"name": "Name", "state": "State", "environment": "Environment", "sort": "Sort by", "dir": "Order", "page": "Page",
+}

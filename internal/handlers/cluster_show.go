@@ -1,0 +1,183 @@
+package handlers
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/clusterdesk/clusterdesk/internal/approvals"
+	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
+	"github.com/clusterdesk/clusterdesk/internal/inventory"
+	"github.com/clusterdesk/clusterdesk/web/templates"
+)
+
+// clusterRequestsShown and clusterEventsShown bound the page's lists.
+const (
+	clusterRequestsShown = 20
+	clusterEventsShown   = 20
+)
+
+// clusterShow is a cluster's page, read from the inventory only (no call to
+// Cloud Manager). An unknown uid is inventory.ErrNotFound, a 404; a cluster
+// the API no longer lists is shown as last seen.
+func (s *Server) clusterShow(c echo.Context) error {
+	ctx := c.Request().Context()
+	cl, err := inventory.ClusterGet(ctx, s.deps.DB, c.Param("uid"))
+	if err != nil {
+		return err
+	}
+	versions, err := inventory.VersionList(ctx, s.deps.DB, cl.UID)
+	if err != nil {
+		return err
+	}
+	requests, err := approvals.ListForCluster(ctx, s.deps.DB, cl.UID, approvals.Page{Limit: clusterRequestsShown + 1})
+	if err != nil {
+		return err
+	}
+	view := clusterShowView(cl, versions, requests)
+	return s.ok(c, templates.ClusterShowPage(s.page(c, "Cluster "+cl.Name), view))
+}
+
+func clusterShowView(cl inventory.Cluster, versions []inventory.Version, requests []approvals.Request) templates.ClusterShowView {
+	v := templates.ClusterShowView{
+		UID: cl.UID, Name: cl.Name, State: clusterStateBadge(cl.State, cl.Deleted()),
+		Environment: cl.Environment, Team: cl.Team,
+		Deleted: cl.Deleted(), DeletedAt: timeText(cl.DeletedAt),
+		Spec: clusterSpecView(cl.Spec, cl.ResourceVersion),
+		Status: templates.ClusterStatusView{
+			State:  clusterStateBadge(cl.State, cl.Deleted()),
+			Health: string(cl.Status.Status), ServerCount: len(cl.Status.Servers),
+			SyncedAt: timeText(cl.SyncedAt), ChangedAt: timeText(cl.ChangedAt), FirstSeenAt: timeText(cl.FirstSeenAt),
+		},
+	}
+	if u := cl.Status.UpdateState; u != nil && cl.State.Busy() {
+		v.Status.UpdateRunning = true
+		v.Status.Progress = fmt.Sprintf("stage %d of %d", u.CurrentStage, u.TotalStages)
+	}
+	if lb := cl.Status.LoadBalancers; lb != nil {
+		v.Status.PublicLB, v.Status.PrivateLB = lb.Public, lb.Private
+	}
+	for _, srv := range cl.Status.Servers {
+		v.Servers = append(v.Servers, templates.ClusterServerRow{
+			NodeType: string(srv.NodeType), InstanceID: srv.InstanceID, InstanceType: srv.InstanceType,
+			State: srv.State, PrivateIP: srv.PrivateIP,
+		})
+	}
+	// The API's log as of the last sync, newest first.
+	events := slices.Clone(cl.Status.Events)
+	slices.SortStableFunc(events, func(a, b cloudapi.Event) int { return b.Timestamp.Compare(a.Timestamp) })
+	for _, e := range events[:min(len(events), clusterEventsShown)] {
+		v.Events = append(v.Events, templates.ClusterEventRow{
+			At: timeText(e.Timestamp), Level: strings.ToLower(string(e.Level)), Source: string(e.Source), Message: e.Message,
+		})
+	}
+	for _, ver := range versions {
+		v.Versions = append(v.Versions, templates.ClusterVersionRow{
+			ResourceVersion: ver.ResourceVersion, ImplyVersion: ver.Spec.Version,
+			SeenAt: timeText(ver.FirstSeenAt), Current: ver.ResourceVersion == cl.ResourceVersion,
+		})
+	}
+	if len(requests) > clusterRequestsShown {
+		requests, v.RequestsCut = requests[:clusterRequestsShown], true
+	}
+	for _, r := range requests {
+		v.Requests = append(v.Requests, templates.ClusterRequestRow{
+			ID: r.ID, Kind: strings.ReplaceAll(string(r.Kind), "_", " "), State: string(r.State),
+			Requester: r.Requester.Name, Reason: r.Revision.Reason, FiledAt: timeText(r.CreatedAt),
+		})
+	}
+	return v
+}
+
+// clusterSpecView summarises a spec: what a person checks before asking
+// for a change.
+func clusterSpecView(spec cloudapi.ClusterSpec, resourceVersion int64) templates.ClusterSpecView {
+	v := templates.ClusterSpecView{
+		Version: orNotSet(spec.Version), DesiredState: strings.ToLower(cmp.Or(string(spec.DesiredState), "not set")),
+		InstanceRole: spec.AWSInstanceRole, KeyPair: spec.AWSKeyPair,
+		EncryptVolumes: yesNo(spec.EncryptVolumes), DeepEncrypt: "not set",
+		Extensions: spec.DruidExtensions, ResourceVersion: resourceVersion,
+	}
+	if ds := spec.DeepStorage; ds != nil {
+		v.DeepStorage, v.DeepEncrypt = ds.Path, yesNo(ds.Encrypt)
+	}
+	if m := spec.MetadataStore; m != nil {
+		v.MetadataStore = m.InstanceType
+		if m.DiskSize != nil {
+			v.MetadataStore += fmt.Sprintf(", %d GiB", *m.DiskSize)
+		}
+		if m.Encrypt != nil {
+			v.MetadataStore += ", encrypted: " + yesNo(m.Encrypt)
+		}
+	}
+	if p := spec.Pivot; p != nil {
+		v.PivotAccess = strings.ToLower(string(p.AccessMode))
+	}
+	for _, e := range spec.CustomDruidExtensions {
+		v.Extensions = append(v.Extensions, e.Name+" (custom)")
+	}
+	tier := func(name string, replicas *int32, instanceType string) {
+		v.Tiers = append(v.Tiers, templates.ClusterTierRow{Name: name, Replicas: replicasText(replicas), InstanceType: instanceType})
+	}
+	if m := spec.Master; m != nil {
+		tier("Master", m.Replicas, m.InstanceType)
+	}
+	if q := spec.Query; q != nil {
+		tier("Query", q.Replicas, q.InstanceType)
+	}
+	if d := spec.Data; d != nil {
+		for i, t := range []*cloudapi.DataTier{d.Tier1, d.Tier2, d.Tier3} {
+			if t != nil {
+				tier("Data tier "+strconv.Itoa(i+1), t.Replicas, t.InstanceType)
+			}
+		}
+	}
+	for _, tag := range spec.AWSTags {
+		v.Tags = append(v.Tags, templates.ClusterTag{Name: tag.Name, Value: nameValueText(tag.Value)})
+	}
+	return v
+}
+
+// nameValueText is a tag's value as people read it: a JSON string
+// unquoted, anything else as JSON.
+func nameValueText(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return string(raw)
+}
+
+func replicasText(n *int32) string {
+	if n == nil {
+		return "not set"
+	}
+	return strconv.Itoa(int(*n))
+}
+
+func yesNo(b *bool) string {
+	switch {
+	case b == nil:
+		return "not set"
+	case *b:
+		return "yes"
+	}
+	return "no"
+}
+
+func orNotSet(s string) string { return cmp.Or(s, "not set") }
+
+// timeText is t for a <time data-relative> element; zero stays empty.
+func timeText(t time.Time) templates.TimeText {
+	if t.IsZero() {
+		return templates.TimeText{}
+	}
+	t = t.UTC()
+	return templates.TimeText{At: t.Format(time.RFC3339), Text: t.Format("2006-01-02 15:04:05 MST")}
+}

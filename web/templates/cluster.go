@@ -1,0 +1,163 @@
+package templates
+
+// ClusterListView is the cluster list page: the filter form and the table.
+type ClusterListView struct {
+	Form    ClusterForm
+	Results ClusterResults
+}
+
+// ClusterForm holds the list's filter and order as asked for, with a
+// message per field in error.
+type ClusterForm struct {
+	Name         string
+	States       []ClusterOption
+	Environments []ClusterOption
+	Sorts        []ClusterOption
+	Desc         bool
+	// Errors maps a field name (state, environment, name, sort, dir, page)
+	// to what is wrong with it.
+	Errors map[string]string
+}
+
+// ClusterOption is one choice of a select.
+type ClusterOption struct {
+	Value, Label string
+	Selected     bool
+}
+
+// ClusterResults is the part of the list page a filter change replaces.
+type ClusterResults struct {
+	// Errors lists the filter's mistakes as sentences.
+	Errors  []string
+	Rows    []ClusterRow
+	Summary string
+	// Empty says what to do next when there is no row.
+	Empty string
+	// PrevURL and NextURL page through; empty when there is no such page.
+	PrevURL, NextURL string
+}
+
+// ClusterRow is one cluster in the list.
+type ClusterRow struct {
+	UID, Name, URL string
+	State          ClusterStateBadge
+	Environment    string
+	Version        string
+	Servers        int
+	Pending        int
+	SyncedAt       string // RFC 3339, for <time>
+	SyncedText     string // the same for people, before the script localises it
+}
+
+// ClusterStateBadge is a cluster's state in words with a class for its
+// colour; the words carry the meaning, the colour only repeats it.
+type ClusterStateBadge struct {
+	Text  string
+	Class string // state-ok, state-busy, state-off, state-gone, state-other
+}
+
+// ClusterShowView is the page of one cluster.
+type ClusterShowView struct {
+	UID, Name   string
+	State       ClusterStateBadge
+	Environment string
+	Team        string
+	// Deleted is set when the API no longer lists the cluster.
+	Deleted     bool
+	DeletedAt   TimeText
+	Spec        ClusterSpecView
+	Status      ClusterStatusView
+	Servers     []ClusterServerRow
+	Events      []ClusterEventRow
+	Versions    []ClusterVersionRow
+	Requests    []ClusterRequestRow
+	RequestsCut bool // more requests exist than shown
+}
+
+// TimeText is a moment for a <time data-relative> element.
+type TimeText struct {
+	At   string // RFC 3339
+	Text string // for people, in UTC
+}
+
+// ClusterSpecView is the summary of a cluster's desired configuration.
+type ClusterSpecView struct {
+	Version         string
+	DesiredState    string
+	InstanceRole    string
+	KeyPair         string
+	EncryptVolumes  string // "yes", "no" or "not set"
+	Tiers           []ClusterTierRow
+	DeepStorage     string
+	DeepEncrypt     string
+	MetadataStore   string
+	PivotAccess     string
+	Extensions      []string
+	Tags            []ClusterTag
+	ResourceVersion int64
+}
+
+// ClusterTierRow is one group of servers the spec asks for.
+type ClusterTierRow struct {
+	Name         string // "Master", "Query", "Data tier 1"
+	Replicas     string // a number, or "not set"
+	InstanceType string
+}
+
+// ClusterTag is one AWS tag, its value as JSON text unless it is a string.
+type ClusterTag struct {
+	Name, Value string
+}
+
+// ClusterStatusView is what the API last reported about the cluster.
+type ClusterStatusView struct {
+	State         ClusterStateBadge
+	Health        string
+	Progress      string // "stage 2 of 5" while an update runs
+	PublicLB      string
+	PrivateLB     string
+	SyncedAt      TimeText
+	ChangedAt     TimeText
+	FirstSeenAt   TimeText
+	ServerCount   int
+	UpdateRunning bool
+}
+
+// ClusterServerRow is one machine of the cluster.
+type ClusterServerRow struct {
+	NodeType, InstanceID, InstanceType, State, PrivateIP string
+}
+
+// ClusterEventRow is one entry of the cluster's log.
+type ClusterEventRow struct {
+	At      TimeText
+	Level   string
+	Source  string
+	Message string
+}
+
+// ClusterVersionRow is one resource version the portal saw.
+type ClusterVersionRow struct {
+	ResourceVersion int64
+	ImplyVersion    string
+	SeenAt          TimeText
+	Current         bool
+}
+
+// ClusterRequestRow is one change request on the cluster.
+type ClusterRequestRow struct {
+	ID        int64
+	Kind      string
+	State     string
+	Requester string
+	Reason    string
+	FiledAt   TimeText
+}
+
+// orNotSet is s, or "not set" when it is empty.
+func orNotSet(s string) string {
+	if s == "" {
+		return "not set"
+	}
+	return s
+}

@@ -212,25 +212,25 @@ func clusterResults(q clusterQuery, list []inventory.Summary, pending map[string
 		r.Empty = "The inventory is empty. The portal copies the clusters from Cloud Manager in the background; " +
 			"if none appear within a minute, check the portal's Cloud Manager settings and its log."
 	case r.NextURL == "" && q.page == 1:
-		r.Summary = fmt.Sprintf("%s %s.", fmtCount(len(list)), plural(len(list), "cluster", "clusters", q.filtered()))
+		word := "clusters"
+		if len(list) == 1 {
+			word = "cluster"
+		}
+		if q.filtered() {
+			word = "matching " + word
+		}
+		r.Summary = fmt.Sprintf("%s %s.", fmtCount(len(list)), word)
 	default:
-		r.Summary = fmt.Sprintf("%s %s to %s.", plural(2, "", "Clusters", q.filtered()), fmtCount(first), fmtCount(first+len(list)-1))
+		what := "Clusters"
+		if q.filtered() {
+			what = "Matching clusters"
+		}
+		r.Summary = fmt.Sprintf("%s %s to %s.", what, fmtCount(first), fmtCount(first+len(list)-1))
 	}
 	return r
 }
 
 func fmtCount(n int) string { return templates.FormatCount(int64(n)) }
-
-func plural(n int, one, many string, matching bool) string {
-	word := many
-	if n == 1 {
-		word = one
-	}
-	if matching {
-		return strings.TrimSpace("matching " + strings.ToLower(word))
-	}
-	return word
-}
 
 // clusterURL is the stable address of a cluster's page.
 func clusterURL(uid string) string { return "/clusters/" + url.PathEscape(uid) }

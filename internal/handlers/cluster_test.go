@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -246,7 +247,11 @@ func TestClusterPageShowsSpecStatusServersAndRequests(t *testing.T) {
 	require.Equal(t, 1, strings.Count(r.body, `data-testid="version-row"`))
 	require.Equal(t, 1, strings.Count(r.body, `data-testid="request-row"`))
 	require.Contains(t, r.body, "the quarter is over")
+	require.NotEmpty(t, cl.Status.Events)
 	require.Equal(t, min(len(cl.Status.Events), clusterEventsShown), strings.Count(r.body, `data-testid="event-row"`))
+	newest := cl.Status.Events[len(cl.Status.Events)-1]
+	eventTimes := regexp.MustCompile(`data-testid="event-row"><time datetime="([^"]+)"`).FindAllStringSubmatch(r.body, -1)
+	require.Equal(t, newest.Timestamp.UTC().Format(time.RFC3339), eventTimes[0][1], "newest event first")
 
 	// Nothing to click that does not exist yet: no request forms.
 	require.NotContains(t, r.body, "<button type=\"submit\">Request")
@@ -346,4 +351,49 @@ func atoi(t *testing.T, s string) int {
 		n = n*10 + int(c-'0')
 	}
 	return n
+}
+
+func TestClusterPageOfADeletedCluster(t *testing.T) {
+	t.Parallel()
+	f := newClusterFixture(t)
+	uid := f.uid("clickstream-dev")
+	require.NoError(t, f.client.DeleteCluster(t.Context(), uid))
+	require.Eventually(t, func() bool {
+		f.sync()
+		cl, err := inventory.ClusterGet(t.Context(), f.pool, uid)
+		require.NoError(t, err)
+		return cl.Deleted()
+	}, 10*time.Second, 20*time.Millisecond)
+	b := f.browser()
+	b.signIn("alice", "/")
+
+	r := b.get("/clusters/" + uid)
+	require.Equal(t, http.StatusOK, r.status, "a deleted cluster's page stays, for links in requests and chats")
+	require.Contains(t, r.body, `data-testid="cluster-deleted"`)
+	require.Contains(t, r.body, `data-testid="cluster-state">Deleted</span>`)
+	require.Equal(t, []string{"analytics-prod", "analytics-staging"}, clusterNames(b.get("/clusters").body), "the list leaves it out")
+}
+
+func TestClusterListPages(t *testing.T) {
+	t.Parallel()
+	q := parseClusterQuery(map[string][]string{"environment": {"production"}, "page": {"2"}}, []string{"production"})
+	list := make([]inventory.Summary, clusterPageSize+1)
+	for i := range list {
+		list[i] = inventory.Summary{UID: "cl-" + strconv.Itoa(i), Name: "c" + strconv.Itoa(i)}
+	}
+	r := clusterResults(q, list, map[string]int{"cl-3": 2})
+	require.Len(t, r.Rows, clusterPageSize, "the extra cluster only tells that another page follows")
+	require.Equal(t, "/clusters?environment=production&page=3", r.NextURL)
+	require.Equal(t, "/clusters?environment=production", r.PrevURL, "page 1 has no page parameter")
+	require.Equal(t, 2, r.Rows[3].Pending)
+	require.Equal(t, "Matching clusters 51 to 100.", r.Summary)
+
+	last := clusterResults(q, list[:3], nil)
+	require.Empty(t, last.NextURL)
+	require.Equal(t, "Matching clusters 51 to 53.", last.Summary)
+
+	for _, bad := range []string{"0", "-1", "x", "100000"} {
+		q := parseClusterQuery(map[string][]string{"page": {bad}}, nil)
+		require.Contains(t, q.form.Errors, "page", bad)
+	}
 }

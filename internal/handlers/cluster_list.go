@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -199,6 +200,7 @@ func clusterResults(q clusterQuery, list []inventory.Summary, pending map[string
 			SyncedAt: cl.SyncedAt.UTC().Format(time.RFC3339), SyncedText: cl.SyncedAt.UTC().Format("2006-01-02 15:04:05 MST"),
 		})
 	}
+	r.Columns = clusterColumns(q)
 	first := (q.page-1)*clusterPageSize + 1
 	switch {
 	case len(list) == 0 && q.page > 1:
@@ -269,4 +271,37 @@ func clusterErrorList(errs map[string]string) []string {
 
 var clusterFieldLabels = map[string]string{
 	"name": "Name", "state": "State", "environment": "Environment", "sort": "Sort by", "dir": "Order", "page": "Page",
+}
+
+// clusterColumns heads the table. A sortable heading links to the list,
+// same filter, first page, sorted by its column: ascending, or descending
+// when the list already sorts ascending by it.
+func clusterColumns(q clusterQuery) []templates.ClusterColumn {
+	current := cmp.Or(q.filter.Sort, inventory.SortName)
+	cols := []struct {
+		label string
+		key   inventory.SortKey
+	}{
+		{"Name", inventory.SortName}, {"State", inventory.SortState}, {"Environment", inventory.SortEnvironment},
+		{"Imply version", inventory.SortVersion}, {"Servers", inventory.SortServers},
+		{"Open requests", ""}, {"Last synced", inventory.SortSynced},
+	}
+	out := make([]templates.ClusterColumn, 0, len(cols))
+	for _, col := range cols {
+		c := templates.ClusterColumn{Label: col.label}
+		if col.key != "" {
+			sorted := q
+			sorted.filter.Sort, sorted.filter.Desc = col.key, false
+			if col.key == current {
+				c.AriaSort = "ascending"
+				if q.filter.Desc {
+					c.AriaSort = "descending"
+				}
+				sorted.filter.Desc = !q.filter.Desc
+			}
+			c.SortURL = sorted.url(1)
+		}
+		out = append(out, c)
+	}
+	return out
 }

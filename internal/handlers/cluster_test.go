@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -168,6 +169,18 @@ func TestClusterListFiltersAndSorts(t *testing.T) {
 	require.Contains(t, r.body, `<option value="production" selected>production</option>`)
 	require.Contains(t, r.body, `<option value="servers" selected>server count</option>`)
 	require.Contains(t, r.body, `<option value="desc" selected>descending</option>`)
+
+	// The table's headings sort too, keeping the filter; the sorted
+	// column says so to screen readers.
+	sorted := b.get("/clusters?name=analytics")
+	sortLinks := regexp.MustCompile(`<th scope="col"( aria-sort="[a-z]+")?><a href="([^"]+)"`).FindAllStringSubmatch(sorted.body, -1)
+	require.Len(t, sortLinks, 6, "every column but the request count")
+	require.Equal(t, ` aria-sort="ascending"`, sortLinks[0][1])
+	require.Equal(t, "/clusters?dir=desc&amp;name=analytics", sortLinks[0][2], "the sorted column turns the order round")
+	require.Equal(t, "/clusters?name=analytics&amp;sort=servers", sortLinks[4][2])
+	desc := b.get(html.UnescapeString(sortLinks[0][2]))
+	require.Equal(t, []string{"analytics-staging", "analytics-prod"}, clusterNames(desc.body))
+	require.Contains(t, desc.body, `<th scope="col" aria-sort="descending">`)
 
 	none := b.get("/clusters?name=nothing-like-this")
 	require.Contains(t, none.body, `data-testid="cluster-empty">No cluster matches this filter. Widen it, or clear it to see every cluster.<`)

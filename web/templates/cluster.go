@@ -1,5 +1,7 @@
 package templates
 
+import "github.com/a-h/templ"
+
 // ClusterListView is the cluster list page: the filter form and the table.
 type ClusterListView struct {
 	Form    ClusterForm
@@ -35,6 +37,19 @@ type ClusterResults struct {
 	Empty string
 	// PrevURL and NextURL page through; empty when there is no such page.
 	PrevURL, NextURL string
+	// Columns head the table; a sortable one links to the list sorted by it.
+	Columns []ClusterColumn
+}
+
+// ClusterColumn is one heading of the cluster table.
+type ClusterColumn struct {
+	Label string
+	// SortURL is the list sorted by this column (the other way round when
+	// it already is); empty for a column that does not sort.
+	SortURL string
+	// AriaSort is "ascending" or "descending" for the column the list is
+	// sorted by, else empty.
+	AriaSort string
 }
 
 // ClusterRow is one cluster in the list.
@@ -160,4 +175,12 @@ func orNotSet(s string) string {
 		return "not set"
 	}
 	return s
+}
+
+// attrs marks the column the list is sorted by.
+func (c ClusterColumn) attrs() templ.Attributes {
+	if c.AriaSort == "" {
+		return templ.Attributes{}
+	}
+	return templ.Attributes{"aria-sort": c.AriaSort}
 }

@@ -245,7 +245,7 @@ func clusterStateBadge(st cloudapi.ClusterState, deleted bool) templates.Cluster
 	}
 	switch st {
 	case cloudapi.StateStarted:
-		return templates.ClusterStateBadge{Text: "Running", Class: "state-ok"}
+		return templates.ClusterStateBadge{Text: "Started", Class: "state-ok"}
 	case cloudapi.StateStopped:
 		return templates.ClusterStateBadge{Text: "Stopped", Class: "state-off"}
 	case cloudapi.StatePending:

@@ -70,7 +70,9 @@ func clusterShowView(cl inventory.Cluster, versions []inventory.Version, request
 		})
 	}
 	// The API's log as of the last sync, newest first.
+	// The API appends, so equal timestamps keep the log's order reversed.
 	events := slices.Clone(cl.Status.Events)
+	slices.Reverse(events)
 	slices.SortStableFunc(events, func(a, b cloudapi.Event) int { return b.Timestamp.Compare(a.Timestamp) })
 	for _, e := range events[:min(len(events), clusterEventsShown)] {
 		v.Events = append(v.Events, templates.ClusterEventRow{

@@ -115,7 +115,7 @@ func TestClusterListShowsTheInventory(t *testing.T) {
 	require.Len(t, rows, 3)
 	// The state is in words, the environment comes from the tag or the
 	// name rule, the pending count from the change requests.
-	require.Contains(t, rows[0], `<span class="state-badge state-ok" data-testid="cluster-state">Running</span>`)
+	require.Contains(t, rows[0], `<span class="state-badge state-ok" data-testid="cluster-state">Started</span>`)
 	require.Contains(t, rows[0], `data-testid="cluster-environment">production<`)
 	require.Contains(t, rows[0], `data-testid="cluster-pending">0<`)
 	require.Contains(t, rows[1], `data-testid="cluster-environment">staging<`)
@@ -239,7 +239,7 @@ func TestClusterPageShowsSpecStatusServersAndRequests(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status)
 	require.Contains(t, r.body, "<title>Cluster analytics-prod · Clusterdesk</title>")
 	require.Contains(t, r.body, `<h1 data-testid="cluster-name">analytics-prod</h1>`)
-	require.Contains(t, r.body, `data-testid="cluster-state">Running</span>`)
+	require.Contains(t, r.body, `data-testid="cluster-state">Started</span>`)
 	require.Contains(t, r.body, `data-testid="cluster-team">data-platform<`)
 	require.Contains(t, r.body, `data-testid="spec-version">2024.01<`)
 	require.Contains(t, r.body, `data-testid="spec-encrypt-volumes">yes<`)

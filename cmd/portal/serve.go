@@ -77,9 +77,10 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 	}
 	go checkCloud(ctx, cloud, logger)
 
+	syncer := newSyncer(pool, cloud, logger)
 	var jobs *worker.Worker
 	if parts.worker {
-		if jobs, err = startWorker(ctx, pool, cloud, cfg, logger); err != nil {
+		if jobs, err = startWorker(ctx, pool, cloud, syncer, cfg, logger); err != nil {
 			return err
 		}
 		// On an early return; after the graceful stop below it does nothing.
@@ -106,6 +107,10 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 	}
 	go authn.RunCleanup(ctx, 10*time.Minute)
 
+	requests, err := approvalsService(pool, jobs)
+	if err != nil {
+		return err
+	}
 	assets, err := static.Load()
 	if err != nil {
 		return err
@@ -116,6 +121,9 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 		DB:     pool,
 		Auth:   authn,
 		Secure: cfg.Secure(),
+
+		Approvals: requests,
+		Inventory: syncer,
 		Ready: func(ctx context.Context) error {
 			if err := pool.Ping(ctx); err != nil {
 				return err

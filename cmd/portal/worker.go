@@ -13,20 +13,26 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/worker"
 )
 
-// startWorker starts the background jobs of `portal serve`: audit chain
-// verification (and pruning when a retention is set) and the inventory sync
-// that keeps the cached clusters fresh, marking requests whose cluster moved
-// as stale.
-func startWorker(ctx context.Context, pool *pgxpool.Pool, cloud *cloudapi.Client, cfg config.Config, logger *slog.Logger) (*worker.Worker, error) {
-	syncer := inventory.NewSyncer(pool, cloud, inventory.Config{
+// newSyncer is the inventory syncer shared by the worker (periodic sync,
+// submissions) and the web (re-reading a cluster before an approval).
+func newSyncer(pool *pgxpool.Pool, cloud *cloudapi.Client, logger *slog.Logger) *inventory.Syncer {
+	return inventory.NewSyncer(pool, cloud, inventory.Config{
 		OnChange: approvals.ClusterChanged,
 		Logger:   logger.With("component", "inventory"),
 	})
+}
+
+// startWorker starts the background jobs of `portal serve`: audit chain
+// verification (and pruning when a retention is set), the inventory sync
+// that keeps the cached clusters fresh, marking requests whose cluster moved
+// as stale, and the submission of approved requests.
+func startWorker(ctx context.Context, pool *pgxpool.Pool, cloud *cloudapi.Client, syncer *inventory.Syncer, cfg config.Config, logger *slog.Logger) (*worker.Worker, error) {
 	w, err := worker.New(pool, logger, worker.Options{
 		AuditVerifyInterval:   cfg.AuditVerifyInterval,
 		AuditRetentionYears:   cfg.AuditRetentionYears,
 		Inventory:             syncer,
 		InventorySyncInterval: cfg.InventorySyncInterval,
+		Submission:            &worker.SubmissionOptions{API: cloud, Inventory: syncer},
 	})
 	if err != nil {
 		return nil, err
@@ -35,4 +41,18 @@ func startWorker(ctx context.Context, pool *pgxpool.Pool, cloud *cloudapi.Client
 		return nil, err
 	}
 	return w, nil
+}
+
+// approvalsService builds the change-request service: approvals that meet
+// the policy enqueue their submission with the worker of this process, or
+// with an insert-only client when this process runs no worker.
+func approvalsService(pool *pgxpool.Pool, jobs *worker.Worker) (*approvals.Service, error) {
+	if jobs != nil {
+		return approvals.New(pool, approvals.Config{OnApproved: jobs.OnApproved}), nil
+	}
+	enqueue, err := worker.Enqueuer(pool)
+	if err != nil {
+		return nil, err
+	}
+	return approvals.New(pool, approvals.Config{OnApproved: enqueue}), nil
 }

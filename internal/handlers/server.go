@@ -12,7 +12,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 
+	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/auth"
+	"github.com/clusterdesk/clusterdesk/internal/inventory"
 	"github.com/clusterdesk/clusterdesk/web/static"
 )
 
@@ -28,6 +30,13 @@ type Deps struct {
 	// Auth signs people in and keeps their sessions. Without it nobody can
 	// sign in and every signed-in page redirects to a sign-in that answers 503.
 	Auth *auth.Service
+	// Approvals files, edits and decides change requests. Without it the
+	// request pages answer 503.
+	Approvals *approvals.Service
+	// Inventory re-reads a cluster from the Cloud API (Refresh) so that a
+	// request page can tell whether the cluster moved since the request's
+	// base; nil skips the re-read (the cached inventory is used).
+	Inventory *inventory.Syncer
 	// Secure is true when the portal is served over https: cookies get the
 	// Secure attribute and the __Host- prefix, responses carry HSTS.
 	Secure bool

@@ -41,6 +41,7 @@ func (s *Server) clusterShow(c echo.Context) error {
 		return err
 	}
 	view := clusterShowView(cl, versions, requests)
+	view.Operations = clusterOperations(cl)
 	return s.ok(c, templates.ClusterShowPage(s.page(c, "Cluster "+cl.Name), view))
 }
 

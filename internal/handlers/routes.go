@@ -25,6 +25,8 @@ func (s *Server) routes() {
 		admins    = signedIn.with(s.requireRole(auth.RoleAdmin))
 		// Auditors and admins read and export the audit log.
 		auditReaders = signedIn.with(s.requireRole(auth.RoleAuditor, auth.RoleAdmin))
+		// Requesters file change requests.
+		requesters = signedIn.with(s.requireRole(auth.RoleRequester))
 	)
 
 	// Public.
@@ -43,6 +45,11 @@ func (s *Server) routes() {
 	// (cluster_*.go).
 	signedIn.GET("/clusters", s.clusterList)
 	signedIn.GET("/clusters/:uid", s.clusterShow)
+
+	// Requesters: stop, start, delete or restart one server of a cluster
+	// (request_new*.go).
+	requesters.GET("/clusters/:uid/requests/new", s.requestNew)
+	requesters.POST("/clusters/:uid/requests", s.requestCreate)
 
 	// Auditors and admins: the audit log (audit_*.go).
 	auditReaders.GET("/audit", s.auditList)

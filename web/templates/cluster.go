@@ -87,6 +87,9 @@ type ClusterShowView struct {
 	Versions    []ClusterVersionRow
 	Requests    []ClusterRequestRow
 	RequestsCut bool // more requests exist than shown
+	// Operations are the requests the cluster allows now, as links to
+	// their forms.
+	Operations []ClusterOperation
 }
 
 // TimeText is a moment for a <time data-relative> element.

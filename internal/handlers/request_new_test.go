@@ -103,3 +103,137 @@ func TestRequestNewFilesEachOperation(t *testing.T) {
 		})
 	}
 }
+
+func TestRequestNewRefusesMistakesOnTheForm(t *testing.T) {
+	t.Parallel()
+	f := newRequestFixture(t)
+	staging, dev := f.uid("analytics-staging"), f.uid("clickstream-dev")
+	b := f.browser()
+	b.signIn("alice", "/")
+
+	t.Run("missing reason", func(t *testing.T) {
+		r := b.fileForm(dev, url.Values{"kind": {"delete"}, "reason": {"  "}, "confirm_name": {"clickstream-dev"}})
+		require.Equal(t, http.StatusUnprocessableEntity, r.status)
+		require.Contains(t, r.body, `data-testid="reason-error"`)
+		require.Regexp(t, `<textarea id="reason" name="reason" rows="3" required aria-(describedby="reason-error" aria-invalid="true"|invalid="true" aria-describedby="reason-error") autofocus>`, r.body)
+		require.Contains(t, r.body, `<small id="reason-error" class="field-error" data-testid="reason-error">`)
+		require.Contains(t, r.body, `value="clickstream-dev"`, "the confirmation typed is kept")
+		require.NotContains(t, r.body, `data-testid="confirm_name-error"`)
+	})
+	t.Run("wrong confirmation", func(t *testing.T) {
+		r := b.fileForm(dev, url.Values{"kind": {"delete"}, "reason": {"project ended"}, "confirm_name": {"clickstream"}})
+		require.Equal(t, http.StatusUnprocessableEntity, r.status)
+		require.Contains(t, r.body, `data-testid="confirm_name-error"`)
+		require.Regexp(t, `<input type="text" id="confirm_name" name="confirm_name" value="clickstream"[^>]*aria-describedby="confirm_name-error"[^>]*autofocus>`, r.body)
+		require.Contains(t, r.body, ">project ended</textarea>", "the reason typed is kept")
+		require.NotContains(t, r.body, `data-testid="reason-error"`)
+	})
+	t.Run("unknown server", func(t *testing.T) {
+		r := b.fileForm(staging, url.Values{"kind": {"restart_server"}, "reason": {"stuck"}, "instance_id": {"i-0000000000nothere"}})
+		require.Equal(t, http.StatusUnprocessableEntity, r.status)
+		require.Contains(t, r.body, `data-testid="instance_id-error"`)
+		require.Contains(t, r.body, ">stuck</textarea>")
+		require.Contains(t, r.body, `name="instance_id"`, "the servers are offered again")
+	})
+	t.Run("no server chosen", func(t *testing.T) {
+		r := b.fileForm(staging, url.Values{"kind": {"restart_server"}, "reason": {"stuck"}})
+		require.Equal(t, http.StatusUnprocessableEntity, r.status)
+		require.Contains(t, r.body, "Choose the server to restart.")
+	})
+	t.Run("reason rendered inert", func(t *testing.T) {
+		const xss = `</textarea><script>alert("reason")</script><img src=x onerror=alert(1)>`
+		r := b.fileForm(dev, url.Values{"kind": {"delete"}, "reason": {xss}, "confirm_name": {`"><svg onload=alert(2)>`}})
+		require.Equal(t, http.StatusUnprocessableEntity, r.status)
+		require.Contains(t, r.body, `&lt;/textarea&gt;&lt;script&gt;alert(&#34;reason&#34;)&lt;/script&gt;`)
+		for _, raw := range []string{`<script>alert`, `<img src=x`, `<svg onload`} {
+			require.NotContains(t, r.body, raw)
+		}
+	})
+	t.Run("operation that does not fit the state", func(t *testing.T) {
+		r := b.fileForm(dev, url.Values{"kind": {"stop"}, "reason": {"already off"}})
+		require.Equal(t, http.StatusUnprocessableEntity, r.status)
+		require.Contains(t, r.body, "clickstream-dev is already stopped, so it cannot be stopped.")
+		require.Contains(t, r.body, ">already off</textarea>")
+	})
+	t.Run("unknown kind", func(t *testing.T) {
+		r := b.fileForm(dev, url.Values{"kind": {"approve"}, "reason": {"x"}})
+		require.Equal(t, http.StatusNotFound, r.status)
+	})
+	require.Zero(t, f.countRows("change_requests"), "nothing was filed")
+}
+
+func TestRequestNewIgnoresExtraFields(t *testing.T) {
+	t.Parallel()
+	f := newRequestFixture(t)
+	staging := f.uid("analytics-staging")
+	b := f.browser()
+	b.signIn("alice", "/")
+
+	r := f.filedRequest(b.fileForm(staging, url.Values{
+		"kind": {"stop"}, "reason": {"weekend"},
+		"state": {"approved"}, "requester_id": {"1"}, "revision": {"7"}, "cluster_uid": {"someone-else"},
+	}))
+	require.Equal(t, approvals.StatePending, r.State)
+	require.Equal(t, "Alice Anderson", r.Requester.Name)
+	require.Equal(t, 1, r.Revision.Number)
+	require.Equal(t, staging, r.ClusterUID)
+}
+
+func TestRequestNewFormFitsTheClusterState(t *testing.T) {
+	t.Parallel()
+	f := newRequestFixture(t)
+	staging, dev := f.uid("analytics-staging"), f.uid("clickstream-dev")
+	b := f.browser()
+	b.signIn("alice", "/")
+
+	r := b.get("/clusters/" + staging + "/requests/new?kind=start")
+	require.Equal(t, http.StatusUnprocessableEntity, r.status)
+	require.Contains(t, r.body, `data-testid="request-not-offered">analytics-staging is not stopped, so it cannot be started.<`)
+	require.NotContains(t, r.body, `data-testid="request-new-form"`)
+	require.Contains(t, r.body, `href="/clusters/`+staging+`/requests/new?kind=stop"`, "the operations that fit are offered")
+
+	r = b.get("/clusters/" + dev + "/requests/new?kind=restart_server")
+	require.Equal(t, http.StatusUnprocessableEntity, r.status)
+	require.Contains(t, r.body, "clickstream-dev has no running server to restart.")
+
+	require.Equal(t, http.StatusNotFound, b.get("/clusters/"+dev+"/requests/new?kind=update").status)
+	require.Equal(t, http.StatusNotFound, b.get("/clusters/no-such-cluster/requests/new?kind=stop").status)
+
+	// The cluster page links to the forms that fit.
+	operations := regexp.MustCompile(`data-testid="operation-([a-z_]+)"`)
+	kinds := func(body string) []string {
+		var out []string
+		for _, m := range operations.FindAllStringSubmatch(body, -1) {
+			out = append(out, m[1])
+		}
+		return out
+	}
+	started := b.get("/clusters/" + staging)
+	require.Equal(t, []string{"stop", "restart_server", "delete"}, kinds(started.body))
+	require.Contains(t, started.body, `<a href="/clusters/`+staging+`/requests/new?kind=stop" role="button"`)
+	require.Equal(t, []string{"start", "delete"}, kinds(b.get("/clusters/"+dev).body))
+}
+
+func TestRequestNewNeedsASignedInRequesterAndToken(t *testing.T) {
+	t.Parallel()
+	f := newRequestFixture(t)
+	staging := f.uid("analytics-staging")
+	form := url.Values{"kind": {"stop"}, "reason": {"weekend"}}
+
+	anonymous := f.browser().postOnce("/clusters/"+staging+"/requests", form)
+	require.Equal(t, http.StatusSeeOther, anonymous.status)
+	require.Contains(t, anonymous.header.Get("Location"), "/auth/login")
+
+	alice := f.browser()
+	alice.signIn("alice", "/")
+	noToken := alice.postOnce("/clusters/"+staging+"/requests", form)
+	require.Equal(t, http.StatusForbidden, noToken.status)
+
+	// carol approves but does not request.
+	carol := f.browser()
+	carol.signIn("carol", "/")
+	require.Equal(t, http.StatusForbidden, carol.get("/clusters/"+staging+"/requests/new?kind=stop").status)
+	require.Equal(t, http.StatusForbidden, carol.fileForm(staging, form).status)
+
+	require.Zero(t, f.countRows("change_requests"))
+}

@@ -237,3 +237,30 @@ func TestRequestNewNeedsASignedInRequesterAndToken(t *testing.T) {
 
 	require.Zero(t, f.countRows("change_requests"))
 }
+
+func TestRequestNewFilesAgainstTheLiveCluster(t *testing.T) {
+	t.Parallel()
+	f := newRequestFixture(t)
+	staging := f.uid("analytics-staging")
+	stale, err := inventory.ClusterGet(t.Context(), f.pool, staging)
+	require.NoError(t, err)
+	// Someone stops the cluster in Cloud Manager; no sync runs.
+	_, err = f.client.UpdateCluster(t.Context(), staging, []byte(`{"spec":{"desiredState":"STOPPED"}}`))
+	require.NoError(t, err)
+	live, err := f.client.GetCluster(t.Context(), staging)
+	require.NoError(t, err)
+	require.NotEqual(t, stale.ResourceVersion, live.Status.ResourceVersion)
+	b := f.browser()
+	b.signIn("alice", "/")
+
+	// The form was shown when it ran; filing looks again.
+	stop := b.fileForm(staging, url.Values{"kind": {"stop"}, "reason": {"weekend"}})
+	require.Equal(t, http.StatusUnprocessableEntity, stop.status)
+	require.Contains(t, stop.body, `data-testid="request-errors"`)
+	require.Contains(t, stop.body, "analytics-staging is already stopped, so it cannot be stopped.")
+	require.Contains(t, stop.body, ">weekend</textarea>")
+
+	r := f.filedRequest(b.fileForm(staging, url.Values{"kind": {"start"}, "reason": {"needed after all"}}))
+	require.Equal(t, approvals.KindStart, r.Kind)
+	require.Equal(t, live.Status.ResourceVersion, r.Revision.BaseResourceVersion, "the base is the live cluster")
+}

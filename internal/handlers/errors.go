@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/audit"
 	"github.com/clusterdesk/clusterdesk/internal/database"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
@@ -24,6 +25,16 @@ var errorStatus = []struct {
 	{database.ErrSchemaBehind, http.StatusServiceUnavailable, "The portal is being upgraded. Try again in a minute."},
 	{audit.ErrNotFound, http.StatusNotFound, "There is no audit event with this number. Events older than the retention period are pruned."},
 	{inventory.ErrNotFound, http.StatusNotFound, "There is no cluster with this id. Find it in the cluster list."},
+	{approvals.ErrNotFound, http.StatusNotFound, "There is no change request with this number."},
+	{approvals.ErrOwnRequest, http.StatusForbidden, "You filed or edited this request, so you cannot decide on it: someone else must approve it (four eyes)."},
+	{approvals.ErrNotEligible, http.StatusForbidden, "You are not in an approver group of this request's policy."},
+	{approvals.ErrForbidden, http.StatusForbidden, "You may not do this to this request."},
+	{approvals.ErrStale, http.StatusConflict, "The cluster changed since this request was made, so it cannot be approved: the requester must rebase it."},
+	{approvals.ErrConflict, http.StatusConflict, "The request changed while you were looking at it. Reload the page, check it again and decide."},
+	{approvals.ErrInvalidTransition, http.StatusConflict, "The request's state does not allow this any more. Reload the page to see where it stands."},
+	{approvals.ErrNoPolicy, http.StatusConflict, "No approval policy matches this request, so nobody can approve it."},
+	{approvals.ErrInvalid, http.StatusUnprocessableEntity, "The request is incomplete or wrong."},
+	{errNoApprovals, http.StatusServiceUnavailable, "Change requests are not configured on this portal."},
 	{errCrossSite, http.StatusForbidden, "This request came from another site, so it was refused. Start again from the portal."},
 	{errCSRFToken, http.StatusForbidden, "The page was out of date, so the request was refused. Reload the page and try again."},
 	{errNoSignIn, http.StatusServiceUnavailable, "Sign-in is not configured on this portal."},

@@ -45,6 +45,11 @@ func (s *Server) routes() {
 	// (cluster_*.go).
 	signedIn.GET("/clusters", s.clusterList)
 	signedIn.GET("/clusters/:uid", s.clusterShow)
+	// Change requests: the domain decides who may decide (request_*.go).
+	signedIn.GET("/requests/:id", s.requestShow)
+	signedIn.POST("/requests/:id/approve", s.requestApprove)
+	signedIn.POST("/requests/:id/reject", s.requestReject)
+	signedIn.POST("/requests/:id/cancel", s.requestCancel)
 
 	// Requesters: stop, start, delete or restart one server of a cluster
 	// (request_new*.go).

@@ -1,0 +1,129 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/clusterdesk/clusterdesk/internal/approvals"
+	"github.com/clusterdesk/clusterdesk/internal/inventory"
+	"github.com/clusterdesk/clusterdesk/web/templates"
+)
+
+// decisionForm is what the decision forms post. Only these fields are read:
+// the state, the requester and the like come from the domain, never from
+// the form.
+type decisionForm struct {
+	Revision int
+	Comment  string
+}
+
+// commentMax bounds a decision comment.
+const commentMax = 2000
+
+func bindDecision(c echo.Context) decisionForm {
+	rev, _ := strconv.Atoi(c.FormValue("revision"))
+	return decisionForm{Revision: rev, Comment: strings.TrimSpace(c.FormValue("comment"))}
+}
+
+func (s *Server) requestRedirect(c echo.Context, id int64) error {
+	return c.Redirect(http.StatusSeeOther, "/requests/"+strconv.FormatInt(id, 10))
+}
+
+// requestApprove approves the revision the approver reviewed, after
+// re-reading the live cluster. A repeated approval (a double click) is no
+// error: both answers redirect to the request.
+func (s *Server) requestApprove(c echo.Context) error {
+	if s.deps.Approvals == nil {
+		return errNoApprovals
+	}
+	id, err := requestID(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	f := bindDecision(c)
+	if len(f.Comment) > commentMax {
+		return echo.NewHTTPError(http.StatusUnprocessableEntity)
+	}
+	r, err := approvals.Get(ctx, s.deps.DB, id)
+	if err != nil {
+		return err
+	}
+	in := approvals.Approve{Revision: f.Revision, Comment: f.Comment}
+	if r.Revision.HasBase {
+		if in.LiveResourceVersion, err = s.liveResourceVersion(c, r.ClusterUID); err != nil {
+			return err
+		}
+	}
+	if _, err := s.deps.Approvals.Approve(ctx, actorOf(c), id, in); err != nil {
+		return err
+	}
+	return s.requestRedirect(c, id)
+}
+
+// liveResourceVersion re-reads the cluster from Cloud Manager, or, without
+// a syncer, takes the inventory's copy.
+func (s *Server) liveResourceVersion(c echo.Context, uid string) (int64, error) {
+	ctx := c.Request().Context()
+	if s.deps.Inventory != nil {
+		cl, err := s.deps.Inventory.Refresh(ctx, uid)
+		return cl.ResourceVersion, err
+	}
+	cl, err := inventory.ClusterGet(ctx, s.deps.DB, uid)
+	return cl.ResourceVersion, err
+}
+
+// requestReject rejects the reviewed revision; the comment is required; a
+// form without one comes back (422) with the message on the field.
+func (s *Server) requestReject(c echo.Context) error {
+	if s.deps.Approvals == nil {
+		return errNoApprovals
+	}
+	id, err := requestID(c)
+	if err != nil {
+		return err
+	}
+	f := bindDecision(c)
+	form := templates.RequestDecisionForm{Comment: f.Comment}
+	switch {
+	case f.Comment == "":
+		form.Errors = map[string]string{"comment": "Say why you reject the request: the requester reads it."}
+	case len(f.Comment) > commentMax:
+		form.Errors = map[string]string{"comment": "Keep the comment under " + strconv.Itoa(commentMax) + " characters."}
+	}
+	if form.Errors != nil {
+		return s.renderRequest(c, http.StatusUnprocessableEntity, form)
+	}
+	_, err = s.deps.Approvals.Reject(c.Request().Context(), actorOf(c), id, approvals.Reject{Revision: f.Revision, Comment: f.Comment})
+	if errors.Is(err, approvals.ErrInvalid) && !errors.Is(err, approvals.ErrForbidden) {
+		form.Errors = map[string]string{"comment": "Say why you reject the request: the requester reads it."}
+		return s.renderRequest(c, http.StatusUnprocessableEntity, form)
+	}
+	if err != nil {
+		return err
+	}
+	return s.requestRedirect(c, id)
+}
+
+// requestCancel withdraws a request: its requester, or an admin.
+func (s *Server) requestCancel(c echo.Context) error {
+	if s.deps.Approvals == nil {
+		return errNoApprovals
+	}
+	id, err := requestID(c)
+	if err != nil {
+		return err
+	}
+	f := bindDecision(c)
+	if len(f.Comment) > commentMax {
+		return echo.NewHTTPError(http.StatusUnprocessableEntity)
+	}
+	if _, err := s.deps.Approvals.Cancel(c.Request().Context(), actorOf(c), id, f.Comment); err != nil {
+		return err
+	}
+	return s.requestRedirect(c, id)
+}

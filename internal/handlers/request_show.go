@@ -1,0 +1,252 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/labstack/echo/v4"
+
+	"github.com/clusterdesk/clusterdesk/internal/approvals"
+	"github.com/clusterdesk/clusterdesk/internal/audit"
+	"github.com/clusterdesk/clusterdesk/internal/auth"
+	"github.com/clusterdesk/clusterdesk/internal/worker"
+	"github.com/clusterdesk/clusterdesk/web/templates"
+)
+
+// requestTimelineShown bounds the request page's timeline.
+const requestTimelineShown = 100
+
+// errNoApprovals: the portal was started without the request service.
+var errNoApprovals = errors.New("handlers: change requests are not configured")
+
+// requestShow is the page of one change request. For a viewer who may
+// approve, the cluster is re-read from Cloud Manager first: when it moved
+// since the request's base, the page says so and offers no approval.
+func (s *Server) requestShow(c echo.Context) error {
+	return s.renderRequest(c, http.StatusOK, templates.RequestDecisionForm{})
+}
+
+// requestID is the :id parameter; anything but a positive number is a 404.
+func requestID(c echo.Context) (int64, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, approvals.ErrNotFound
+	}
+	return id, nil
+}
+
+// actorOf is the signed-in person as the request domain knows them.
+func actorOf(c echo.Context) approvals.Actor {
+	u, _ := auth.UserFrom(c.Request().Context()) // the request routes require sign-in
+	return approvals.Actor{
+		UserID: u.ID, Name: cmpOr(u.Name, u.Username), Groups: u.Groups,
+		Admin: u.Has(auth.RoleAdmin), Origin: auditOrigin(c),
+	}
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// renderRequest renders the request page with status, the decision forms
+// holding form.
+func (s *Server) renderRequest(c echo.Context, status int, form templates.RequestDecisionForm) error {
+	if s.deps.Approvals == nil {
+		return errNoApprovals
+	}
+	id, err := requestID(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	viewer := actorOf(c)
+	d, err := approvals.Detail(ctx, s.deps.DB, id)
+	if err != nil {
+		return err
+	}
+	takes, err := approvals.WhatItTakes(ctx, s.deps.DB, id, viewer)
+	if err != nil && !errors.Is(err, approvals.ErrNoPolicy) {
+		return err
+	}
+	noPolicy := errors.Is(err, approvals.ErrNoPolicy)
+	r := d.Request
+	v := requestShowView(d, takes)
+	v.Form = form
+	if noPolicy {
+		v.Takes.Blocker = "No approval policy matches this request, so nobody can approve it. An admin must add one."
+	}
+	if !noPolicy && takes.CanApprove() {
+		v.CanApprove, v.CanReject = true, true
+		if r.Revision.HasBase && s.deps.Inventory != nil {
+			live, err := s.deps.Inventory.Refresh(ctx, r.ClusterUID)
+			switch {
+			case err != nil:
+				s.logger.Warn("re-read cluster for approval", "request_id", RequestID(c), "cluster", r.ClusterUID, "err", err)
+				v.CanApprove = false
+				v.Live = "Cloud Manager could not be reached to re-read the cluster, so it cannot be approved now. Reload the page to try again."
+			case live.ResourceVersion != r.Revision.BaseResourceVersion:
+				v.CanApprove = false
+				v.Live = fmt.Sprintf("The cluster changed since this request was made (version %d, the request is based on %d), so it cannot be approved: the requester must rebase it.",
+					live.ResourceVersion, r.Revision.BaseResourceVersion)
+			default:
+				v.Live = "The cluster was re-read just now: it has not changed since this request was made."
+			}
+		}
+	}
+	v.CanCancel = r.State.Open() && slices.Contains([]approvals.State{approvals.StatePending, approvals.StateStale, approvals.StateApproved}, r.State) &&
+		(r.Requester.ID == viewer.UserID || viewer.Admin)
+
+	page, err := audit.List(ctx, s.deps.DB, audit.Filter{SubjectType: audit.SubjectRequest, SubjectID: strconv.FormatInt(id, 10)},
+		audit.PageRequest{Oldest: true, Limit: requestTimelineShown})
+	if err != nil {
+		return err
+	}
+	for _, e := range page.Entries {
+		v.Timeline = append(v.Timeline, templates.RequestTimelineRow{
+			Seq: e.Seq, At: timeText(e.At), Actor: cmpOr(e.Actor.Name, e.Actor.ID), Action: strings.NewReplacer(".", " ", "_", " ").Replace(string(e.Action)),
+		})
+	}
+	if v.Submission, err = s.requestSubmission(c, r); err != nil {
+		return err
+	}
+	return s.render(c, status, templates.RequestShowPage(s.page(c, fmt.Sprintf("Request %d", id)), v))
+}
+
+// requestSubmission is the execution of the current revision, nil before
+// its approval.
+func (s *Server) requestSubmission(c echo.Context, r approvals.Request) (*templates.RequestSubmissionView, error) {
+	ctx := c.Request().Context()
+	sub, err := worker.SubmissionGet(ctx, s.deps.DB, r.ID, r.Revision.Number)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	v := &templates.RequestSubmissionView{ClusterState: strings.ToLower(sub.ClusterState), Reason: sub.Reason}
+	if sub.TotalStages > 0 {
+		v.Progress = fmt.Sprintf("Stage %d of %d.", sub.CurrentStage, sub.TotalStages)
+	}
+	attempts, err := worker.AttemptList(ctx, s.deps.DB, r.ID, r.Revision.Number)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range attempts {
+		v.Attempts = append(v.Attempts, templates.RequestAttemptRow{
+			Number: a.Number, Operation: a.Operation, Outcome: a.Outcome, Error: a.Error, Status: a.Status, At: timeText(a.StartedAt),
+		})
+	}
+	return v, nil
+}
+
+// requestStateWords says a state for people.
+var requestStateWords = map[approvals.State]string{
+	approvals.StatePending:    "Waiting for approval",
+	approvals.StateApproved:   "Approved, waiting to be sent",
+	approvals.StateSubmitting: "Being sent to Cloud Manager",
+	approvals.StateApplying:   "Being applied to the cluster",
+	approvals.StateSucceeded:  "Done",
+	approvals.StateFailed:     "Failed",
+	approvals.StateRejected:   "Rejected",
+	approvals.StateCancelled:  "Cancelled",
+	approvals.StateStale:      "Out of date: the cluster changed, the request needs a rebase",
+	approvals.StateExpired:    "Expired",
+}
+
+func requestStateText(st approvals.State) string {
+	return cmpOr(requestStateWords[st], string(st))
+}
+
+func requestShowView(d approvals.Details, takes approvals.Requirements) templates.RequestShowView {
+	r := d.Request
+	v := templates.RequestShowView{
+		ID: r.ID, Kind: strings.ReplaceAll(string(r.Kind), "_", " "), ClusterUID: r.ClusterUID, ClusterName: r.ClusterName,
+		Requester: r.Requester.Name, State: requestStateText(r.State), StateCode: string(r.State),
+		Revision: r.Revision.Number, FiledAt: timeText(r.CreatedAt), Reason: r.Revision.Reason,
+		HasBase: r.Revision.HasBase, BaseResourceVersion: r.Revision.BaseResourceVersion,
+	}
+	risky := map[string]bool{}
+	for _, risk := range r.Revision.Risks {
+		v.Risks = append(v.Risks, risk.Message)
+		for _, p := range risk.Paths {
+			risky[p] = true
+		}
+	}
+	for _, ch := range r.Revision.Diff {
+		v.Diff = append(v.Diff, templates.RequestDiffRow{
+			Path: ch.Path, Before: diffValueText(ch.Before), After: diffValueText(ch.After), Risky: risky[ch.Path],
+		})
+	}
+	e := takes.Evaluation
+	v.Takes = templates.RequestTakesView{
+		Policy: e.Policy.Name, PolicyDescription: e.Policy.Description,
+		Needed: e.Needed(), Given: e.Given(), Groups: joinOr(e.Policy.ApproverGroups, "no group"),
+	}
+	counts := map[int64]bool{}
+	for _, a := range e.Approvals {
+		v.Takes.ApprovedBy = append(v.Takes.ApprovedBy, a.Approver.Name)
+		counts[a.ID] = true
+	}
+	if takes.Blocker != nil {
+		v.Takes.Blocker = blockerText(takes.Blocker, r)
+	}
+	for _, o := range takes.Overlaps {
+		text := fmt.Sprintf("Request %d (%s, %s)", o.Request.ID, strings.ReplaceAll(string(o.Request.Kind), "_", " "), requestStateText(o.Request.State))
+		if o.SameFields() {
+			text += ": changes the same fields"
+		}
+		v.Takes.Overlaps = append(v.Takes.Overlaps, text)
+	}
+	for _, dec := range d.Decisions {
+		word := "approved"
+		if dec.Decision == approvals.DecisionReject {
+			word = "rejected"
+		}
+		v.Decisions = append(v.Decisions, templates.RequestDecisionRow{
+			Approver: dec.Approver.Name, Decision: word, Comment: dec.Comment, Groups: strings.Join(dec.Groups, ", "),
+			Revision: dec.Revision, At: timeText(dec.CreatedAt), Counts: counts[dec.ID],
+		})
+	}
+	return v
+}
+
+// blockerText says why the viewer may not approve, in words.
+func blockerText(err error, r approvals.Request) string {
+	switch {
+	case errors.Is(err, approvals.ErrOwnRequest):
+		return "You filed or edited this request, so you cannot approve or reject it: someone else must (four eyes)."
+	case errors.Is(err, approvals.ErrNotEligible):
+		return "You are not in an approver group of this request's policy, so you cannot approve it."
+	case errors.Is(err, approvals.ErrStale):
+		return "The cluster changed since this request was made: the requester must rebase it before anyone can approve it."
+	case errors.Is(err, approvals.ErrConflict):
+		return "You have already decided on this revision."
+	case errors.Is(err, approvals.ErrInvalidTransition):
+		return "This request is " + strings.ToLower(requestStateText(r.State)) + ": it takes no more decisions."
+	}
+	return "You cannot approve this request now."
+}
+
+// diffValueText is a diff value for people: JSON strings unquoted, absent
+// values as "not set".
+func diffValueText(raw []byte) string {
+	if raw == nil {
+		return "not set"
+	}
+	return nameValueText(raw)
+}
+
+func joinOr(list []string, none string) string {
+	if len(list) == 0 {
+		return none
+	}
+	return strings.Join(list, ", ")
+}

@@ -1,0 +1,90 @@
+package templates
+
+// RequestShowView is the page of one change request.
+type RequestShowView struct {
+	ID          int64
+	Kind        string
+	ClusterUID  string
+	ClusterName string
+	Requester   string
+	// State is the state in words, StateCode the raw state.
+	State, StateCode string
+	Revision         int
+	FiledAt          TimeText
+	Reason           string
+	// HasBase is false for create requests.
+	HasBase             bool
+	BaseResourceVersion int64
+	Diff                []RequestDiffRow
+	Risks               []string
+	Takes               RequestTakesView
+	Decisions           []RequestDecisionRow
+	Timeline            []RequestTimelineRow
+	Submission          *RequestSubmissionView
+	// Live says what the re-read of the cluster found; empty when it was
+	// not re-read.
+	Live string
+	// CanApprove shows the approve and reject forms; CanReject the reject
+	// form alone (the cluster moved, yet a rejection is still possible).
+	CanApprove, CanReject bool
+	// CanCancel shows the cancel form (requester or admin, open request).
+	CanCancel bool
+	// Form is what the decision forms hold, with a message per field.
+	Form RequestDecisionForm
+}
+
+// RequestDecisionForm is the posted comment and its errors.
+type RequestDecisionForm struct {
+	Comment string
+	Errors  map[string]string
+}
+
+// RequestDiffRow is one changed field.
+type RequestDiffRow struct {
+	Path, Before, After string
+	// Risky marks a field behind a risk hint.
+	Risky bool
+}
+
+// RequestTakesView is "what it will take".
+type RequestTakesView struct {
+	Policy, PolicyDescription string
+	Needed, Given             int
+	Groups                    string
+	ApprovedBy                []string
+	// Blocker says why the viewer may not approve; empty when they may.
+	Blocker  string
+	Overlaps []string
+}
+
+// RequestDecisionRow is one approval or rejection.
+type RequestDecisionRow struct {
+	Approver, Decision, Comment, Groups string
+	Revision                            int
+	At                                  TimeText
+	Counts                              bool
+}
+
+// RequestTimelineRow is one audit event about the request.
+type RequestTimelineRow struct {
+	Seq    int64
+	At     TimeText
+	Actor  string
+	Action string
+}
+
+// RequestSubmissionView is the execution of the approved revision.
+type RequestSubmissionView struct {
+	ClusterState string
+	Progress     string
+	Reason       string
+	Attempts     []RequestAttemptRow
+}
+
+// RequestAttemptRow is one call to the API.
+type RequestAttemptRow struct {
+	Number                    int
+	Operation, Outcome, Error string
+	Status                    int
+	At                        TimeText
+}

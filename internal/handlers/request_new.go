@@ -242,6 +242,9 @@ func requestNewView(op simpleOperation, cl inventory.Cluster, form requestNewFor
 		Errors:       map[string]string{},
 	}
 	v.Offered = v.NotOffered == ""
+	for _, r := range approvals.Risks(op.kind, nil, []string{cl.Environment}) {
+		v.Risks = append(v.Risks, r.Message)
+	}
 	if !v.Offered {
 		for _, o := range clusterOperations(cl) {
 			if o.Kind != v.Kind {

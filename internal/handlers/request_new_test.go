@@ -81,6 +81,11 @@ func TestRequestNewFilesEachOperation(t *testing.T) {
 			require.Contains(t, page.body, `<label for="reason">`)
 			require.Contains(t, page.body, `<textarea id="reason" name="reason"`)
 			require.Equal(t, tc.confirm, strings.Contains(page.body, `<input type="text" id="confirm_name" name="confirm_name"`))
+			require.Equal(t, tc.confirm || tc.form.Get("kind") == "stop", strings.Contains(page.body, `data-testid="request-risks"`),
+				"stop, delete and production say their risk in words")
+			if tc.name == "stop in production" {
+				require.Contains(t, page.body, "<li>Production environment: this changes a production cluster.</li>")
+			}
 			if tc.form.Get("kind") == "restart_server" {
 				require.Contains(t, page.body, `value="`+server.InstanceID+`"`)
 				require.Contains(t, page.body, string(server.NodeType))

@@ -13,6 +13,8 @@ type RequestNewView struct {
 	Kind, Label string
 	// Explain says what the operation does, in words.
 	Explain string
+	// Risks are the hints approvers will see, in words.
+	Risks []string
 	// Offered is false when the operation does not fit the cluster's
 	// state: the page then says NotOffered and shows no form.
 	Offered    bool

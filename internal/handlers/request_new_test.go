@@ -37,6 +37,8 @@ func (b *browser) fileForm(uid string, form url.Values) response {
 	return b.postOnce("/clusters/"+uid+"/requests", form)
 }
 
+var formTokenRE = regexp.MustCompile(`data-testid="request-new-form" novalidate><input type="hidden" name="csrf_token" value="([^"]+)"`)
+
 var requestLocationRE = regexp.MustCompile(`^/requests/([0-9]+)$`)
 
 // filedRequest reads the request a 303 points at.
@@ -92,7 +94,12 @@ func TestRequestNewFilesEachOperation(t *testing.T) {
 				require.Equal(t, len(cl.Status.Servers), strings.Count(page.body, `type="radio" name="instance_id"`))
 			}
 
-			r := f.filedRequest(b.fileForm(tc.uid, tc.form))
+			// Post as the browser would: the token from the form itself.
+			token := formTokenRE.FindStringSubmatch(page.body)
+			require.NotNil(t, token, "the form carries the CSRF token")
+			tc.form.Set("csrf_token", token[1])
+			filed := b.postOnce("/clusters/"+tc.uid+"/requests", tc.form)
+			r := f.filedRequest(filed)
 			require.Equal(t, approvals.Kind(tc.form.Get("kind")), r.Kind)
 			require.Equal(t, approvals.StatePending, r.State)
 			require.Equal(t, tc.uid, r.ClusterUID)
@@ -105,6 +112,7 @@ func TestRequestNewFilesEachOperation(t *testing.T) {
 				WHERE action = $1 AND subject_id = $2 AND actor_name = 'Alice Anderson' AND data->>'kind' = $3`,
 				string(audit.RequestCreated), strconv.FormatInt(r.ID, 10), tc.form.Get("kind")).Scan(&events))
 			require.Equal(t, 1, events)
+			require.Equal(t, http.StatusOK, b.get(filed.header.Get("Location")).status, "the request's page")
 		})
 	}
 }

@@ -63,8 +63,11 @@ func (s *Server) routes() {
 	auditReaders.GET("/audit/verify", s.auditVerifyPage)
 	auditReaders.POST("/audit/verify", s.auditVerifyRun)
 
-	// Approvers and admins: their pages come with their features.
-	_, _ = approvers, admins
+	// Approvers: the requests awaiting their approval (approvals_queue.go).
+	approvers.GET("/approvals", s.approvalsQueue)
+
+	// Admins: their pages come with their features.
+	_ = admins
 }
 
 const staticPattern = "/static/*"

@@ -1,0 +1,43 @@
+package handlers
+
+import (
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/clusterdesk/clusterdesk/internal/approvals"
+	"github.com/clusterdesk/clusterdesk/web/templates"
+)
+
+// approvalsQueueShown bounds the approver's queue.
+const approvalsQueueShown = 100
+
+// approvalsQueue lists the requests the viewer may approve now, as the
+// domain decides (ListAwaiting applies Approve's own policy rule).
+func (s *Server) approvalsQueue(c echo.Context) error {
+	list, err := approvals.ListAwaiting(c.Request().Context(), s.deps.DB, actorOf(c), approvals.Page{Limit: approvalsQueueShown + 1})
+	if err != nil {
+		return err
+	}
+	v := templates.ApprovalsQueueView{}
+	if len(list) > approvalsQueueShown {
+		list, v.Cut = list[:approvalsQueueShown], true
+	}
+	v.Rows = requestRows(list)
+	return s.ok(c, templates.ApprovalsQueuePage(s.page(c, "Awaiting your approval"), v))
+}
+
+func requestRows(list []approvals.Request) []templates.RequestRow {
+	rows := make([]templates.RequestRow, 0, len(list))
+	for _, r := range list {
+		row := templates.RequestRow{
+			ID: r.ID, Kind: strings.ReplaceAll(string(r.Kind), "_", " "), ClusterName: r.ClusterName, ClusterUID: r.ClusterUID,
+			Requester: r.Requester.Name, State: requestStateText(r.State), Filed: timeText(r.CreatedAt), Updated: timeText(r.UpdatedAt),
+		}
+		for _, risk := range r.Revision.Risks {
+			row.Risks = append(row.Risks, risk.Message)
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}

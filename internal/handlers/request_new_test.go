@@ -2,16 +2,19 @@ package handlers
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/audit"
+	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 )
 
@@ -276,4 +279,31 @@ func TestRequestNewFilesAgainstTheLiveCluster(t *testing.T) {
 	r := f.filedRequest(b.fileForm(staging, url.Values{"kind": {"start"}, "reason": {"needed after all"}}))
 	require.Equal(t, approvals.KindStart, r.Kind)
 	require.Equal(t, live.Status.ResourceVersion, r.Revision.BaseResourceVersion, "the base is the live cluster")
+}
+
+func TestRequestNewFilesFromTheInventoryWhenCloudManagerIsDown(t *testing.T) {
+	t.Parallel()
+	f := newClusterFixture(t)
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close() // nothing answers there
+	client, err := cloudapi.New(cloudapi.Config{
+		BaseURL: down.URL + "/api/v1", TokenURL: down.URL + "/oauth/token",
+		ClientID: "clusterdesk", ClientSecret: "secret", Timeout: time.Second,
+		Retry: cloudapi.RetryPolicy{MaxAttempts: 1},
+	})
+	require.NoError(t, err)
+	deps := f.server.deps
+	deps.Approvals = approvals.New(f.pool, approvals.Config{})
+	deps.Inventory = inventory.NewSyncer(f.pool, client, inventory.Config{})
+	f.server = New(deps)
+	f.srv.Config.Handler = f.server
+	staging := f.uid("analytics-staging")
+	cl, err := inventory.ClusterGet(t.Context(), f.pool, staging)
+	require.NoError(t, err)
+	b := f.browser()
+	b.signIn("alice", "/")
+
+	r := f.filedRequest(b.fileForm(staging, url.Values{"kind": {"stop"}, "reason": {"weekend"}}))
+	require.Equal(t, cl.ResourceVersion, r.Revision.BaseResourceVersion, "the inventory's copy is the base")
+	require.Contains(t, f.logs.String(), "refresh before filing a request failed; using the inventory")
 }

@@ -216,11 +216,21 @@ func requestNewPlaceError(v *templates.RequestNewView, err error) error {
 	case errors.Is(err, approvals.ErrNoChange):
 		v.Top = append(v.Top, "This request would change nothing: the cluster is already in that state.")
 	case errors.Is(err, approvals.ErrInvalid):
-		v.Top = append(v.Top, "The request could not be filed: "+strings.TrimPrefix(err.Error(), "approvals: "))
+		v.Top = append(v.Top, "The request could not be filed: "+invalidDetail(err)+".")
 	default:
 		return err
 	}
 	return nil
+}
+
+// invalidDetail is what an ErrInvalid says after its prefixes, such as
+// "cluster x has no server "i-1"".
+func invalidDetail(err error) string {
+	msg := err.Error()
+	if _, detail, ok := strings.Cut(msg, approvals.ErrInvalid.Error()+": "); ok {
+		return detail
+	}
+	return "the input is incomplete"
 }
 
 func requestNewFirstError(errs map[string]string) string {

@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,6 +18,7 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/audit"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
+	"github.com/clusterdesk/clusterdesk/web/templates"
 )
 
 // newRequestFixture is the cluster fixture with the change-request service
@@ -306,4 +309,38 @@ func TestRequestNewFilesFromTheInventoryWhenCloudManagerIsDown(t *testing.T) {
 	r := f.filedRequest(b.fileForm(staging, url.Values{"kind": {"stop"}, "reason": {"weekend"}}))
 	require.Equal(t, cl.ResourceVersion, r.Revision.BaseResourceVersion, "the inventory's copy is the base")
 	require.Contains(t, f.logs.String(), "refresh before filing a request failed; using the inventory")
+}
+
+func TestRequestNewPlacesDomainRefusals(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  error
+		top  string
+		kept bool // returned for the error page instead
+	}{
+		{fmt.Errorf("approvals: file restart_server request: %w: cluster a has no server %q", approvals.ErrInvalid, "i-1"),
+			`The request could not be filed: cluster a has no server "i-1".`, false},
+		{fmt.Errorf("approvals: file stop request: %w: the cluster is already stopped", approvals.ErrNoChange),
+			"This request would change nothing: the cluster is already in that state.", false},
+		{fmt.Errorf("approvals: file stop request: %w", approvals.ErrNotFound), "", true},
+		{errors.New("database down"), "", true},
+	} {
+		v := templates.RequestNewView{Errors: map[string]string{}}
+		err := requestNewPlaceError(&v, tc.err)
+		if tc.kept {
+			require.Error(t, err)
+			require.Empty(t, v.Top)
+			continue
+		}
+		require.NoError(t, err)
+		require.Equal(t, []string{tc.top}, v.Top)
+	}
+	notFound := requestNewPlaceError(&templates.RequestNewView{}, fmt.Errorf("x: %w", approvals.ErrNotFound))
+	require.ErrorIs(t, notFound, inventory.ErrNotFound, "a 404 with the cluster's message")
+
+	v := templates.RequestNewView{Errors: map[string]string{}}
+	require.NoError(t, requestNewPlaceError(&v, &approvals.ValidationError{Violations: approvals.Violations{
+		{Target: "spec.version", Message: "Imply version is required"}, {Target: "nowhere", Message: "whole request"}}}))
+	require.Equal(t, "Imply version is required", v.Errors["version"])
+	require.Equal(t, []string{"whole request"}, v.Top)
 }

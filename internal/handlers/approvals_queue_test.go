@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
+	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
+	"github.com/clusterdesk/clusterdesk/internal/cloudapi/sim"
 )
 
 func TestApprovalsQueueListsWhatTheViewerMayApprove(t *testing.T) {
@@ -76,4 +78,33 @@ func TestRequestStaleClusterOffersNoApproval(t *testing.T) {
 	require.Equal(t, http.StatusConflict, resp.status, resp.body)
 	require.Equal(t, approvals.StateStale, f.state(r.ID))
 	require.Zero(t, f.count(`SELECT count(*) FROM river_job WHERE kind = 'submit'`))
+}
+
+func TestRequestApproveWhenCloudManagerIsDown(t *testing.T) {
+	f := newDecideFixture(t)
+	_, aliceID := f.signedIn("alice")
+	r := f.file(aliceID, "Alice Anderson", approvals.KindStart, "clickstream-dev", "Testing")
+	bob, _ := f.signedIn("bob")
+	form := decisionValues(bob, r.Revision.Number, "")
+	f.sim.InjectFault(sim.Fault{Operation: cloudapi.OpGetCluster, Status: http.StatusServiceUnavailable})
+
+	page := html.UnescapeString(bob.get(requestPath(r.ID)).body)
+	require.Contains(t, page, "could not be reached to re-read the cluster")
+	require.NotContains(t, page, `data-testid="approve-button"`)
+
+	resp := bob.postOnce(requestPath(r.ID, "approve"), form)
+	require.Equal(t, http.StatusServiceUnavailable, resp.status, resp.body)
+	require.Contains(t, html.UnescapeString(resp.body), "nothing was approved")
+	require.Equal(t, approvals.StatePending, f.state(r.ID))
+	require.Zero(t, f.count(`SELECT count(*) FROM approvals WHERE request_id = $1`, r.ID))
+}
+
+func TestRequestApproveOfAnOlderRevisionIsAConflict(t *testing.T) {
+	f := newDecideFixture(t)
+	_, aliceID := f.signedIn("alice")
+	r := f.file(aliceID, "Alice Anderson", approvals.KindStart, "clickstream-dev", "Testing")
+	bob, _ := f.signedIn("bob")
+	resp := bob.postOnce(requestPath(r.ID, "approve"), decisionValues(bob, r.Revision.Number+1, ""))
+	require.Equal(t, http.StatusConflict, resp.status, resp.body)
+	require.Equal(t, approvals.StatePending, f.state(r.ID))
 }

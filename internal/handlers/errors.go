@@ -34,6 +34,7 @@ var errorStatus = []struct {
 	{approvals.ErrInvalidTransition, http.StatusConflict, "The request's state does not allow this any more. Reload the page to see where it stands."},
 	{approvals.ErrNoPolicy, http.StatusConflict, "No approval policy matches this request, so nobody can approve it."},
 	{approvals.ErrInvalid, http.StatusUnprocessableEntity, "The request is incomplete or wrong."},
+	{errCloudUnreachable, http.StatusServiceUnavailable, "Cloud Manager could not be reached to re-read the cluster, so nothing was approved. Try again in a minute."},
 	{errNoApprovals, http.StatusServiceUnavailable, "Change requests are not configured on this portal."},
 	{errCrossSite, http.StatusForbidden, "This request came from another site, so it was refused. Start again from the portal."},
 	{errCSRFToken, http.StatusForbidden, "The page was out of date, so the request was refused. Reload the page and try again."},

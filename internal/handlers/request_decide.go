@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -12,6 +13,9 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 	"github.com/clusterdesk/clusterdesk/web/templates"
 )
+
+// errCloudUnreachable: the cluster could not be re-read before an approval.
+var errCloudUnreachable = errors.New("handlers: cannot re-read the cluster from Cloud Manager")
 
 // decisionForm is what the decision forms post. Only these fields are read:
 // the state, the requester and the like come from the domain, never from
@@ -71,6 +75,9 @@ func (s *Server) liveResourceVersion(c echo.Context, uid string) (int64, error) 
 	ctx := c.Request().Context()
 	if s.deps.Inventory != nil {
 		cl, err := s.deps.Inventory.Refresh(ctx, uid)
+		if err != nil && !errors.Is(err, inventory.ErrNotFound) {
+			return 0, fmt.Errorf("%w: %w", errCloudUnreachable, err)
+		}
 		return cl.ResourceVersion, err
 	}
 	cl, err := inventory.ClusterGet(ctx, s.deps.DB, uid)

@@ -108,3 +108,37 @@ func TestRequestApproveOfAnOlderRevisionIsAConflict(t *testing.T) {
 	require.Equal(t, http.StatusConflict, resp.status, resp.body)
 	require.Equal(t, approvals.StatePending, f.state(r.ID))
 }
+
+func TestRequestDoubleSubmitsRedirect(t *testing.T) {
+	f := newDecideFixture(t)
+	alice, aliceID := f.signedIn("alice")
+	r := f.file(aliceID, "Alice Anderson", approvals.KindStart, "clickstream-dev", "Testing")
+	carol, _ := f.signedIn("carol")
+	form := decisionValues(carol, r.Revision.Number, "No, not this week")
+	for range 2 {
+		resp := carol.postOnce(requestPath(r.ID, "reject"), form)
+		require.Equal(t, http.StatusSeeOther, resp.status, resp.body)
+	}
+	require.Equal(t, 1, f.count(`SELECT count(*) FROM approvals WHERE request_id = $1`, r.ID))
+	require.Equal(t, approvals.StateRejected, f.state(r.ID))
+
+	r2 := f.file(aliceID, "Alice Anderson", approvals.KindStart, "clickstream-dev", "Again")
+	cancel := map[string][]string{"csrf_token": {alice.csrfToken()}}
+	for range 2 {
+		resp := alice.postOnce(requestPath(r2.ID, "cancel"), cancel)
+		require.Equal(t, http.StatusSeeOther, resp.status, resp.body)
+	}
+	require.Equal(t, approvals.StateCancelled, f.state(r2.ID))
+	require.NotContains(t, alice.get(requestPath(r2.ID)).body, `data-testid="cancel-form"`)
+}
+
+func TestRequestAdminMayCancelAnyRequest(t *testing.T) {
+	f := newDecideFixture(t)
+	_, aliceID := f.signedIn("alice")
+	r := f.file(aliceID, "Alice Anderson", approvals.KindStart, "clickstream-dev", "Testing")
+	dave, _ := f.signedIn("dave")
+	require.Contains(t, dave.get(requestPath(r.ID)).body, `data-testid="cancel-form"`)
+	resp := dave.postOnce(requestPath(r.ID, "cancel"), map[string][]string{"csrf_token": {dave.csrfToken()}})
+	require.Equal(t, http.StatusSeeOther, resp.status, resp.body)
+	require.Equal(t, approvals.StateCancelled, f.state(r.ID))
+}

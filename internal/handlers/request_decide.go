@@ -105,7 +105,11 @@ func (s *Server) requestReject(c echo.Context) error {
 	if form.Errors != nil {
 		return s.renderRequest(c, http.StatusUnprocessableEntity, form)
 	}
-	_, err = s.deps.Approvals.Reject(c.Request().Context(), actorOf(c), id, approvals.Reject{Revision: f.Revision, Comment: f.Comment})
+	actor := actorOf(c)
+	_, err = s.deps.Approvals.Reject(c.Request().Context(), actor, id, approvals.Reject{Revision: f.Revision, Comment: f.Comment})
+	if errors.Is(err, approvals.ErrConflict) && s.alreadyDecided(c, id, actor.UserID, f.Revision, approvals.DecisionReject) {
+		return s.requestRedirect(c, id) // a double submit
+	}
 	if errors.Is(err, approvals.ErrInvalid) && !errors.Is(err, approvals.ErrForbidden) {
 		form.Errors = map[string]string{"comment": "Say why you reject the request: the requester reads it."}
 		return s.renderRequest(c, http.StatusUnprocessableEntity, form)
@@ -129,8 +133,30 @@ func (s *Server) requestCancel(c echo.Context) error {
 	if len(f.Comment) > commentMax {
 		return echo.NewHTTPError(http.StatusUnprocessableEntity)
 	}
-	if _, err := s.deps.Approvals.Cancel(c.Request().Context(), actorOf(c), id, f.Comment); err != nil {
+	ctx := c.Request().Context()
+	if _, err := s.deps.Approvals.Cancel(ctx, actorOf(c), id, f.Comment); err != nil {
+		if errors.Is(err, approvals.ErrInvalidTransition) {
+			// A double submit finds the request cancelled already.
+			if r, gerr := approvals.Get(ctx, s.deps.DB, id); gerr == nil && r.State == approvals.StateCancelled {
+				return s.requestRedirect(c, id)
+			}
+		}
 		return err
 	}
 	return s.requestRedirect(c, id)
+}
+
+// alreadyDecided reports whether user made decision d on the revision of
+// request id: the answer to a repeated form post.
+func (s *Server) alreadyDecided(c echo.Context, id, user int64, revision int, d approvals.Decision) bool {
+	detail, err := approvals.Detail(c.Request().Context(), s.deps.DB, id)
+	if err != nil {
+		return false
+	}
+	for _, dec := range detail.Decisions {
+		if dec.Approver.ID == user && dec.Revision == revision && dec.Decision == d {
+			return true
+		}
+	}
+	return false
 }

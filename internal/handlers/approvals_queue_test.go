@@ -52,12 +52,14 @@ func TestHomeShowsMyRequestsAwaitingAndRecent(t *testing.T) {
 	require.Contains(t, home.body, `data-testid="home-mine"`)
 	require.Contains(t, home.body, id)
 	require.NotContains(t, home.body, `data-testid="home-awaiting`, "alice is no approver")
+	require.NotContains(t, home.body, `data-testid="nav-approvals"`, "alice is no approver")
 	require.Contains(t, home.body, `data-testid="home-recent"`)
 
 	carol, _ := f.signedIn("carol")
 	home = carol.get("/")
 	require.Contains(t, home.body, `data-testid="home-awaiting"`)
 	require.Contains(t, home.body, `data-testid="home-mine-empty"`)
+	require.Contains(t, home.body, `data-testid="nav-approvals"`)
 }
 
 func TestRequestStaleClusterOffersNoApproval(t *testing.T) {

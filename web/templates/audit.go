@@ -14,6 +14,12 @@ func (p Page) canReadAudit() bool {
 	return p.User != nil && (slices.Contains(p.User.Roles, "auditor") || slices.Contains(p.User.Roles, "admin"))
 }
 
+// canApprove reports whether the signed-in person sees the approvals queue
+// (the routes decide; this only shows the link).
+func (p Page) canApprove() bool {
+	return p.User != nil && slices.Contains(p.User.Roles, "approver")
+}
+
 // fieldErrorAttrs ties an input to its error message, when it has one.
 func fieldErrorAttrs(errors map[string]string, field string) templ.Attributes {
 	if _, ok := errors[field]; !ok {

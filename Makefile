@@ -45,13 +45,14 @@ verify: generate ## Regenerate and fail if anything generated was out of date, o
 	$(GO) mod tidy -diff
 	@git diff --exit-code -- '*_templ.go' migrations/ || { echo "generated files were stale: run make generate and commit"; exit 1; }
 
-.PHONY: browser
-browser: ## Install Chromium for the browser tests if it is missing (Debian package).
-	@command -v chromium >/dev/null || { echo "installing chromium (Debian package)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+.PHONY: test-tools
+test-tools: ## Install what the tests drive if it is missing (Debian packages): Chromium, and jq for the audit recipe.
+	@missing=""; for pkg in chromium jq; do command -v $$pkg >/dev/null || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then echo "installing$$missing (Debian packages)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
 .PHONY: test
-test: assets generate browser ## Run every test (race detector, real PostgreSQL, headless Chromium), then a short fuzz run.
+test: assets generate test-tools ## Run every test (race detector, real PostgreSQL, headless Chromium), then a short fuzz run.
 	$(GO) test $(TEST_FLAGS) ./...
 	@$(MAKE) --no-print-directory fuzz
 

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"slices"
 	"strconv"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/audit"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi/sim"
+	"github.com/clusterdesk/clusterdesk/internal/cloudapi/simtest"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 	"github.com/clusterdesk/clusterdesk/internal/testdb"
 )
@@ -51,19 +51,7 @@ type fixture struct {
 func setup(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	s, err := sim.New(sim.Config{SeedDemo: true, StageDuration: 2 * time.Millisecond})
-	require.NoError(t, err)
-	server := httptest.NewServer(s)
-	t.Cleanup(func() {
-		server.Close()
-		require.NoError(t, s.Close())
-	})
-	client, err := cloudapi.New(cloudapi.Config{
-		BaseURL: s.APIURL(server.URL), TokenURL: s.TokenURL(server.URL),
-		ClientID: "clusterdesk", ClientSecret: "clusterdesk-sim-secret",
-		Retry: cloudapi.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
-	})
-	require.NoError(t, err)
+	s, client := simtest.Start(t, 2*time.Millisecond)
 	envRules, err := inventory.ParseNameRules("-dev$=development")
 	require.NoError(t, err)
 	rules := inventory.Rules{Environments: envRules}

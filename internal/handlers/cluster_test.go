@@ -3,7 +3,6 @@ package handlers
 import (
 	"html"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/audit"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi/sim"
+	"github.com/clusterdesk/clusterdesk/internal/cloudapi/simtest"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 )
 
@@ -31,19 +31,7 @@ type clusterFixture struct {
 
 func newClusterFixture(t *testing.T) *clusterFixture {
 	t.Helper()
-	s, err := sim.New(sim.Config{SeedDemo: true, StageDuration: 5 * time.Millisecond})
-	require.NoError(t, err)
-	api := httptest.NewServer(s)
-	t.Cleanup(func() {
-		api.Close()
-		require.NoError(t, s.Close())
-	})
-	client, err := cloudapi.New(cloudapi.Config{
-		BaseURL: s.APIURL(api.URL), TokenURL: s.TokenURL(api.URL),
-		ClientID: "clusterdesk", ClientSecret: "clusterdesk-sim-secret",
-		Retry: cloudapi.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
-	})
-	require.NoError(t, err)
+	s, client := simtest.Start(t, 5*time.Millisecond)
 	rules, err := inventory.ParseNameRules("-dev$=development")
 	require.NoError(t, err)
 	f := &clusterFixture{signinEnv: newSigninEnv(t, signinOptions{}), sim: s, client: client}

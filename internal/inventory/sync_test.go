@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi/sim"
+	"github.com/clusterdesk/clusterdesk/internal/cloudapi/simtest"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 	"github.com/clusterdesk/clusterdesk/internal/testdb"
 )
@@ -36,19 +36,7 @@ type fixture struct {
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	s, err := sim.New(sim.Config{SeedDemo: true, StageDuration: 5 * time.Millisecond})
-	require.NoError(t, err)
-	server := httptest.NewServer(s)
-	t.Cleanup(func() {
-		server.Close()
-		require.NoError(t, s.Close())
-	})
-	client, err := cloudapi.New(cloudapi.Config{
-		BaseURL: s.APIURL(server.URL), TokenURL: s.TokenURL(server.URL),
-		ClientID: "clusterdesk", ClientSecret: "clusterdesk-sim-secret",
-		Retry: cloudapi.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
-	})
-	require.NoError(t, err)
+	s, client := simtest.Start(t, 5*time.Millisecond)
 	f := &fixture{pool: testdb.New(t), sim: s, client: client}
 	f.syncer = inventory.NewSyncer(f.pool, client, inventory.Config{
 		Rules: inventory.Rules{Environments: mustRules(t, "-dev$=development")},

@@ -23,7 +23,7 @@ func newCloudClient(cfg config.Config, logger *slog.Logger) (*cloudapi.Client, e
 	})
 }
 
-// checkCloud lists the clusters once at start-up, so a wrong URL or
+// checkCloud lists the clusters once at the start of a web-only process, so a wrong URL or
 // credential shows in the log at once rather than at the first change. It
 // does not stop the portal: the API may come back.
 func checkCloud(ctx context.Context, client *cloudapi.Client, logger *slog.Logger) {

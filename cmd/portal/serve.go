@@ -75,7 +75,11 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 	if err != nil {
 		return err
 	}
-	go checkCloud(ctx, cloud, logger)
+	if !parts.worker {
+		// A worker's first inventory sync lists the clusters at start and
+		// logs the outcome; a web-only process checks the API itself.
+		go checkCloud(ctx, cloud, logger)
+	}
 
 	syncer := newSyncer(pool, cloud, logger)
 	var jobs *worker.Worker

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -73,6 +74,7 @@ type Syncer struct {
 	api      API
 	rules    Rules
 	onChange ChangeHook
+	synced   atomic.Bool // a sync has completed in this process
 	logger   *slog.Logger
 }
 
@@ -144,7 +146,9 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("inventory: sync: %w", err)
 	}
-	if r.Created+r.Updated+r.Deleted > 0 {
+	// The first sync of a process always says what it found, so a start-up
+	// shows at once that the API answers; later ones only when they change.
+	if !s.synced.Swap(true) || r.Created+r.Updated+r.Deleted > 0 {
 		s.logger.InfoContext(ctx, "inventory synced", "listed", r.Listed, "created", r.Created,
 			"updated", r.Updated, "deleted", r.Deleted, "skipped", r.Skipped)
 	}

@@ -80,12 +80,7 @@ func clusterShowView(cl inventory.Cluster, versions []inventory.Version, request
 			At: timeText(e.Timestamp), Level: strings.ToLower(string(e.Level)), Source: string(e.Source), Message: e.Message,
 		})
 	}
-	for _, ver := range versions {
-		v.Versions = append(v.Versions, templates.ClusterVersionRow{
-			ResourceVersion: ver.ResourceVersion, ImplyVersion: ver.Spec.Version,
-			SeenAt: timeText(ver.FirstSeenAt), Current: ver.ResourceVersion == cl.ResourceVersion,
-		})
-	}
+	v.Versions = clusterVersionRows(cl, versions)
 	if len(requests) > clusterRequestsShown {
 		requests, v.RequestsCut = requests[:clusterRequestsShown], true
 	}

@@ -56,6 +56,12 @@ func (s *Server) routes() {
 	requesters.GET("/clusters/:uid/requests/new", s.requestNew)
 	requesters.POST("/clusters/:uid/requests", s.requestCreate)
 
+	// Create and update forms, editing a request; live pages; versions,
+	// drift and rollback. Each area declares its routes in its own file.
+	s.specRoutes(signedIn, requesters)
+	s.liveRoutes(signedIn)
+	s.historyRoutes(signedIn, requesters)
+
 	// Auditors and admins: the audit log (audit_*.go).
 	auditReaders.GET("/audit", s.auditList)
 	auditReaders.GET("/audit/export", s.auditExport)

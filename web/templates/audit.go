@@ -20,6 +20,12 @@ func (p Page) canApprove() bool {
 	return p.User != nil && slices.Contains(p.User.Roles, "approver")
 }
 
+// canRequest reports whether the signed-in person may file change requests
+// (the routes decide; this only shows the buttons).
+func (p Page) canRequest() bool {
+	return p.User != nil && slices.Contains(p.User.Roles, "requester")
+}
+
 // fieldErrorAttrs ties an input to its error message, when it has one.
 func fieldErrorAttrs(errors map[string]string, field string) templ.Attributes {
 	if _, ok := errors[field]; !ok {

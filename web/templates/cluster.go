@@ -154,14 +154,6 @@ type ClusterEventRow struct {
 	Message string
 }
 
-// ClusterVersionRow is one resource version the portal saw.
-type ClusterVersionRow struct {
-	ResourceVersion int64
-	ImplyVersion    string
-	SeenAt          TimeText
-	Current         bool
-}
-
 // ClusterRequestRow is one change request on the cluster.
 type ClusterRequestRow struct {
 	ID        int64

@@ -1,0 +1,9 @@
+package templates
+
+// ClusterVersionRow is one resource version the portal saw.
+type ClusterVersionRow struct {
+	ResourceVersion int64
+	ImplyVersion    string
+	SeenAt          TimeText
+	Current         bool
+}

@@ -14,6 +14,8 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/config"
 	"github.com/clusterdesk/clusterdesk/internal/database"
 	"github.com/clusterdesk/clusterdesk/internal/handlers"
+	"github.com/clusterdesk/clusterdesk/internal/live"
+	"github.com/clusterdesk/clusterdesk/internal/specform"
 	"github.com/clusterdesk/clusterdesk/internal/worker"
 	"github.com/clusterdesk/clusterdesk/web/static"
 )
@@ -119,6 +121,14 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 	if err != nil {
 		return err
 	}
+	presets, err := specform.LoadPresets(cfg.PresetsFile)
+	if err != nil {
+		return fmt.Errorf("presets (PORTAL_PRESETS_FILE=%s): %w", cfg.PresetsFile, err)
+	}
+	hub, err := live.Start(ctx, pool, logger)
+	if err != nil {
+		return fmt.Errorf("live updates: %w", err)
+	}
 	web := handlers.New(handlers.Deps{
 		Logger: logger,
 		Assets: assets,
@@ -128,6 +138,9 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 
 		Approvals: requests,
 		Inventory: syncer,
+		Cloud:     cloud,
+		Presets:   presets,
+		Live:      hub,
 		Ready: func(ctx context.Context) error {
 			if err := pool.Ping(ctx); err != nil {
 				return err

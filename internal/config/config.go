@@ -51,6 +51,7 @@ type Config struct {
 
 	// The cluster inventory (internal/inventory).
 	InventorySyncInterval time.Duration `env:"PORTAL_INVENTORY_SYNC_INTERVAL" default:"30s" check:"positive" help:"How often the worker copies every cluster from the Cloud Manager API into PostgreSQL; pages read that copy, so API calls do not grow with viewers."`
+	PresetsFile           string        `env:"PORTAL_PRESETS_FILE" help:"A JSON file of presets for the create form ([{\"name\", \"description\", \"spec\"}]); empty uses the built-in \"small development cluster\" and \"highly available production\"."`
 
 	// The audit log (internal/audit, docs/audit.md).
 	AuditVerifyInterval time.Duration `env:"PORTAL_AUDIT_VERIFY_INTERVAL" default:"1h" check:"positive" help:"How often the worker verifies the whole audit hash chain; a broken chain is logged at error level and shown on the audit page."`

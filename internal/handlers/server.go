@@ -15,6 +15,8 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/auth"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
+	"github.com/clusterdesk/clusterdesk/internal/live"
+	"github.com/clusterdesk/clusterdesk/internal/specform"
 	"github.com/clusterdesk/clusterdesk/web/static"
 )
 
@@ -37,6 +39,15 @@ type Deps struct {
 	// request page can tell whether the cluster moved since the request's
 	// base; nil skips the re-read (the cached inventory is used).
 	Inventory *inventory.Syncer
+	// Cloud asks Cloud Manager to validate a proposal (dryRun=true) while
+	// a form is filled in, on submit and when an approver opens a request;
+	// nil checks with the local rules only.
+	Cloud approvals.DryRunner
+	// Presets fill the create form ("small development cluster", …).
+	Presets []specform.Preset
+	// Live carries database notifications to the pages' event streams; nil
+	// means pages update on reload only.
+	Live *live.Hub
 	// Secure is true when the portal is served over https: cookies get the
 	// Secure attribute and the __Host- prefix, responses carry HSTS.
 	Secure bool

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
+	"github.com/clusterdesk/clusterdesk/internal/audit"
 )
 
 // BenchmarkApprove measures B7 of performance-security.md: the latency of
@@ -83,6 +84,11 @@ func benchmarkApprove(b *testing.B, conns int32) {
 	wg.Wait()
 	elapsed := time.Since(began)
 	b.StopTimer()
+	// B7 also asks for no fork of the chain under the load (run it with
+	// -benchtime=10000x for the 10,000-approval stress).
+	result, err := audit.Verify(ctx, f.pool)
+	require.NoError(b, err)
+	require.True(b, result.OK, "the audit chain forked under %d approvals", len(ids))
 
 	all := slices.Concat(latencies...)
 	slices.Sort(all)

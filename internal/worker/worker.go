@@ -17,6 +17,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -54,10 +55,19 @@ type Options struct {
 	// track.go.
 	Submission *SubmissionOptions
 	// FetchCooldown and FetchPollInterval tune how soon a new job is picked
-	// up; zero keeps River's defaults (100 ms, 1 s). FetchPollInterval may
-	// not be shorter than FetchCooldown.
+	// up; zero means FetchCooldown (10 ms) and River's 1 s poll.
+	// FetchPollInterval may not be shorter than FetchCooldown.
 	FetchCooldown, FetchPollInterval time.Duration
 }
+
+// FetchCooldown is the worker's default for Options.FetchCooldown, and the
+// insert-only client's. River's own (100 ms) is also the window in which a
+// client sends no second insert notification for a queue, and the time a
+// producer waits after a fetch before the next one: an approval arriving
+// just after another job's insert or fetch then waited up to 100 ms, or
+// for the 1 s poll when its notification was the one held back. Fetching
+// at most every 10 ms costs one cheap query per notification burst.
+const FetchCooldown = 10 * time.Millisecond
 
 // Worker is the River client with every job of the portal registered.
 type Worker struct {
@@ -104,7 +114,7 @@ func New(pool *pgxpool.Pool, logger *slog.Logger, opts Options) (*Worker, error)
 		Workers:           workers,
 		PeriodicJobs:      periodic,
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmpOr(opts.MaxWorkers, 10)}},
-		FetchCooldown:     opts.FetchCooldown,
+		FetchCooldown:     cmp.Or(opts.FetchCooldown, FetchCooldown),
 		FetchPollInterval: opts.FetchPollInterval,
 	})
 	if err != nil {

@@ -56,12 +56,13 @@ func (s *Server) clusterList(c echo.Context) error {
 		results = clusterResults(q, list, pending)
 	}
 	if isHTMX(c) && c.Request().Header.Get("HX-History-Restore-Request") != "true" {
-		if status == http.StatusOK {
+		// A live reload of the results (HX-Trigger: its id) stays on the URL.
+		if status == http.StatusOK && c.Request().Header.Get("HX-Trigger") != "cluster-results" {
 			c.Response().Header().Set("HX-Push-Url", q.url(q.page))
 		}
 		return s.render(c, status, templates.ClusterResultsFragment(results))
 	}
-	view := templates.ClusterListView{Form: q.form, Results: results}
+	view := templates.ClusterListView{Form: q.form, Results: results, LiveURL: s.liveURL("/clusters/events", "")}
 	return s.render(c, status, templates.ClusterListPage(s.page(c, "Clusters"), view))
 }
 
@@ -201,6 +202,7 @@ func clusterResults(q clusterQuery, list []inventory.Summary, pending map[string
 		})
 	}
 	r.Columns = clusterColumns(q)
+	r.SelfURL = q.url(q.page)
 	first := (q.page-1)*clusterPageSize + 1
 	switch {
 	case len(list) == 0 && q.page > 1:

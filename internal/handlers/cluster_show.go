@@ -42,6 +42,7 @@ func (s *Server) clusterShow(c echo.Context) error {
 	}
 	view := clusterShowView(cl, versions, requests)
 	view.Operations = clusterOperations(cl)
+	view.LiveURL = s.liveURL(clusterURL(cl.UID)+"/events", "")
 	return s.ok(c, templates.ClusterShowPage(s.page(c, "Cluster "+cl.Name), view))
 }
 

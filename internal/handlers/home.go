@@ -36,6 +36,10 @@ func (s *Server) home(c echo.Context) error {
 			return err
 		}
 		v.Recent = requestRows(recent)
+		if v.Counts, err = requestCounts(ctx, s.deps.DB); err != nil {
+			return err
+		}
+		v.LiveURL = s.liveURL("/events/dashboard", dashboardKey(recent))
 	}
 	return s.ok(c, templates.Home(s.page(c, "Home"), v))
 }

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -104,26 +105,38 @@ func (s *Server) renderRequest(c echo.Context, status int, form templates.Reques
 	v.CanCancel = r.State.Open() && slices.Contains([]approvals.State{approvals.StatePending, approvals.StateStale, approvals.StateApproved}, r.State) &&
 		(r.Requester.ID == viewer.UserID || viewer.Admin)
 
+	if v.Timeline, err = s.requestTimeline(ctx, id); err != nil {
+		return err
+	}
+	if v.Submission, err = s.requestSubmission(ctx, r); err != nil {
+		return err
+	}
+	if v.Events, err = s.requestEvents(ctx, id); err != nil {
+		return err
+	}
+	v.LiveURL = s.liveURL(fmt.Sprintf("/requests/%d/events", id), requestLiveKey(r))
+	return s.render(c, status, templates.RequestShowPage(s.page(c, fmt.Sprintf("Request %d", id)), v))
+}
+
+// requestTimeline is the audit events about request id, oldest first.
+func (s *Server) requestTimeline(ctx context.Context, id int64) ([]templates.RequestTimelineRow, error) {
 	page, err := audit.List(ctx, s.deps.DB, audit.Filter{SubjectType: audit.SubjectRequest, SubjectID: strconv.FormatInt(id, 10)},
 		audit.PageRequest{Oldest: true, Limit: requestTimelineShown})
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var rows []templates.RequestTimelineRow
 	for _, e := range page.Entries {
-		v.Timeline = append(v.Timeline, templates.RequestTimelineRow{
+		rows = append(rows, templates.RequestTimelineRow{
 			Seq: e.Seq, At: timeText(e.At), Actor: cmpOr(e.Actor.Name, e.Actor.ID), Action: strings.NewReplacer(".", " ", "_", " ").Replace(string(e.Action)),
 		})
 	}
-	if v.Submission, err = s.requestSubmission(c, r); err != nil {
-		return err
-	}
-	return s.render(c, status, templates.RequestShowPage(s.page(c, fmt.Sprintf("Request %d", id)), v))
+	return rows, nil
 }
 
 // requestSubmission is the execution of the current revision, nil before
 // its approval.
-func (s *Server) requestSubmission(c echo.Context, r approvals.Request) (*templates.RequestSubmissionView, error) {
-	ctx := c.Request().Context()
+func (s *Server) requestSubmission(ctx context.Context, r approvals.Request) (*templates.RequestSubmissionView, error) {
 	sub, err := worker.SubmissionGet(ctx, s.deps.DB, r.ID, r.Revision.Number)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
@@ -134,6 +147,7 @@ func (s *Server) requestSubmission(c echo.Context, r approvals.Request) (*templa
 	v := &templates.RequestSubmissionView{ClusterState: strings.ToLower(sub.ClusterState), Reason: sub.Reason}
 	if sub.TotalStages > 0 {
 		v.Progress = fmt.Sprintf("Stage %d of %d.", sub.CurrentStage, sub.TotalStages)
+		v.CurrentStage, v.TotalStages = sub.CurrentStage, sub.TotalStages
 	}
 	attempts, err := worker.AttemptList(ctx, s.deps.DB, r.ID, r.Revision.Number)
 	if err != nil {

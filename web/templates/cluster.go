@@ -2,10 +2,32 @@ package templates
 
 import "github.com/a-h/templ"
 
+// liveAttrs make an element the source of a page's server-sent events
+// (htmx's sse extension); none without a stream, so the page works as a
+// plain page.
+func liveAttrs(url string) templ.Attributes {
+	if url == "" {
+		return templ.Attributes{}
+	}
+	return templ.Attributes{"hx-ext": "sse", "sse-connect": url}
+}
+
+// refreshAttrs reload an element from url (the part selector of the page)
+// when the stream says the viewer's own view changed (event "refresh"):
+// parts that depend on who looks are not drawn once for everyone.
+func refreshAttrs(url, selector string) templ.Attributes {
+	if url == "" {
+		return templ.Attributes{}
+	}
+	return templ.Attributes{"hx-get": url, "hx-trigger": "sse:refresh", "hx-select": selector, "hx-swap": "outerHTML"}
+}
+
 // ClusterListView is the cluster list page: the filter form and the table.
 type ClusterListView struct {
 	Form    ClusterForm
 	Results ClusterResults
+	// LiveURL is the list's event stream; empty without live updates.
+	LiveURL string
 }
 
 // ClusterForm holds the list's filter and order as asked for, with a
@@ -37,6 +59,9 @@ type ClusterResults struct {
 	Empty string
 	// PrevURL and NextURL page through; empty when there is no such page.
 	PrevURL, NextURL string
+	// SelfURL is this page of the list, reloaded when a live update could
+	// not be applied row by row.
+	SelfURL string
 	// Columns head the table; a sortable one links to the list sorted by it.
 	Columns []ClusterColumn
 }
@@ -90,6 +115,8 @@ type ClusterShowView struct {
 	// Operations are the requests the cluster allows now, as links to
 	// their forms.
 	Operations []ClusterOperation
+	// LiveURL is the page's event stream; empty without live updates.
+	LiveURL string
 }
 
 // TimeText is a moment for a <time data-relative> element.
@@ -163,6 +190,9 @@ type ClusterRequestRow struct {
 	Reason    string
 	FiledAt   TimeText
 }
+
+// cellID names a changeable cell of the row, for live updates.
+func (r ClusterRow) cellID(what string) string { return "cluster-" + what + "-" + r.UID }
 
 // orNotSet is s, or "not set" when it is empty.
 func orNotSet(s string) string {

@@ -21,6 +21,12 @@ type RequestShowView struct {
 	Decisions           []RequestDecisionRow
 	Timeline            []RequestTimelineRow
 	Submission          *RequestSubmissionView
+	// Events are the cluster's events copied while the request was
+	// applied, oldest first.
+	Events []ClusterEventRow
+	// LiveURL is the page's event stream; empty when the portal runs
+	// without live updates (the page then changes on reload only).
+	LiveURL string
 	// Live says what the re-read of the cluster found; empty when it was
 	// not re-read.
 	Live string
@@ -76,7 +82,10 @@ type RequestTimelineRow struct {
 // RequestSubmissionView is the execution of the approved revision.
 type RequestSubmissionView struct {
 	ClusterState string
-	Progress     string
+	// Progress says "Stage n of m." while an update runs; CurrentStage
+	// and TotalStages draw it as a bar (TotalStages 0: no bar).
+	Progress                  string
+	CurrentStage, TotalStages int
 	Reason       string
 	Attempts     []RequestAttemptRow
 }

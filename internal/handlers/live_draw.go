@@ -1,0 +1,192 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/clusterdesk/clusterdesk/internal/approvals"
+	"github.com/clusterdesk/clusterdesk/internal/inventory"
+	"github.com/clusterdesk/clusterdesk/internal/live"
+	"github.com/clusterdesk/clusterdesk/internal/worker"
+	"github.com/clusterdesk/clusterdesk/web/templates"
+)
+
+// The renderers below draw what every viewer of a page shares; the hub
+// calls each once per burst of notifications, whatever the number of
+// viewers. Parts that depend on the viewer (the decision forms, "your
+// requests") are reloaded by each page when the frame's key changes.
+
+// requestEventsShown bounds the cluster events on a request's page.
+const requestEventsShown = 200
+
+// drawRequest draws request id's page: its state, the execution (progress
+// bar, calls), the cluster's events and the timeline. The key is the
+// request's state and revision, on which the decision area depends.
+func (s *Server) drawRequest(id int64) live.Renderer {
+	return func(ctx context.Context, _ live.Draw) (live.Frame, error) {
+		r, err := approvals.Get(ctx, s.deps.DB, id)
+		if err != nil {
+			return live.Frame{}, err
+		}
+		sub, err := s.requestSubmission(ctx, r)
+		if err != nil {
+			return live.Frame{}, err
+		}
+		events, err := s.requestEvents(ctx, id)
+		if err != nil {
+			return live.Frame{}, err
+		}
+		timeline, err := s.requestTimeline(ctx, id)
+		if err != nil {
+			return live.Frame{}, err
+		}
+		parts, err := fragments(ctx,
+			part{"request-state", templates.RequestStateBadge(requestStateText(r.State), string(r.State))},
+			part{"request-execution", templates.RequestExecution(sub)},
+			part{"request-events", templates.RequestEvents(events)},
+			part{"request-timeline", templates.RequestTimeline(timeline)},
+		)
+		return live.Frame{Events: parts, Whole: true, Key: requestLiveKey(r)}, err
+	}
+}
+
+// requestLiveKey is what the viewer's own parts of a request's page
+// depend on.
+func requestLiveKey(r approvals.Request) string {
+	return string(r.State) + "." + strconv.Itoa(r.Revision.Number)
+}
+
+// requestEvents are the cluster events copied while request id was
+// applied, oldest first.
+func (s *Server) requestEvents(ctx context.Context, id int64) ([]templates.ClusterEventRow, error) {
+	list, err := worker.ClusterEventList(ctx, s.deps.DB, worker.ClusterEventFilter{RequestID: id, Limit: requestEventsShown})
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]templates.ClusterEventRow, 0, len(list))
+	for _, e := range list {
+		rows = append(rows, templates.ClusterEventRow{
+			At: timeText(e.At), Level: strings.ToLower(e.Level), Source: e.Source, Message: e.Message,
+		})
+	}
+	return rows, nil
+}
+
+// drawCluster draws cluster uid's page: state, operations, status,
+// servers, requests and events; none of it depends on the viewer.
+func (s *Server) drawCluster(uid string) live.Renderer {
+	return func(ctx context.Context, _ live.Draw) (live.Frame, error) {
+		cl, err := inventory.ClusterGet(ctx, s.deps.DB, uid)
+		if err != nil {
+			return live.Frame{}, err
+		}
+		requests, err := approvals.ListForCluster(ctx, s.deps.DB, uid, approvals.Page{Limit: clusterRequestsShown + 1})
+		if err != nil {
+			return live.Frame{}, err
+		}
+		v := clusterShowView(cl, nil, requests)
+		v.Operations = clusterOperations(cl)
+		parts, err := fragments(ctx,
+			part{"cluster-state", templates.ClusterStateBadgeFragment(v.State)},
+			part{"cluster-operations", templates.ClusterOperations(v)},
+			part{"cluster-status", templates.ClusterStatus(v)},
+			part{"cluster-servers", templates.ClusterServers(v)},
+			part{"cluster-requests", templates.ClusterRequests(v)},
+			part{"cluster-events", templates.ClusterEvents(v)},
+		)
+		return live.Frame{Events: parts, Whole: true}, err
+	}
+}
+
+// drawClusters draws the rows of the clusters that changed, for every
+// cluster list whatever its filter: a page swaps the rows it shows. A
+// catch-up cannot know which rows changed: each page reloads its list.
+func (s *Server) drawClusters(ctx context.Context, d live.Draw) (live.Frame, error) {
+	if d.CatchUp {
+		return live.Frame{Refresh: true}, nil
+	}
+	var uids []string
+	for _, n := range d.Changes {
+		if uid := n.Cluster(); uid != "" && !slices.Contains(uids, uid) {
+			uids = append(uids, uid)
+		}
+	}
+	if len(uids) == 0 {
+		return live.Frame{}, nil
+	}
+	pending, err := approvals.PendingCounts(ctx, s.deps.DB, uids)
+	if err != nil {
+		return live.Frame{}, err
+	}
+	rows := make([]templates.ClusterRow, 0, len(uids))
+	for _, uid := range uids {
+		cl, err := inventory.ClusterGet(ctx, s.deps.DB, uid)
+		if errors.Is(err, inventory.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return live.Frame{}, err
+		}
+		rows = append(rows, templates.ClusterRow{
+			UID: cl.UID, Name: cl.Name, URL: clusterURL(cl.UID),
+			State:       clusterStateBadge(cl.State, cl.Deleted()),
+			Environment: cl.Environment, Version: cl.Spec.Version, Servers: len(cl.Status.Servers),
+			Pending:  pending[cl.UID],
+			SyncedAt: cl.SyncedAt.UTC().Format(time.RFC3339), SyncedText: cl.SyncedAt.UTC().Format("2006-01-02 15:04:05 MST"),
+		})
+	}
+	parts, err := fragments(ctx, part{"clusters", templates.ClusterRowUpdates(rows)})
+	return live.Frame{Events: parts}, err
+}
+
+// drawDashboard draws the start page's counts and recent activity; its
+// key changes with the recent activity, so that each viewer reloads their
+// own lists (their requests, what awaits them).
+func (s *Server) drawDashboard(ctx context.Context, _ live.Draw) (live.Frame, error) {
+	counts, err := requestCounts(ctx, s.deps.DB)
+	if err != nil {
+		return live.Frame{}, err
+	}
+	recent, err := approvals.ListRecent(ctx, s.deps.DB, approvals.Page{Limit: homeListShown})
+	if err != nil {
+		return live.Frame{}, err
+	}
+	parts, err := fragments(ctx,
+		part{"home-counts", templates.HomeCountsFragment(counts)},
+		part{"home-recent", templates.HomeRecent(requestRows(recent))},
+	)
+	return live.Frame{Events: parts, Whole: true, Key: dashboardKey(recent)}, err
+}
+
+// dashboardKey sums up the recent activity: any request that changes
+// moves to its top.
+func dashboardKey(recent []approvals.Request) string {
+	h := fnv.New64a()
+	for _, r := range recent {
+		fmt.Fprintf(h, "%d.%s.%d.%d;", r.ID, r.State, r.Revision.Number, r.UpdatedAt.UnixMicro())
+	}
+	return strconv.FormatUint(h.Sum64(), 36)
+}
+
+// requestCounts counts the requests by where they stand.
+// TODO(approvals owner): this query belongs in internal/approvals
+// (queries.go) as approvals.CountByState; it lives here until then.
+func requestCounts(ctx context.Context, q approvals.Querier) (templates.HomeCounts, error) {
+	var c templates.HomeCounts
+	err := q.QueryRow(ctx, `
+		SELECT count(*) FILTER (WHERE state IN ('pending', 'stale')),
+		       count(*) FILTER (WHERE state IN ('approved', 'submitting', 'applying')),
+		       count(*) FILTER (WHERE state = 'succeeded' AND updated_at > now() - interval '24 hours'),
+		       count(*) FILTER (WHERE state = 'failed' AND updated_at > now() - interval '24 hours')
+		FROM change_requests`).Scan(&c.Pending, &c.Applying, &c.Done, &c.Failed)
+	if err != nil {
+		return c, fmt.Errorf("handlers: request counts: %w", err)
+	}
+	return c, nil
+}

@@ -31,6 +31,14 @@ func TestMain(m *testing.M) { testdb.Main(m) }
 // simulator, both in-process over real HTTP, and a free port.
 func testEnv(t *testing.T) map[string]string {
 	t.Helper()
+	vars, _ := testEnvSim(t)
+	return vars
+}
+
+// testEnvSim is testEnv that also returns the simulator, for tests that
+// inject faults or read its call log.
+func testEnvSim(t *testing.T) (map[string]string, *sim.Server) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := ln.Addr().String()
@@ -48,7 +56,7 @@ func testEnv(t *testing.T) map[string]string {
 	simServer := httptest.NewServer(s)
 	t.Cleanup(func() { simServer.Close(); _ = s.Close() })
 
-	return map[string]string{
+	vars := map[string]string{
 		"PORTAL_DATABASE_URL":        testdb.NewURL(t),
 		"PORTAL_LISTEN_ADDR":         addr,
 		"PORTAL_BASE_URL":            base,
@@ -60,6 +68,7 @@ func testEnv(t *testing.T) map[string]string {
 		"PORTAL_CLOUD_CLIENT_ID":     "sa",
 		"PORTAL_CLOUD_CLIENT_SECRET": "sa-secret",
 	}
+	return vars, s
 }
 
 func envOf(vars map[string]string) lookupFunc {

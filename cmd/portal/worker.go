@@ -32,7 +32,10 @@ func startWorker(ctx context.Context, pool *pgxpool.Pool, cloud *cloudapi.Client
 		AuditRetentionYears:   cfg.AuditRetentionYears,
 		Inventory:             syncer,
 		InventorySyncInterval: cfg.InventorySyncInterval,
-		Submission:            &worker.SubmissionOptions{API: cloud, Inventory: syncer},
+		RescueAfter:           cfg.JobRescueAfter,
+		// An attempt without an answer is taken for lost once River could
+		// have rescued its job: the process that made it is dead.
+		Submission: &worker.SubmissionOptions{API: cloud, Inventory: syncer, InFlightTimeout: cfg.JobRescueAfter},
 	})
 	if err != nil {
 		return nil, err

@@ -54,6 +54,7 @@ type Config struct {
 	PresetsFile           string        `env:"PORTAL_PRESETS_FILE" help:"A JSON file of presets for the create form ([{\"name\", \"description\", \"spec\"}]); empty uses the built-in \"small development cluster\" and \"highly available production\"."`
 
 	// The audit log (internal/audit, docs/audit.md).
+	JobRescueAfter      time.Duration `env:"PORTAL_JOB_RESCUE_AFTER" default:"5m" check:"positive" help:"How long a job may run before the worker takes its process for dead and runs it again. A change whose process died mid-call is first reconciled with the live cluster, so it is never sent twice."`
 	AuditVerifyInterval time.Duration `env:"PORTAL_AUDIT_VERIFY_INTERVAL" default:"1h" check:"positive" help:"How often the worker verifies the whole audit hash chain; a broken chain is logged at error level and shown on the audit page."`
 	AuditRetentionYears int           `env:"PORTAL_AUDIT_RETENTION_YEARS" default:"0" check:"nonnegative" help:"Years audit events are kept; older ones are pruned daily, leaving a verifiable anchor, and the pruning is itself audited. 0 keeps them forever."`
 }

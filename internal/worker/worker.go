@@ -58,6 +58,11 @@ type Options struct {
 	// up; zero means FetchCooldown (10 ms) and River's 1 s poll.
 	// FetchPollInterval may not be shorter than FetchCooldown.
 	FetchCooldown, FetchPollInterval time.Duration
+	// RescueAfter is how long a job may run before River takes the process
+	// running it for dead and runs it again (River's RescueStuckJobsAfter;
+	// zero keeps River's hour). Jobs other than the ones with a timeout of
+	// their own then time out after half of it.
+	RescueAfter time.Duration
 }
 
 // FetchCooldown is the worker's default for Options.FetchCooldown, and the
@@ -110,12 +115,14 @@ func New(pool *pgxpool.Pool, logger *slog.Logger, opts Options) (*Worker, error)
 	}
 
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Logger:            logger,
-		Workers:           workers,
-		PeriodicJobs:      periodic,
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmpOr(opts.MaxWorkers, 10)}},
-		FetchCooldown:     cmp.Or(opts.FetchCooldown, FetchCooldown),
-		FetchPollInterval: opts.FetchPollInterval,
+		Logger:               logger,
+		Workers:              workers,
+		PeriodicJobs:         periodic,
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmpOr(opts.MaxWorkers, 10)}},
+		FetchCooldown:        cmp.Or(opts.FetchCooldown, FetchCooldown),
+		FetchPollInterval:    opts.FetchPollInterval,
+		RescueStuckJobsAfter: opts.RescueAfter,
+		JobTimeout:           jobTimeout(opts.RescueAfter),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
@@ -133,6 +140,16 @@ func singleton() *river.InsertOpts {
 		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
 		rivertype.JobStateRetryable, rivertype.JobStateScheduled,
 	}}}
+}
+
+// jobTimeout is River's job timeout for a rescue delay: its default
+// (1 min), or half the delay when that is shorter, as River wants a job to
+// time out before it counts as stuck.
+func jobTimeout(rescueAfter time.Duration) time.Duration {
+	if rescueAfter > 0 && rescueAfter/2 < time.Minute {
+		return rescueAfter / 2
+	}
+	return 0
 }
 
 func cmpOr(n, fallback int) int {

@@ -36,6 +36,10 @@ type Fault struct {
 	// RetryAfter is sent as the Retry-After header (whole seconds) with
 	// Status.
 	RetryAfter time.Duration `json:"-"`
+	// HoldAnswer handles the call (changing state) and holds the answer
+	// back this long: a caller killed meanwhile made the change but never
+	// learnt it.
+	HoldAnswer time.Duration `json:"-"`
 	// Drop closes the connection without an answer, before handling.
 	Drop bool `json:"drop,omitempty"`
 	// ApplyThenDrop handles the call (changing state) and then closes the
@@ -136,6 +140,9 @@ func (f *Fault) String() string {
 	case f.Status != 0:
 		parts = append(parts, "status "+strconv.Itoa(f.Status))
 	}
+	if f.HoldAnswer > 0 {
+		parts = append(parts, "answer held "+f.HoldAnswer.String())
+	}
 	if f.ApplyThenDrop {
 		parts = append(parts, "apply then drop")
 	}
@@ -149,12 +156,16 @@ func (f Fault) MarshalJSON() ([]byte, error) {
 		plain
 		Latency    string `json:"latency,omitempty"`
 		RetryAfter string `json:"retryAfter,omitempty"`
+		HoldAnswer string `json:"holdAnswer,omitempty"`
 	}{plain: plain(f)}
 	if f.Latency > 0 {
 		out.Latency = f.Latency.String()
 	}
 	if f.RetryAfter > 0 {
 		out.RetryAfter = f.RetryAfter.String()
+	}
+	if f.HoldAnswer > 0 {
+		out.HoldAnswer = f.HoldAnswer.String()
 	}
 	return json.Marshal(out)
 }
@@ -166,6 +177,7 @@ func (f *Fault) UnmarshalJSON(data []byte) error {
 		*plain
 		Latency    string `json:"latency"`
 		RetryAfter string `json:"retryAfter"`
+		HoldAnswer string `json:"holdAnswer"`
 	}{plain: (*plain)(f)}
 	if err := json.Unmarshal(data, &in); err != nil {
 		return err
@@ -176,6 +188,9 @@ func (f *Fault) UnmarshalJSON(data []byte) error {
 	}
 	if f.RetryAfter, err = parseDuration(in.RetryAfter); err != nil {
 		return fmt.Errorf("retryAfter: %w", err)
+	}
+	if f.HoldAnswer, err = parseDuration(in.HoldAnswer); err != nil {
+		return fmt.Errorf("holdAnswer: %w", err)
 	}
 	return nil
 }

@@ -191,6 +191,15 @@ func (s *Server) endpoint(op cloudapi.Operation, h handler) http.Handler {
 			dropConnection(w)
 			return
 		}
+		if fault != nil && fault.HoldAnswer > 0 {
+			// The change is made; the answer waits (a caller that dies in
+			// the meantime never gets it).
+			s.record(call)
+			if sleep(r, fault.HoldAnswer) {
+				s.write(w, r, resp)
+			}
+			return
+		}
 		s.record(call)
 		s.log.Debug("sim: call", "op", op, "method", r.Method, "path", r.URL.Path, "status", resp.status, "mutated", resp.mutated)
 		s.write(w, r, resp)

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -324,6 +325,23 @@ func TestFaultKinds(t *testing.T) {
 		require.NotEmpty(t, last.ClusterID)
 		_, _, body := h.do(t, "GET", "/api/v1/clusters/"+last.ClusterID, "")
 		require.Contains(t, body, `"name":"m"`)
+	})
+
+	t.Run("a held answer is lost when the caller gives up, the change is not", func(t *testing.T) {
+		h.sim.InjectFault(Fault{Operation: cloudapi.OpCreateCluster, HoldAnswer: time.Minute, Times: 1})
+		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, "POST", h.srv.URL+"/api/v1/clusters", strings.NewReader(strings.Replace(minimalCluster, `"m"`, `"held"`, 1)))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+h.token)
+		_, err = http.DefaultClient.Do(req)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		calls := h.sim.Calls()
+		last := calls[len(calls)-1]
+		require.True(t, last.Mutated)
+		require.Contains(t, last.Fault, "answer held 1m0s")
+		_, _, body := h.do(t, "GET", "/api/v1/clusters/"+last.ClusterID, "")
+		require.Contains(t, body, `"name":"held"`)
 	})
 }
 

@@ -151,6 +151,16 @@ func (s *Service) Approve(ctx context.Context, a Actor, id int64, in Approve) (O
 		e := dc.evaluation()
 		e.Approvals = append(e.Approvals, approval)
 		out = Outcome{Evaluation: e, Completed: e.Complete()}
+		if out.Completed && r.Kind.onCluster() {
+			earlier, err := firstEarlierCollision(ctx, tx, r)
+			if err != nil {
+				return err
+			}
+			if earlier != nil {
+				return fmt.Errorf("%w: request #%d (%s) also changes %s and is %s; approve this one once #%d is finished and this one is rebased",
+					ErrCollision, earlier.Request.ID, earlier.Request.Kind, collisionWhat(*earlier), earlier.Request.State, earlier.Request.ID)
+			}
+		}
 		if out.Completed {
 			if err := requestSetState(ctx, tx, &r, StateApproved); err != nil {
 				return err
@@ -178,6 +188,13 @@ func (s *Service) Approve(ctx context.Context, a Actor, id int64, in Approve) (O
 		return Outcome{}, fmt.Errorf("approvals: approve request %d: %w", id, err)
 	}
 	return out, nil
+}
+
+func collisionWhat(o Overlap) string {
+	if o.WholeCluster {
+		return "the whole cluster (a delete)"
+	}
+	return strings.Join(o.Paths, ", ")
 }
 
 // Reject records a's rejection of request id with a required comment,

@@ -43,6 +43,10 @@ var (
 	// ErrNotEligible: the actor is in none of the approver groups of the
 	// policy that applies.
 	ErrNotEligible = fmt.Errorf("%w: not a member of an approver group of the policy", ErrForbidden)
+	// ErrCollision: an earlier open request on the same cluster changes the
+	// same fields; this one may be approved once that one is finished and
+	// this one rebased onto its result.
+	ErrCollision = fmt.Errorf("%w: an earlier open request changes the same fields", ErrConflict)
 	// ErrNoChange: the proposal changes nothing on the cluster.
 	ErrNoChange = fmt.Errorf("%w: the proposal changes nothing", ErrInvalid)
 )

@@ -5,8 +5,9 @@ import "slices"
 // Kind is the operation a change request asks for.
 type Kind string
 
-// The kinds. Rollback and replace are reserved for a later issue: the
-// database accepts them, Create refuses them.
+// The kinds. Rollback and replace send the whole spec (a PUT): rollback
+// restores an earlier version's spec except the fields listed in
+// NotRestored, replace takes a spec written whole (an advanced editor).
 const (
 	KindCreate        Kind = "create"
 	KindUpdate        Kind = "update"
@@ -14,11 +15,12 @@ const (
 	KindStart         Kind = "start"
 	KindDelete        Kind = "delete"
 	KindRestartServer Kind = "restart_server"
-	KindRollback      Kind = "rollback" // reserved
-	KindReplace       Kind = "replace"  // reserved
+	KindRollback      Kind = "rollback"
+	KindReplace       Kind = "replace"
 )
 
-var supportedKinds = []Kind{KindCreate, KindUpdate, KindStop, KindStart, KindDelete, KindRestartServer}
+var supportedKinds = []Kind{KindCreate, KindUpdate, KindStop, KindStart, KindDelete, KindRestartServer,
+	KindRollback, KindReplace}
 
 // Kinds lists the kinds a request may have today, in the order the cluster
 // page offers them.
@@ -26,6 +28,10 @@ func Kinds() []Kind { return slices.Clone(supportedKinds) }
 
 // Supported reports whether requests of kind k can be filed.
 func (k Kind) Supported() bool { return slices.Contains(supportedKinds, k) }
+
+// Replaces reports whether requests of kind k are submitted as a PUT of the
+// whole proposed spec (rollback, replace) rather than a merge patch.
+func (k Kind) Replaces() bool { return k == KindRollback || k == KindReplace }
 
 // onCluster reports whether k acts on an existing cluster (all but create).
 func (k Kind) onCluster() bool { return k != KindCreate }

@@ -64,7 +64,11 @@ type Revision struct {
 	// Environments are the cluster's environment, then the proposed one
 	// when the change moves the cluster to another; policies match any.
 	Environments []string
-	CreatedAt    time.Time
+	// Changes is the diff of diffs from the previous revision (what the
+	// cluster did between the two bases and how the proposal's diff
+	// changed); nil for the first revision.
+	Changes   *RevisionChanges
+	CreatedAt time.Time
 }
 
 // Patch returns the merge patch that turns the base spec into the
@@ -99,7 +103,7 @@ const requestSelect = `
 
 const revisionColumns = `v.revision, v.author_id, coalesce(nullif(au.name, ''), au.username), v.reason,
 	       v.base_resource_version, v.base_spec, v.proposed_spec, v.payload, v.diff, v.diff_hash,
-	       v.environments, v.created_at`
+	       v.environments, v.rebase, v.created_at`
 
 // Get returns request id with its current revision. Errors: ErrNotFound.
 func Get(ctx context.Context, q Querier, id int64) (Request, error) {
@@ -160,12 +164,13 @@ type revisionDest struct {
 	baseRV                      *int64
 	baseSpec, proposed, payload []byte
 	diff, hash                  []byte
+	changes                     []byte
 }
 
 func (d *revisionDest) targets() []any {
 	return []any{&d.rev.Number, &d.rev.Author.ID, &d.rev.Author.Name, &d.rev.Reason,
 		&d.baseRV, &d.baseSpec, &d.proposed, &d.payload, &d.diff, &d.hash,
-		&d.rev.Environments, &d.rev.CreatedAt}
+		&d.rev.Environments, &d.changes, &d.rev.CreatedAt}
 }
 
 func (d *revisionDest) revision(kind Kind) (Revision, error) {
@@ -187,6 +192,9 @@ func (d *revisionDest) revision(kind Kind) (Revision, error) {
 		return Revision{}, fmt.Errorf("diff: %w", err)
 	}
 	copy(v.DiffHash[:], d.hash)
+	if v.Changes, err = decodeChanges(d.changes); err != nil {
+		return Revision{}, fmt.Errorf("changes: %w", err)
+	}
 	v.Risks = Risks(kind, v.Diff, v.Environments)
 	return v, nil
 }

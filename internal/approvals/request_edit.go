@@ -54,6 +54,9 @@ func (s *Service) Edit(ctx context.Context, a Actor, id int64, in Edit) (Request
 		if p.instanceID == "" {
 			p.instanceID = r.Revision.Payload.InstanceID
 		}
+		if r.Kind == KindRollback && p.spec != nil {
+			return proposal{}, fmt.Errorf("%w: a rollback restores a version; file a replace request to write a spec", ErrInvalid)
+		}
 		if p.spec == nil {
 			return carryOver(ctx, q, r, p)
 		}
@@ -69,7 +72,10 @@ func (s *Service) Edit(ctx context.Context, a Actor, id int64, in Edit) (Request
 // version in the inventory, keeping the reason and re-applying the same
 // changes: for update, the merge patch from the old base to the old
 // proposal applied to the current spec; for stop and start, the current
-// spec with the desired state; delete and restart need no spec. Refresh the
+// spec with the desired state; for rollback, the same version restored
+// onto the current spec (the fields not restored taken from it again);
+// for replace, the same whole spec; delete and restart need no spec. The
+// new revision records the diff of diffs (Revision.Changes). Refresh the
 // cluster in the inventory first. Earlier approvals stop counting; a stale
 // request becomes pending. Who may: as Edit. Errors: Edit's; ErrInvalid for
 // create requests (they have no base); ErrNoChange when the cluster already
@@ -124,6 +130,12 @@ func (s *Service) revise(ctx context.Context, a Actor, id int64, revision int, a
 		if err != nil {
 			return err
 		}
+		changes, err := CompareRevisions(r.Revision, d.revision)
+		if err != nil {
+			return err
+		}
+		changes.ToRevision = r.Revision.Number + 1
+		d.revision.Changes = &changes
 		if r.State == StateStale {
 			if err := checkTransition(StateStale, StatePending); err != nil {
 				return err
@@ -165,6 +177,14 @@ func carryOver(ctx context.Context, q Querier, r Request, p proposal) (proposal,
 	switch r.Kind {
 	case KindCreate:
 		p.spec = v.ProposedSpec
+	case KindRollback:
+		p.rollbackTo = v.Payload.RollbackTo
+	case KindReplace:
+		current, err := currentSpec(ctx, q, r.ClusterUID)
+		if err != nil {
+			return proposal{}, err
+		}
+		p.spec, p.seen = v.ProposedSpec, &current.version
 	case KindUpdate:
 		current, err := currentSpec(ctx, q, r.ClusterUID)
 		if err != nil {

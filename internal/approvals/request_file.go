@@ -28,14 +28,19 @@ type NewRequest struct {
 	Name string
 	// Reason says why; required.
 	Reason string
-	// Spec is the proposed spec; create and update. For update, start it
-	// from the current spec so that members the form does not show are
-	// kept.
+	// Spec is the proposed spec; create, update and replace. For update,
+	// start it from the current spec so that members the form does not
+	// show are kept. For replace it is the whole new spec; without a Pivot
+	// access mode the live one is kept (a PUT needs one).
 	Spec *cloudapi.ClusterSpec
+	// RollbackTo is the resource version a rollback restores; rollback
+	// only. The version must be in the inventory (inventory.Syncer.Version
+	// fetches an older one from the API's history).
+	RollbackTo *int64
 	// InstanceID is the server to restart; restart_server only.
 	InstanceID string
 	// SeenResourceVersion is the cluster version the form was built from;
-	// required for update (a form built on an older version would silently
+	// required for update and replace (a form built on an older version would silently
 	// undo the changes made since), optional for the other kinds on a
 	// cluster. When it is not the inventory's version: ErrStale.
 	SeenResourceVersion *int64
@@ -142,12 +147,13 @@ type proposal struct {
 	reason     string
 	spec       *cloudapi.ClusterSpec
 	instanceID string
+	rollbackTo *int64
 	seen       *int64
 }
 
 func proposalOf(in NewRequest) proposal {
 	return proposal{kind: in.Kind, clusterUID: in.ClusterUID, name: strings.TrimSpace(in.Name), reason: in.Reason,
-		spec: in.Spec, instanceID: strings.TrimSpace(in.InstanceID), seen: in.SeenResourceVersion}
+		spec: in.Spec, instanceID: strings.TrimSpace(in.InstanceID), rollbackTo: in.RollbackTo, seen: in.SeenResourceVersion}
 }
 
 // draft is a revision ready to store.
@@ -227,6 +233,41 @@ func (s *Service) prepare(ctx context.Context, q Querier, p proposal, self int64
 		if env, _ := s.classifier.Classify(cluster.Name, proposed); env != cluster.Environment {
 			v.Environments = append(v.Environments, env)
 		}
+	case KindRollback:
+		if p.rollbackTo == nil {
+			return draft{}, fmt.Errorf("%w: a rollback request needs the version to restore", ErrInvalid)
+		}
+		old, err := inventory.VersionGet(ctx, q, cluster.UID, *p.rollbackTo)
+		if errors.Is(err, inventory.ErrVersionNotFound) {
+			return draft{}, fmt.Errorf("%w: version %d of cluster %s is not known", ErrNotFound, *p.rollbackTo, cluster.Name)
+		}
+		if err != nil {
+			return draft{}, err
+		}
+		proposed, kept, err := restoreSpec(old.Spec, base)
+		if err != nil {
+			return draft{}, err
+		}
+		rv := *p.rollbackTo
+		v.Payload.RollbackTo, v.Payload.NotRestored = &rv, kept
+		if err := s.replacing(v, cluster.Name, cluster.Environment, proposed); err != nil {
+			return draft{}, err
+		}
+	case KindReplace:
+		if p.spec == nil {
+			return draft{}, fmt.Errorf("%w: a replace request needs the whole spec", ErrInvalid)
+		}
+		if p.seen == nil {
+			return draft{}, fmt.Errorf("%w: a replace request needs the resource version its form was built on", ErrInvalid)
+		}
+		proposed, err := cloneSpec(*p.spec)
+		if err != nil {
+			return draft{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		v.Payload.NotRestored = keepAccessMode(&proposed, base)
+		if err := s.replacing(v, cluster.Name, cluster.Environment, proposed); err != nil {
+			return draft{}, err
+		}
 	case KindStop, KindStart:
 		proposed := base
 		proposed.DesiredState = cloudapi.DesiredStopped
@@ -257,6 +298,22 @@ func (s *Service) prepare(ctx context.Context, q Querier, p proposal, self int64
 		}
 	}
 	return d.finish(), nil
+}
+
+// replacing sets the proposal of a request that replaces the whole spec
+// (rollback, replace), after the local rules and the access mode check.
+func (s *Service) replacing(v *Revision, name, environment string, proposed cloudapi.ClusterSpec) error {
+	if vs := ValidateSpec(proposed); len(vs) > 0 {
+		return &ValidationError{Violations: vs}
+	}
+	if err := checkAccessMode(proposed); err != nil {
+		return err
+	}
+	v.ProposedSpec = &proposed
+	if env, _ := s.classifier.Classify(name, proposed); env != environment {
+		v.Environments = append(v.Environments, env)
+	}
+	return nil
 }
 
 // finish derives the hash and the risk hints.
@@ -293,12 +350,16 @@ func revisionInsert(ctx context.Context, tx pgx.Tx, id int64, number int, author
 	if err != nil {
 		return err
 	}
+	changes, err := encodeChanges(v.Changes)
+	if err != nil {
+		return err
+	}
 	_, err = tx.Exec(ctx, `
 		INSERT INTO request_revisions (request_id, revision, author_id, reason, base_resource_version, base_spec,
-		                               proposed_spec, payload, diff, diff_hash, risks, environments)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		                               proposed_spec, payload, diff, diff_hash, risks, environments, rebase)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		id, number, author, v.Reason, base, baseSpec, proposed, payload, diff, v.DiffHash[:],
-		riskCodes(v.Risks), v.Environments)
+		riskCodes(v.Risks), v.Environments, changes)
 	return err
 }
 
@@ -331,6 +392,16 @@ func revisionData(r Request, previous *Revision) map[string]any {
 	}
 	if v.Payload.InstanceID != "" {
 		data["instance_id"] = v.Payload.InstanceID
+	}
+	if v.Payload.RollbackTo != nil {
+		data["rollback_to"] = *v.Payload.RollbackTo
+	}
+	if len(v.Payload.NotRestored) > 0 {
+		kept := make([]string, len(v.Payload.NotRestored))
+		for i, k := range v.Payload.NotRestored {
+			kept[i] = k.Path
+		}
+		data["not_restored"] = kept
 	}
 	if previous != nil {
 		data["previous_revision"] = previous.Number

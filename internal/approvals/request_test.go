@@ -113,7 +113,7 @@ func TestFilingRefusesBadInput(t *testing.T) {
 		in   approvals.NewRequest
 		want error
 	}{
-		{"reserved kind", approvals.NewRequest{Kind: approvals.KindRollback, ClusterUID: f.staging, Reason: "x"}, approvals.ErrInvalid},
+		{"rollback without a version", approvals.NewRequest{Kind: approvals.KindRollback, ClusterUID: f.staging, Reason: "x"}, approvals.ErrInvalid},
 		{"unknown kind", approvals.NewRequest{Kind: "explode", ClusterUID: f.staging, Reason: "x"}, approvals.ErrInvalid},
 		{"no reason", approvals.NewRequest{Kind: approvals.KindStop, ClusterUID: f.staging, Reason: "  "}, approvals.ErrInvalid},
 		{"unknown cluster", approvals.NewRequest{Kind: approvals.KindStop, ClusterUID: "nope", Reason: "x"}, approvals.ErrNotFound},

@@ -118,6 +118,39 @@ func overlapsWith(ctx context.Context, q Querier, r Request) ([]Overlap, error) 
 	return out, nil
 }
 
+// Collisions returns the other open requests on r's cluster that change
+// the same fields as r (or delete the cluster), oldest first: each will
+// need a rebase once the other is applied. Approve refuses to complete the
+// later of two colliding requests while the earlier is open (ErrCollision).
+func Collisions(ctx context.Context, q Querier, r Request) ([]Overlap, error) {
+	all, err := overlapsWith(ctx, q, r)
+	if err != nil {
+		return nil, fmt.Errorf("approvals: collisions of request %d: %w", r.ID, err)
+	}
+	var out []Overlap
+	for _, o := range all {
+		if o.SameFields() {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+// firstEarlierCollision returns the oldest open request filed before r
+// that collides with it, if any.
+func firstEarlierCollision(ctx context.Context, q Querier, r Request) (*Overlap, error) {
+	list, err := Collisions(ctx, q, r)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range list {
+		if o.Request.ID < r.ID {
+			return &o, nil
+		}
+	}
+	return nil, nil
+}
+
 func shorter(a, b string) string {
 	if len(b) < len(a) {
 		return b

@@ -18,10 +18,29 @@ import (
 // new revision); until then nobody can approve it. Requests on other
 // clusters, and changes of status only, are left alone.
 //
+// It also attributes each new version (SettleVersions): to the request
+// whose submission produced it, or else to a change outside Clusterdesk,
+// recorded as a drift with a cluster.drift_detected event.
+//
 // It locks every affected request (in id order) before appending to the
 // audit log, so it cannot deadlock with an approval holding a request lock
 // and waiting for the audit log.
 func ClusterChanged(ctx context.Context, tx pgx.Tx, changes []inventory.Change) error {
+	drifts, err := settleChanged(ctx, tx, changes)
+	if err != nil {
+		return err
+	}
+	if err := markStaleOnMove(ctx, tx, changes); err != nil {
+		return err
+	}
+	if err := recordDrifts(ctx, tx, drifts); err != nil {
+		return fmt.Errorf("approvals: record drift: %w", err)
+	}
+	return nil
+}
+
+// markStaleOnMove is ClusterChanged's stale marking.
+func markStaleOnMove(ctx context.Context, tx pgx.Tx, changes []inventory.Change) error {
 	live := map[string]inventory.Change{}
 	var uids []string
 	for _, c := range changes {

@@ -114,6 +114,9 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("inventory: sync: list clusters: %w", err)
 	}
+	if err := s.fillGaps(ctx, clusters); err != nil {
+		return Result{}, fmt.Errorf("inventory: sync: %w", err)
+	}
 	r := Result{Listed: len(clusters)}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		r = Result{Listed: len(clusters)}
@@ -163,6 +166,11 @@ func (s *Syncer) Refresh(ctx context.Context, uid string) (Cluster, error) {
 	notFound := cloudapi.IsNotFound(err)
 	if err != nil && !notFound {
 		return Cluster{}, fmt.Errorf("inventory: refresh %q: %w", uid, err)
+	}
+	if !notFound {
+		if err := s.fillGaps(ctx, []cloudapi.Cluster{*live}); err != nil {
+			return Cluster{}, fmt.Errorf("inventory: refresh %q: %w", uid, err)
+		}
 	}
 	var c Cluster
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {

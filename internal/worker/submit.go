@@ -30,6 +30,7 @@ type SubmitAPI interface {
 	ListClusters(ctx context.Context, opts ...cloudapi.Option) ([]cloudapi.Cluster, error)
 	CreateCluster(ctx context.Context, cluster *cloudapi.Cluster, opts ...cloudapi.Option) (*cloudapi.Cluster, error)
 	UpdateCluster(ctx context.Context, id string, patch json.RawMessage, opts ...cloudapi.Option) (*cloudapi.Cluster, error)
+	ReplaceCluster(ctx context.Context, id string, cluster *cloudapi.Cluster, opts ...cloudapi.Option) (*cloudapi.Cluster, error)
 	DeleteCluster(ctx context.Context, id string) error
 	RestartServer(ctx context.Context, id, instanceID string) error
 }
@@ -526,6 +527,20 @@ func reconcile(r approvals.Request, now live) (bool, string, error) {
 			}
 		}
 		return true, "", nil
+	case approvals.KindRollback, approvals.KindReplace:
+		// The whole spec was sent: applied when the live spec is it.
+		if r.Revision.ProposedSpec == nil {
+			return false, "", errors.New("a replacing request without a spec")
+		}
+		want, err := json.Marshal(r.Revision.ProposedSpec)
+		if err != nil {
+			return false, "", err
+		}
+		have, err := json.Marshal(c.Spec)
+		if err != nil {
+			return false, "", err
+		}
+		return sameJSON(want, have), "", nil
 	default: // update, stop, start: merging the patch again changes nothing
 		patch, err := r.Revision.Patch()
 		if err != nil {
@@ -565,6 +580,9 @@ func (w *submitWorker) reconciled(ctx context.Context, tx pgx.Tx, r *approvals.R
 		       cluster_uid = coalesce(nullif($3, ''), cluster_uid), target_resource_version = $4
 		WHERE request_id = $1 AND revision = $2`, r.ID, r.Revision.Number, uid, target)
 	if err != nil {
+		return err
+	}
+	if err := settleVersions(ctx, tx, *r, uid); err != nil {
 		return err
 	}
 	if err := appendEvent(ctx, tx, *r, audit.SubmissionReconciled, map[string]any{
@@ -609,7 +627,25 @@ func failRequest(ctx context.Context, tx pgx.Tx, r *approvals.Request, reason st
 		return err
 	}
 	r.State = approvals.StateFailed
+	if err := settleVersions(ctx, tx, *r, ""); err != nil {
+		return err
+	}
 	return appendEvent(ctx, tx, *r, audit.SubmissionFailed, map[string]any{"reason": reason, "field_errors": fields})
+}
+
+// settleVersions attributes the versions of r's cluster (uid, when r's
+// ClusterUID is not set yet) now that r's submission has an outcome: the
+// version it produced becomes r's, versions made beside it drift (see
+// approvals.SettleVersions). Call it before appending to the audit log in
+// tx.
+func settleVersions(ctx context.Context, tx pgx.Tx, r approvals.Request, uid string) error {
+	if uid == "" {
+		uid = r.ClusterUID
+	}
+	if uid == "" {
+		return nil
+	}
+	return approvals.SettleVersions(ctx, tx, uid)
 }
 
 // appendEvent audits action on r by the worker, with the request's
@@ -663,6 +699,9 @@ func (w *submitWorker) complete(ctx context.Context, tx pgx.Tx, r *approvals.Req
 			UPDATE submissions SET accepted_at = now(), target_resource_version = $3,
 			       cluster_uid = coalesce(nullif($4, ''), cluster_uid)
 			WHERE request_id = $1 AND revision = $2`, r.ID, r.Revision.Number, target, uid); err != nil {
+			return 0, err
+		}
+		if err := settleVersions(ctx, tx, *r, uid); err != nil {
 			return 0, err
 		}
 		if err := appendEvent(ctx, tx, *r, audit.SubmissionSucceeded, data); err != nil {
@@ -733,6 +772,22 @@ func newAttempt(r approvals.Request, sub Submission, n int) (*attempt, error) {
 		a.operation, method, path = cloudapi.OpUpdateCluster, http.MethodPatch, "/clusters/"+uid
 		a.send = func(ctx context.Context, api SubmitAPI) (*cloudapi.Cluster, error) {
 			return api.UpdateCluster(ctx, uid, patch)
+		}
+	case approvals.KindRollback, approvals.KindReplace:
+		// A PUT of the whole proposed spec; approvals made sure it has
+		// spec.pivot.accessMode, without which the service answers 500.
+		spec := r.Revision.ProposedSpec
+		if spec == nil || spec.Pivot == nil || spec.Pivot.AccessMode == "" {
+			return nil, errors.New("a replacing request needs a spec with spec.pivot.accessMode")
+		}
+		cluster := &cloudapi.Cluster{Metadata: cloudapi.ObjectMeta{Name: r.ClusterName, UID: uid}, Spec: *spec}
+		var err error
+		if body, err = json.Marshal(cluster); err != nil {
+			return nil, err
+		}
+		a.operation, method, path = cloudapi.OpReplaceCluster, http.MethodPut, "/clusters/"+uid
+		a.send = func(ctx context.Context, api SubmitAPI) (*cloudapi.Cluster, error) {
+			return api.ReplaceCluster(ctx, uid, cluster)
 		}
 	case approvals.KindDelete:
 		a.operation, method, path = cloudapi.OpDeleteCluster, http.MethodDelete, "/clusters/"+uid

@@ -175,7 +175,7 @@ func converged(r approvals.Request, sub Submission, c inventory.Cluster, gone bo
 		if state == cloudapi.StateStopped {
 			return convergedYes, ""
 		}
-	case approvals.KindUpdate:
+	case approvals.KindUpdate, approvals.KindRollback, approvals.KindReplace:
 		if c.ResourceVersion >= sub.TargetResourceVersion && c.ResourceVersion != r.Revision.BaseResourceVersion {
 			return convergedYes, ""
 		}
@@ -197,6 +197,11 @@ func finish(ctx context.Context, tx pgx.Tx, r *approvals.Request, c inventory.Cl
 		return err
 	}
 	r.State = approvals.StateSucceeded
+	// Versions seen while the change was applied and not yet attributed
+	// are settled now that nothing of this request is in flight.
+	if err := settleVersions(ctx, tx, *r, c.UID); err != nil {
+		return err
+	}
 	data := map[string]any{"converged": true}
 	if !gone {
 		data["cluster_state"] = string(c.State)

@@ -3,14 +3,18 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
@@ -33,10 +37,7 @@ import (
 // and River has to rescue the job the dead process was running
 // (PORTAL_JOB_RESCUE_AFTER, 4 s here, plus River's leader election).
 func TestChangeSurvivesAKilledProcess(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "portal")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	require.NoError(t, build.Run(), "build the portal binary")
+	bin := buildPortal(t)
 
 	cases := []struct {
 		name string
@@ -96,6 +97,16 @@ func TestChangeSurvivesAKilledProcess(t *testing.T) {
 	}
 }
 
+// buildPortal builds the portal binary into a temporary folder.
+func buildPortal(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "portal")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stderr = os.Stderr
+	require.NoError(t, build.Run(), "build the portal binary")
+	return bin
+}
+
 // crashCase is one database, one simulator and the portal processes that
 // share them.
 type crashCase struct {
@@ -124,15 +135,19 @@ type portalProcess struct {
 	log string
 }
 
-// start runs `portal serve` and returns once it listens. The process's
-// log is printed when the test fails.
-func (c *crashCase) start(t *testing.T) *portalProcess {
+// start runs `portal serve` (or `portal ARGS…`) and returns once it
+// listens or its worker runs. The process's log is printed when the test
+// fails.
+func (c *crashCase) start(t *testing.T, args ...string) *portalProcess {
 	t.Helper()
 	p := &portalProcess{log: filepath.Join(t.TempDir(), "portal.log")}
 	logFile, err := os.Create(p.log)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = logFile.Close() })
-	p.cmd = exec.Command(c.bin, "serve")
+	if len(args) == 0 {
+		args = []string{"serve"}
+	}
+	p.cmd = exec.Command(c.bin, args...)
 	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	for k, v := range c.vars {
 		p.cmd.Env = append(p.cmd.Env, k+"="+v)
@@ -151,7 +166,7 @@ func (c *crashCase) start(t *testing.T) *portalProcess {
 	})
 	lines := bufio.NewScanner(stdout)
 	for lines.Scan() {
-		if strings.HasPrefix(lines.Text(), "portal: listening on ") {
+		if line := lines.Text(); strings.HasPrefix(line, "portal: listening on ") || line == "portal: worker running" {
 			go func() {
 				for lines.Scan() {
 				}
@@ -192,16 +207,7 @@ func (c *crashCase) waitForCluster(t *testing.T) {
 func (c *crashCase) fileAndApprove(t *testing.T) {
 	t.Helper()
 	ctx := t.Context()
-	enqueue, err := worker.Enqueuer(c.pool)
-	require.NoError(t, err)
-	service := approvals.New(c.pool, approvals.Config{OnApproved: enqueue})
-	user := func(name, groups string) approvals.Actor {
-		var id int64
-		require.NoError(t, c.pool.QueryRow(ctx, `INSERT INTO users (issuer, subject, username, name, groups, last_login_at)
-			VALUES ('https://idp.test', $1, $1, $1, $2, now()) RETURNING id`, name, "{"+groups+"}").Scan(&id))
-		return approvals.Actor{UserID: id, Name: name, Groups: []string{groups}, Origin: audit.Origin{IP: "192.0.2.9"}}
-	}
-	alice, bob := user("alice", "developers"), user("bob", "approvers")
+	service, alice, bob := c.service(t)
 
 	raw, err := json.Marshal(c.cluster.Spec)
 	require.NoError(t, err)
@@ -218,6 +224,22 @@ func (c *crashCase) fileAndApprove(t *testing.T) {
 	require.True(t, out.Completed)
 }
 
+// service is the request service of a web-only replica (the approval
+// inserts the submit job in its transaction; the portal processes' workers
+// take it), with alice, a developer, and bob, an approver.
+func (c *crashCase) service(t *testing.T) (*approvals.Service, approvals.Actor, approvals.Actor) {
+	t.Helper()
+	enqueue, err := worker.Enqueuer(c.pool)
+	require.NoError(t, err)
+	user := func(name, groups string) approvals.Actor {
+		var id int64
+		require.NoError(t, c.pool.QueryRow(t.Context(), `INSERT INTO users (issuer, subject, username, name, groups, last_login_at)
+			VALUES ('https://idp.test', $1, $1, $1, $2, now()) RETURNING id`, name, "{"+groups+"}").Scan(&id))
+		return approvals.Actor{UserID: id, Name: name, Groups: []string{groups}, Origin: audit.Origin{IP: "192.0.2.9"}}
+	}
+	return approvals.New(c.pool, approvals.Config{OnApproved: enqueue}), user("alice", "developers"), user("bob", "approvers")
+}
+
 // mutations counts the changes made to the cluster (dry runs excluded).
 func (c *crashCase) mutations() int {
 	n := 0
@@ -227,4 +249,88 @@ func (c *crashCase) mutations() int {
 		}
 	}
 	return n
+}
+
+// Two worker processes race on 200 approvals committed at once (F12): a
+// restart of two servers on each of 100 clusters, so that the changes of
+// one cluster also wait for each other. Every change is made exactly once,
+// every request succeeds, and both processes took part.
+func TestTwoWorkerProcessesRaceOn200Approvals(t *testing.T) {
+	const clusters, approved = 100, 200
+	c := newCrashCase(t, buildPortal(t))
+	ctx := t.Context()
+	api, err := cloudapi.New(cloudapi.Config{BaseURL: c.vars["PORTAL_CLOUD_API_URL"], TokenURL: c.vars["PORTAL_CLOUD_TOKEN_URL"],
+		ClientID: c.vars["PORTAL_CLOUD_CLIENT_ID"], ClientSecret: c.vars["PORTAL_CLOUD_CLIENT_SECRET"]})
+	require.NoError(t, err)
+	for i := range clusters {
+		_, err := api.CreateCluster(ctx, &cloudapi.Cluster{Metadata: cloudapi.ObjectMeta{Name: fmt.Sprintf("race-%03d-dev", i)}, Spec: raceSpec()})
+		require.NoError(t, err)
+	}
+	c.start(t, "serve", "-worker")
+	c.start(t, "serve", "-worker")
+	var uids []string
+	require.Eventually(t, func() bool {
+		rows, err := c.pool.Query(ctx, `SELECT uid FROM clusters WHERE name LIKE 'race-%' AND state = 'STARTED' ORDER BY name`)
+		require.NoError(t, err)
+		uids, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		return len(uids) == clusters
+	}, 60*time.Second, 50*time.Millisecond, "the workers' sync lists the started clusters")
+	c.sim.ResetCalls()
+
+	service, alice, bob := c.service(t)
+	var requests []approvals.Request
+	for i := range approved {
+		cl, err := inventory.ClusterGet(ctx, c.pool, uids[i%clusters])
+		require.NoError(t, err)
+		r, err := service.Create(ctx, alice, approvals.NewRequest{Kind: approvals.KindRestartServer, ClusterUID: cl.UID,
+			Reason: "rolling restart", InstanceID: cl.Status.Servers[i/clusters].InstanceID})
+		require.NoError(t, err)
+		requests = append(requests, r)
+	}
+	var wg sync.WaitGroup
+	for _, r := range requests {
+		wg.Go(func() {
+			_, err := service.Approve(ctx, bob, r.ID, approvals.Approve{
+				Revision: r.Revision.Number, LiveResourceVersion: r.Revision.BaseResourceVersion})
+			assert.NoError(t, err)
+		})
+	}
+	wg.Wait()
+
+	require.Eventually(t, func() bool {
+		var open int
+		require.NoError(t, c.pool.QueryRow(ctx, `SELECT count(*) FROM change_requests WHERE state <> 'succeeded'`).Scan(&open))
+		return open == 0
+	}, 5*time.Minute, 200*time.Millisecond, "every request succeeds")
+	restarted := map[string]int{}
+	for _, call := range c.sim.Calls() {
+		if call.Mutated {
+			require.Equal(t, cloudapi.OpRestartServer, call.Operation)
+			restarted[call.Path]++
+		}
+	}
+	require.Len(t, restarted, approved)
+	for path, n := range restarted {
+		require.Equal(t, 1, n, "%s called %d times", path, n)
+	}
+	var workers int
+	require.NoError(t, c.pool.QueryRow(ctx,
+		`SELECT count(DISTINCT attempted_by[array_length(attempted_by, 1)]) FROM river_job WHERE kind = 'submit'`).Scan(&workers))
+	require.Equal(t, 2, workers, "both processes submitted changes")
+	result, err := audit.Verify(ctx, c.pool)
+	require.NoError(t, err)
+	require.True(t, result.OK)
+}
+
+// raceSpec is a small valid cluster: one server per tier.
+func raceSpec() cloudapi.ClusterSpec {
+	one := int32(1)
+	return cloudapi.ClusterSpec{
+		Version: "2024.01", AWSInstanceRole: "role",
+		Master: &cloudapi.MasterConfig{Replicas: &one, InstanceType: "t3.small"},
+		Query:  &cloudapi.QueryConfig{Replicas: &one, InstanceType: "t3.small"},
+		Data:   &cloudapi.DataConfig{Tier1: &cloudapi.DataTier{Replicas: &one, InstanceType: "t3.small"}},
+		Pivot:  &cloudapi.PivotAccess{AccessMode: cloudapi.AccessProxied}, DeepStorage: &cloudapi.DeepStorage{Path: "s3://bucket/race"},
+	}
 }

@@ -34,3 +34,48 @@
   document.addEventListener("htmx:afterSettle", (e) => render(e.target));
   setInterval(() => render(document), 30000);
 })();
+
+// Spec forms (web/templates/request_spec.templ). The live check swaps only
+// the error slots (out of band), so inputs keep focus and text; this marks
+// each input invalid or not after its slot changed. "Add a row" copies the
+// last row of a list, emptied (without JavaScript the form always ends
+// every list with an empty row).
+(function () {
+  function markInvalid(root) {
+    document.querySelectorAll("[data-error-for]").forEach((slot) => {
+      const input = document.getElementById(slot.getAttribute("data-error-for"));
+      if (!input) return;
+      if (slot.textContent.trim() !== "") {
+        input.setAttribute("aria-invalid", "true");
+      } else {
+        input.removeAttribute("aria-invalid");
+      }
+    });
+  }
+
+  function enableRows(root) {
+    root.querySelectorAll("[data-add-row]").forEach((button) => {
+      button.hidden = false;
+      if (button.dataset.bound) return;
+      button.dataset.bound = "1";
+      button.addEventListener("click", () => {
+        const rows = button.closest("[data-rows]").querySelectorAll("tr[data-row]");
+        const last = rows[rows.length - 1];
+        const copy = last.cloneNode(true);
+        copy.querySelectorAll("input").forEach((el) => { el.value = ""; });
+        copy.querySelectorAll("select").forEach((el) => { el.selectedIndex = 0; });
+        const label = (el) => el.getAttribute("aria-label");
+        copy.querySelectorAll("[aria-label]").forEach((el) => {
+          el.setAttribute("aria-label", label(el).replace(/row (\d+)/, "row " + (rows.length + 1)));
+        });
+        last.after(copy);
+        const first = copy.querySelector("input, select");
+        if (first) first.focus();
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => enableRows(document));
+  document.addEventListener("htmx:oobAfterSwap", () => markInvalid(document));
+  document.addEventListener("htmx:afterSettle", () => markInvalid(document));
+})();

@@ -1,0 +1,176 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/clusterdesk/clusterdesk/internal/approvals"
+	"github.com/clusterdesk/clusterdesk/internal/specform"
+	"github.com/clusterdesk/clusterdesk/web/templates"
+)
+
+// specDryRunTimeout bounds one dry run: a form waits for it.
+const specDryRunTimeout = 10 * time.Second
+
+// The words the forms use about Cloud Manager's part in a check.
+const (
+	specAPIChecked   = "Checked by Cloud Manager (a dry run: nothing was changed)."
+	specAPINotAsked  = "Cloud Manager was not asked yet: first fix what could not be read."
+	specAPIOff       = "The portal is not connected to Cloud Manager, so only the portal's own rules were checked. You can still file the request."
+	specAPIUnreached = "Cloud Manager could not be asked just now, so only the portal's own rules were checked. You can still file the request; it is checked again when an approver opens it."
+)
+
+// checkSpec validates a proposal for a form: what could not be read
+// (parse) first, then the local rules, then Cloud Manager's dry run when
+// the portal has one and everything could be read. Each problem lands on
+// the field approvals.FieldForTarget names; the others go to the top.
+func (s *Server) checkSpec(c echo.Context, p approvals.Proposal, parse specform.Errors) templates.SpecCheckView {
+	check := templates.SpecCheckView{Errors: map[string]string{}, Done: true}
+	var vs approvals.Violations
+	switch {
+	case parse["spec_json"] != "":
+		check.API = specAPINotAsked // nothing to check: the JSON cannot be read
+	case len(parse) > 0:
+		vs, check.API = specLocalRules(p), specAPINotAsked
+	case s.deps.Cloud == nil:
+		vs, check.API, check.APIDown = specLocalRules(p), specAPIOff, true
+	default:
+		ctx, cancel := context.WithTimeout(c.Request().Context(), specDryRunTimeout)
+		defer cancel()
+		var err error
+		if vs, err = approvals.Check(ctx, s.deps.Cloud, p); err != nil {
+			s.logger.Warn("dry run of a spec form failed; local rules only", "request_id", RequestID(c), "kind", p.Kind, "err", err)
+			check.API, check.APIDown = specAPIUnreached, true
+		} else {
+			check.API = specAPIChecked
+		}
+	}
+	for field, msg := range parse {
+		check.Errors[field] = msg
+	}
+	placed := vs.Place()
+	for field, list := range placed.Fields {
+		if _, taken := check.Errors[field]; !taken {
+			check.Errors[field] = specViolationText(list)
+		}
+	}
+	for _, v := range placed.Top {
+		check.Top = append(check.Top, specTopText(v))
+	}
+	return check
+}
+
+// specLocalRules are the portal's own rules for p.
+func specLocalRules(p approvals.Proposal) approvals.Violations {
+	switch {
+	case p.Proposed == nil:
+		return nil
+	case p.Kind == approvals.KindCreate:
+		return approvals.ValidateCreate(p.Name, *p.Proposed)
+	}
+	return approvals.ValidateSpec(*p.Proposed)
+}
+
+// specViolationText joins the messages one field got.
+func specViolationText(vs []approvals.Violation) string {
+	msgs := make([]string, 0, len(vs))
+	for _, v := range vs {
+		if !strings.Contains(strings.Join(msgs, "\n"), v.Message) {
+			msgs = append(msgs, v.Message)
+		}
+	}
+	return strings.Join(msgs, " ")
+}
+
+func specTopText(v approvals.Violation) string {
+	if v.Target == "" {
+		return v.Message
+	}
+	return v.Target + ": " + v.Message
+}
+
+// specCheckReason applies the form's rule for the reason; a missing reason
+// counts only on submit (the live check does not nag while typing).
+func specCheckReason(v *templates.SpecFormView, submit bool) {
+	reason := strings.TrimSpace(v.Reason)
+	switch {
+	case reason == "" && submit:
+		v.Check.Errors["reason"] = "Say why the change is needed; approvers decide on it."
+	case utf8.RuneCountInString(reason) > requestReasonMaxLen:
+		v.Check.Errors["reason"] = fmt.Sprintf("Keep the reason under %d characters.", requestReasonMaxLen)
+	}
+}
+
+// specPlaceCheck moves the errors of fields the form does not show in its
+// mode (the fieldsets' fields in JSON mode, the name of an existing
+// cluster) to the top, labelled, and picks the field to focus.
+func specPlaceCheck(v *templates.SpecFormView) {
+	shown := map[string]bool{}
+	for _, name := range v.SpecFieldNames() {
+		shown[name] = true
+	}
+	for _, f := range approvals.FormFields() {
+		if msg, ok := v.Check.Errors[f.Name]; ok && !shown[f.Name] {
+			v.Check.Top = append(v.Check.Top, f.Label+": "+msg)
+			delete(v.Check.Errors, f.Name)
+		}
+	}
+	v.FirstError = ""
+	for _, name := range v.SpecFieldNames() {
+		if _, ok := v.Check.Errors[name]; ok {
+			v.FirstError = name
+			break
+		}
+	}
+}
+
+// specPlaceError puts what the domain refused on the form; errors that
+// are not about the input are returned (the error page shows them).
+func specPlaceError(v *templates.SpecFormView, err error) error {
+	if ve, ok := errors.AsType[*approvals.ValidationError](err); ok {
+		placed := ve.Violations.Place()
+		for field, vs := range placed.Fields {
+			v.Check.Errors[field] = specViolationText(vs)
+		}
+		for _, p := range placed.Top {
+			v.Check.Top = append(v.Check.Top, specTopText(p))
+		}
+		specPlaceCheck(v)
+		return nil
+	}
+	if msg, ok := errors.AsType[specFormMessage](err); ok {
+		v.Check.Top = append(v.Check.Top, string(msg))
+		return nil
+	}
+	switch {
+	case errors.Is(err, approvals.ErrNoChange):
+		v.Check.Top = append(v.Check.Top, "This request would change nothing: the form holds the cluster's current configuration. Change something first.")
+	case errors.Is(err, approvals.ErrStale):
+		v.Check.Top = append(v.Check.Top, "The cluster changed since this form was opened, so the request was not filed: it would undo those changes. "+
+			"Open the form again to start from the cluster's current configuration (copy what you typed first).")
+	case errors.Is(err, approvals.ErrInvalid):
+		v.Check.Top = append(v.Check.Top, "The request could not be filed: "+invalidDetail(err)+".")
+	default:
+		return err
+	}
+	return nil
+}
+
+// specConflictDetail is what an ErrConflict says after its prefixes.
+func specConflictDetail(err error) string {
+	if _, detail, ok := strings.Cut(err.Error(), approvals.ErrConflict.Error()+": "); ok {
+		return detail
+	}
+	return "someone else made the same change"
+}
+
+// specFormMessage is a refusal said on the form, at the top.
+type specFormMessage string
+
+func (m specFormMessage) Error() string { return string(m) }

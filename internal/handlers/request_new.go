@@ -116,6 +116,8 @@ func (s *Server) requestNew(c echo.Context) error {
 	status := http.StatusOK
 	if !v.Offered {
 		status = http.StatusUnprocessableEntity
+	} else {
+		v.Takes = s.requestNewPreview(c, op, cl, "")
 	}
 	return s.render(c, status, templates.RequestNewPage(s.page(c, op.label+" "+cl.Name), v))
 }
@@ -155,7 +157,19 @@ func (s *Server) requestCreate(c echo.Context) error {
 		}
 	}
 	v.FirstError = requestNewFirstError(v.Errors)
+	v.Takes = s.requestNewPreview(c, op, cl, form.InstanceID)
 	return s.render(c, http.StatusUnprocessableEntity, templates.RequestNewPage(s.page(c, op.label+" "+cl.Name), v))
+}
+
+// requestNewPreview is what filing op on cl would take. A restart's policy
+// does not depend on the server, so any server stands in until one is
+// chosen.
+func (s *Server) requestNewPreview(c echo.Context, op simpleOperation, cl inventory.Cluster, instanceID string) *templates.RequestTakesView {
+	if op.kind == approvals.KindRestartServer && instanceID == "" && len(cl.Status.Servers) > 0 {
+		instanceID = cl.Status.Servers[0].InstanceID
+	}
+	return s.requestPreview(c.Request().Context(), approvals.NewRequest{
+		Kind: op.kind, ClusterUID: cl.UID, InstanceID: instanceID, Reason: "preview"})
 }
 
 // refreshedCluster re-reads the cluster from Cloud Manager when the portal

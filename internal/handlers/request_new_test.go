@@ -228,9 +228,30 @@ func TestRequestNewFormFitsTheClusterState(t *testing.T) {
 		return out
 	}
 	started := b.get("/clusters/" + staging)
-	require.Equal(t, []string{"stop", "restart_server", "delete"}, kinds(started.body))
+	require.Equal(t, []string{"stop", "restart_server", "delete", "update"}, kinds(started.body))
 	require.Contains(t, started.body, `<a href="/clusters/`+staging+`/requests/new?kind=stop" role="button"`)
-	require.Equal(t, []string{"start", "delete"}, kinds(b.get("/clusters/"+dev).body))
+	require.Equal(t, []string{"start", "delete", "update"}, kinds(b.get("/clusters/"+dev).body))
+}
+
+// Before filing, the form says what it will take: the policy that will
+// apply and how many approvals from whom.
+func TestRequestNewShowsWhatItWillTake(t *testing.T) {
+	t.Parallel()
+	f := newRequestFixture(t)
+	b := f.browser()
+	b.signIn("alice", "/")
+	for _, tc := range []struct{ cluster, kind, policy, needs string }{
+		{"analytics-staging", "stop", "default", "1 approval from approvers"},
+		{"analytics-staging", "restart_server", "default", "1 approval from approvers"},
+		{"analytics-staging", "delete", "delete", "2 approvals from approvers"},
+		{"analytics-prod", "stop", "production", "2 approvals from approvers"},
+	} {
+		r := b.get("/clusters/" + f.uid(tc.cluster) + "/requests/new?kind=" + tc.kind)
+		require.Equal(t, http.StatusOK, r.status, r.body)
+		require.Contains(t, r.body, `data-testid="request-preview"`, "%s %s", tc.kind, tc.cluster)
+		require.Regexp(t, `data-testid="preview-policy">\s*Policy <strong>`+tc.policy+`</strong>`, r.body, "%s %s", tc.kind, tc.cluster)
+		require.Contains(t, r.body, tc.needs+", never from you.", "%s %s", tc.kind, tc.cluster)
+	}
 }
 
 func TestRequestNewNeedsASignedInRequesterAndToken(t *testing.T) {

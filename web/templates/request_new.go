@@ -15,6 +15,9 @@ type RequestNewView struct {
 	Explain string
 	// Risks are the hints approvers will see, in words.
 	Risks []string
+	// Takes is what filing it will take (policy, approvals, other open
+	// requests); nil when it cannot be worked out.
+	Takes *RequestTakesView
 	// Offered is false when the operation does not fit the cluster's
 	// state: the page then says NotOffered and shows no form.
 	Offered    bool

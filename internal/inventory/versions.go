@@ -45,21 +45,48 @@ type Version struct {
 	ProducedBy int64
 	Outside    bool
 	Attributed bool
+	// Drift is set on the last version of a run of changes made outside
+	// Clusterdesk: the drift recorded for it (cluster_drifts).
+	Drift *VersionDrift
 }
 
-const versionColumns = `resource_version, spec, source, first_seen_at, fetched_at,
-	coalesce(produced_by_request_id, 0), coalesce(outside, false), outside IS NOT NULL`
+// VersionDrift is the drift that ends at a version: the changes from
+// FromResourceVersion to it, with the audit event that reported it. Diff
+// is the JSON of approvals.Diff.
+type VersionDrift struct {
+	ID                  int64
+	FromResourceVersion int64
+	Diff                json.RawMessage
+	DetectedAt          time.Time
+	AuditSeq            int64
+}
+
+const versionColumns = `v.resource_version, v.spec, v.source, v.first_seen_at, v.fetched_at,
+	coalesce(v.produced_by_request_id, 0), coalesce(v.outside, false), v.outside IS NOT NULL,
+	d.id, d.from_resource_version, d.diff, d.detected_at, d.audit_seq`
+
+const versionFrom = ` FROM cluster_versions v
+	LEFT JOIN cluster_drifts d ON d.cluster_uid = v.cluster_uid AND d.to_resource_version = v.resource_version`
 
 func scanVersion(row pgx.Row) (Version, error) {
 	var (
-		v       Version
-		spec    []byte
-		source  string
-		fetched *time.Time
+		v         Version
+		spec      []byte
+		source    string
+		fetched   *time.Time
+		driftID   *int64
+		driftFrom *int64
+		driftDiff []byte
+		driftAt   *time.Time
+		driftSeq  *int64
 	)
 	if err := row.Scan(&v.ResourceVersion, &spec, &source, &v.FirstSeenAt, &fetched,
-		&v.ProducedBy, &v.Outside, &v.Attributed); err != nil {
+		&v.ProducedBy, &v.Outside, &v.Attributed, &driftID, &driftFrom, &driftDiff, &driftAt, &driftSeq); err != nil {
 		return Version{}, err
+	}
+	if driftID != nil {
+		v.Drift = &VersionDrift{ID: *driftID, FromResourceVersion: *driftFrom, Diff: driftDiff,
+			DetectedAt: *driftAt, AuditSeq: *driftSeq}
 	}
 	v.Source = Source(source)
 	if fetched != nil {
@@ -74,8 +101,8 @@ func scanVersion(row pgx.Row) (Version, error) {
 // older ones fetched for a rollback. An unknown cluster has none (not an
 // error).
 func VersionList(ctx context.Context, q Querier, uid string) ([]Version, error) {
-	rows, err := q.Query(ctx, `SELECT `+versionColumns+` FROM cluster_versions
-		WHERE cluster_uid = $1 ORDER BY resource_version DESC`, uid)
+	rows, err := q.Query(ctx, `SELECT `+versionColumns+versionFrom+`
+		WHERE v.cluster_uid = $1 ORDER BY v.resource_version DESC`, uid)
 	if err != nil {
 		return nil, fmt.Errorf("inventory: versions of %q: %w", uid, err)
 	}
@@ -89,8 +116,8 @@ func VersionList(ctx context.Context, q Querier, uid string) ([]Version, error) 
 // VersionGet returns version rv of cluster uid as stored. Errors:
 // ErrVersionNotFound.
 func VersionGet(ctx context.Context, q Querier, uid string, rv int64) (Version, error) {
-	v, err := scanVersion(q.QueryRow(ctx, `SELECT `+versionColumns+` FROM cluster_versions
-		WHERE cluster_uid = $1 AND resource_version = $2`, uid, rv))
+	v, err := scanVersion(q.QueryRow(ctx, `SELECT `+versionColumns+versionFrom+`
+		WHERE v.cluster_uid = $1 AND v.resource_version = $2`, uid, rv))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Version{}, fmt.Errorf("inventory: version %d of %q: %w", rv, uid, ErrVersionNotFound)
 	}

@@ -174,3 +174,34 @@ func specConflictDetail(err error) string {
 type specFormMessage string
 
 func (m specFormMessage) Error() string { return string(m) }
+
+// requestSpecCheck asks Cloud Manager (a dry run) whether the current
+// revision of r would be accepted, for a viewer who may approve it, and
+// says so in v.Live. Problems the API finds stop the approval (a
+// rejection stays possible); when the API cannot be asked the page says
+// so and leaves the decision to the approver. Kinds without a spec
+// (delete, restart) and a portal without Cloud Manager are not checked.
+func (s *Server) requestSpecCheck(c echo.Context, r approvals.Request, v *templates.RequestShowView) {
+	if s.deps.Cloud == nil || !v.CanApprove || r.Revision.ProposedSpec == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), specDryRunTimeout)
+	defer cancel()
+	vs, err := approvals.DryRun(ctx, s.deps.Cloud, approvals.ProposalOf(r))
+	var said string
+	switch {
+	case err != nil:
+		s.logger.Warn("dry run for an approver failed", "request_id", RequestID(c), "change_request", r.ID, "err", err)
+		said = "Cloud Manager could not be asked to check this change just now (a dry run); approve only if you are sure."
+	case len(vs) > 0:
+		v.CanApprove = false
+		texts := make([]string, len(vs))
+		for i, p := range vs {
+			texts[i] = specTopText(p)
+		}
+		said = "Cloud Manager would refuse this change (dry run), so it cannot be approved: " + strings.Join(texts, "; ") + ". The requester must edit it."
+	default:
+		said = "Cloud Manager's dry run accepts this change."
+	}
+	v.Live = strings.TrimSpace(v.Live + " " + said)
+}

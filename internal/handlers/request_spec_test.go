@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"html"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -15,8 +16,10 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi/sim"
+	"github.com/clusterdesk/clusterdesk/internal/cloudapi/simtest"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 	"github.com/clusterdesk/clusterdesk/internal/specform"
+	"github.com/clusterdesk/clusterdesk/web/templates"
 )
 
 // newSpecFixture is the decide fixture with the built-in presets and,
@@ -411,4 +414,38 @@ func TestSpecRebaseMovesAStaleRequest(t *testing.T) {
 	require.Equal(t, 2, rebased.Revision.Number)
 	require.Equal(t, "ops", rebased.Revision.ProposedSpec.AWSKeyPair, "the other change is kept")
 	require.Equal(t, []string{"spec.query.replicas"}, rebased.Revision.Diff.Paths())
+}
+
+func TestSpecCheckForApprovers(t *testing.T) {
+	t.Parallel()
+	f := newSpecFixture(t, true)
+	alice, _ := f.signedIn("alice")
+	r := f.filedRequest(alice.postOnce("/clusters/new", specValues(alice, presetSpec(t, "small development cluster"), "check-dev", "Checked again")))
+	check := func(server *Server) templates.RequestShowView {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodGet, requestPath(r.ID), nil)
+		c := server.echo.NewContext(req, httptest.NewRecorder())
+		got, err := approvals.Get(t.Context(), f.pool, r.ID)
+		require.NoError(t, err)
+		v := templates.RequestShowView{CanApprove: true}
+		server.requestSpecCheck(c, got, &v)
+		return v
+	}
+
+	v := check(f.server)
+	require.True(t, v.CanApprove)
+	require.Equal(t, "Cloud Manager's dry run accepts this change.", v.Live)
+
+	// The API's rules changed since filing: it refuses the proposal now.
+	_, err := f.pool.Exec(t.Context(), `UPDATE request_revisions SET proposed_spec = jsonb_set(proposed_spec, '{deepStorage,path}', '"bucket/x"') WHERE request_id = $1`, r.ID)
+	require.NoError(t, err)
+	v = check(f.server)
+	require.False(t, v.CanApprove)
+	require.Contains(t, v.Live, "Cloud Manager would refuse this change (dry run), so it cannot be approved: spec.deepStorage.path: Path is not a valid s3 path.")
+
+	unreachable := New(f.server.deps)
+	unreachable.deps.Cloud = simtest.Client(t, f.sim, "http://127.0.0.1:1")
+	v = check(unreachable)
+	require.True(t, v.CanApprove, "the approver decides")
+	require.Contains(t, v.Live, "could not be asked")
 }

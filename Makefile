@@ -81,3 +81,7 @@ migrate: build ## Apply migrations to PORTAL_DATABASE_URL (portal migrate up).
 clean: ## Remove build output and the development database (.dev).
 	rm -rf bin .dev
 	find $(LIB) -type f ! -name .gitkeep -delete
+
+.PHONY: screenshots
+screenshots: assets generate test-tools ## Retake docs/screenshots/*.png (create form with an error, request diff, request page) by running the browser journey.
+	PORTAL_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestJourneyCreateApproveAudit$$' ./cmd/portal/

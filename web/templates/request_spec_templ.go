@@ -1147,11 +1147,11 @@ func specInput(v SpecFormView, in specform.Input) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = specHint(in).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = specErrorSlot(v, in.Name, false).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = specErrorSlot(v, in.Name, false).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = specHint(in).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1255,11 +1255,11 @@ func specInput(v SpecFormView, in specform.Input) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = specHint(in).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = specErrorSlot(v, in.Name, false).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = specErrorSlot(v, in.Name, false).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = specHint(in).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1396,11 +1396,11 @@ func specInput(v SpecFormView, in specform.Input) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = specHint(in).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = specErrorSlot(v, in.Name, false).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = specErrorSlot(v, in.Name, false).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = specHint(in).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1537,11 +1537,11 @@ func specInput(v SpecFormView, in specform.Input) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = specHint(in).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = specErrorSlot(v, in.Name, false).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = specErrorSlot(v, in.Name, false).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = specHint(in).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1645,11 +1645,11 @@ func specInput(v SpecFormView, in specform.Input) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = specHint(in).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = specErrorSlot(v, in.Name, false).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = specErrorSlot(v, in.Name, false).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = specHint(in).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -101,6 +101,7 @@ func (s *Server) renderRequest(c echo.Context, status int, form templates.Reques
 				v.Live = "The cluster was re-read just now: it has not changed since this request was made."
 			}
 		}
+		s.requestSpecCheck(c, r, &v) // Cloud Manager's dry run (request_spec_check.go)
 	}
 	v.CanCancel = r.State.Open() && slices.Contains([]approvals.State{approvals.StatePending, approvals.StateStale, approvals.StateApproved}, r.State) &&
 		(r.Requester.ID == viewer.UserID || viewer.Admin)

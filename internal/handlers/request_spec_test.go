@@ -449,3 +449,21 @@ func TestSpecCheckForApprovers(t *testing.T) {
 	require.True(t, v.CanApprove, "the approver decides")
 	require.Contains(t, v.Live, "could not be asked")
 }
+
+func TestSpecCheckOnTheRequestPage(t *testing.T) {
+	t.Parallel()
+	f := newSpecFixture(t, true)
+	alice, _ := f.signedIn("alice")
+	r := f.filedRequest(alice.postOnce("/clusters/new", specValues(alice, presetSpec(t, "small development cluster"), "page-dev", "Checked on the page")))
+	bob, _ := f.signedIn("bob")
+	f.sim.ResetCalls()
+	page := bob.get(requestPath(r.ID))
+	require.Equal(t, http.StatusOK, page.status)
+	require.Contains(t, html.UnescapeString(page.body), "Cloud Manager's dry run accepts this change.")
+	require.Contains(t, page.body, `data-testid="approve-button"`)
+	require.Equal(t, 1, dryRuns(f.sim, cloudapi.OpCreateCluster))
+
+	f.sim.ResetCalls()
+	require.NotContains(t, html.UnescapeString(alice.get(requestPath(r.ID)).body), "dry run", "the requester cannot approve: no check")
+	require.Zero(t, dryRuns(f.sim, cloudapi.OpCreateCluster))
+}

@@ -28,8 +28,10 @@ import (
 //	           → succeeded   nothing left to follow (e.g. already applied)
 //	           → failed      the API refused it
 //	applying   → succeeded, failed
+//	failed     → approved    an admin sends it again (the API never accepted it)
 //
-// succeeded, failed, rejected, cancelled and expired are terminal. Editing
+// succeeded, failed, rejected, cancelled and expired are terminal: failed
+// too, as nothing happens to a failed request unless an admin resends it. Editing
 // a pending request keeps it pending (a new revision, not a transition).
 type State string
 
@@ -58,6 +60,7 @@ var transitions = map[State][]State{
 	StateApproved:   {StateSubmitting, StateCancelled, StateStale, StateExpired},
 	StateSubmitting: {StateApplying, StateSucceeded, StateFailed},
 	StateApplying:   {StateSucceeded, StateFailed},
+	StateFailed:     {StateApproved},
 }
 
 // States lists every state.
@@ -66,8 +69,9 @@ func States() []State { return slices.Clone(states) }
 // Valid reports whether s is one of the states.
 func (s State) Valid() bool { return slices.Contains(states, s) }
 
-// Terminal reports whether nothing can happen to a request in state s.
-func (s State) Terminal() bool { return len(transitions[s]) == 0 }
+// Terminal reports whether the request's life is over: nothing happens to
+// it in state s (unless an admin resends a failed one).
+func (s State) Terminal() bool { return len(transitions[s]) == 0 || s == StateFailed }
 
 // Open reports whether a request in state s still waits for a decision or
 // for its execution (it counts as pending work on its cluster).

@@ -31,6 +31,7 @@ var allowed = map[[2]approvals.State]bool{
 	{approvals.StateSubmitting, approvals.StateFailed}:    true,
 	{approvals.StateApplying, approvals.StateSucceeded}:   true,
 	{approvals.StateApplying, approvals.StateFailed}:      true,
+	{approvals.StateFailed, approvals.StateApproved}:      true, // an admin resends it
 }
 
 func TestStateMachineTable(t *testing.T) {
@@ -47,8 +48,11 @@ func TestStateMachineTable(t *testing.T) {
 		approvals.StateCancelled, approvals.StateExpired} {
 		require.True(t, s.Terminal(), s)
 		require.False(t, s.Open(), s)
-		require.Empty(t, s.Next(), s)
+		if s != approvals.StateFailed {
+			require.Empty(t, s.Next(), s)
+		}
 	}
+	require.Equal(t, []approvals.State{approvals.StateApproved}, approvals.StateFailed.Next(), "only an admin's resend")
 	for _, s := range []approvals.State{approvals.StatePending, approvals.StateStale, approvals.StateApproved,
 		approvals.StateSubmitting, approvals.StateApplying} {
 		require.True(t, s.Open(), s)

@@ -25,6 +25,7 @@ const (
 	SubmissionFailed     Action = "submission.failed"
 	SubmissionReconciled Action = "submission.reconciled" // the change was found already applied
 	SubmissionApplied    Action = "submission.applied"    // the cluster converged: the request succeeded
+	SubmissionResent     Action = "submission.resent"     // an admin sent a failed change again
 )
 
 // Clusters and policies.
@@ -55,7 +56,7 @@ var actions = []Action{
 	RequestCreated, RequestUpdated, RequestCancelled, RequestApproved, RequestRejected,
 	RequestRebased, RequestStale, RequestExpired,
 	SubmissionStarted, SubmissionRetried, SubmissionSucceeded, SubmissionFailed, SubmissionReconciled,
-	SubmissionApplied,
+	SubmissionApplied, SubmissionResent,
 	ClusterDriftDetected, ClusterDeleted, PolicyCreated, PolicyUpdated, PolicyDeleted,
 	AuthSignIn, AuthSignOut, AuthSignInFailed, AuthDenied,
 	AuditExported, AuditVerified, AuditPruned,

@@ -99,6 +99,9 @@ func (o SubmissionOptions) backoff(n int) time.Duration {
 type SubmitArgs struct {
 	RequestID int64 `json:"request_id"`
 	Revision  int   `json:"revision"`
+	// Resend counts an admin's resends of a failed change (see Resend), so
+	// that each is a job of its own.
+	Resend int `json:"resend,omitempty"`
 }
 
 // Kind names the job in River's tables.
@@ -451,8 +454,11 @@ func (w *submitWorker) prepare(ctx context.Context, tx pgx.Tx, r *approvals.Requ
 	}
 	var counted, inFlight, n int
 	err := tx.QueryRow(ctx, `
-		SELECT count(*) FILTER (WHERE outcome = 'unknown'), count(*) FILTER (WHERE outcome IS NULL), coalesce(max(attempt), 0)
-		FROM submission_attempts WHERE request_id = $1 AND revision = $2`, r.ID, r.Revision.Number).Scan(&counted, &inFlight, &n)
+		SELECT count(a.attempt) FILTER (WHERE a.outcome = 'unknown' AND a.attempt > s.attempt_floor),
+		       count(a.attempt) FILTER (WHERE a.outcome IS NULL), coalesce(max(a.attempt), 0)
+		FROM submissions s LEFT JOIN submission_attempts a USING (request_id, revision)
+		WHERE s.request_id = $1 AND s.revision = $2
+		GROUP BY s.attempt_floor`, r.ID, r.Revision.Number).Scan(&counted, &inFlight, &n)
 	if err != nil {
 		return nil, 0, false, err
 	}
@@ -606,6 +612,8 @@ func (w *submitWorker) accept(ctx context.Context, tx pgx.Tx, r *approvals.Reque
 // errors, and audits it. An approved request passes through submitting,
 // as the state machine wants.
 func failRequest(ctx context.Context, tx pgx.Tx, r *approvals.Request, reason string, fields []cloudapi.ErrorDetail) error {
+	// A request failed before anything was sent leaves no version to settle.
+	sent := r.State != approvals.StateApproved
 	if r.State == approvals.StateApproved {
 		if _, err := approvals.Transition(ctx, tx, r.ID, approvals.StateSubmitting); err != nil {
 			return err
@@ -627,8 +635,10 @@ func failRequest(ctx context.Context, tx pgx.Tx, r *approvals.Request, reason st
 		return err
 	}
 	r.State = approvals.StateFailed
-	if err := settleVersions(ctx, tx, *r, ""); err != nil {
-		return err
+	if sent {
+		if err := settleVersions(ctx, tx, *r, ""); err != nil {
+			return err
+		}
 	}
 	return appendEvent(ctx, tx, *r, audit.SubmissionFailed, map[string]any{"reason": reason, "field_errors": fields})
 }

@@ -76,6 +76,7 @@ const FetchCooldown = 10 * time.Millisecond
 
 // Worker is the River client with every job of the portal registered.
 type Worker struct {
+	pool        *pgxpool.Pool
 	client      *river.Client[pgx.Tx]
 	logger      *slog.Logger
 	submissions bool
@@ -130,7 +131,7 @@ func New(pool *pgxpool.Pool, logger *slog.Logger, opts Options) (*Worker, error)
 	if submit != nil {
 		submit.client = client
 	}
-	return &Worker{client: client, logger: logger, submissions: submit != nil}, nil
+	return &Worker{pool: pool, client: client, logger: logger, submissions: submit != nil}, nil
 }
 
 // singleton keeps one job of a kind queued or running at a time, so a slow

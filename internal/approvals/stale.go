@@ -22,15 +22,22 @@ import (
 // whose submission produced it, or else to a change outside Clusterdesk,
 // recorded as a drift with a cluster.drift_detected event.
 //
-// It locks every affected request (in id order) before appending to the
-// audit log, so it cannot deadlock with an approval holding a request lock
-// and waiting for the audit log.
+// Lock order, the same in every transaction that touches these: the
+// affected requests (in id order), then the cluster's versions
+// (SettleVersions), then the audit log (whose head lock is global). The
+// worker holds at most its own request when it settles versions, so a
+// sync never waits for a request while holding a versions lock, and
+// nobody waits for a versions lock while holding the audit log.
 func ClusterChanged(ctx context.Context, tx pgx.Tx, changes []inventory.Change) error {
+	stale, err := lockStaleCandidates(ctx, tx, changes)
+	if err != nil {
+		return err
+	}
 	drifts, err := settleChanged(ctx, tx, changes)
 	if err != nil {
 		return err
 	}
-	if err := markStaleOnMove(ctx, tx, changes); err != nil {
+	if err := stale.mark(ctx, tx); err != nil {
 		return err
 	}
 	if err := recordDrifts(ctx, tx, drifts); err != nil {
@@ -39,36 +46,49 @@ func ClusterChanged(ctx context.Context, tx pgx.Tx, changes []inventory.Change) 
 	return nil
 }
 
-// markStaleOnMove is ClusterChanged's stale marking.
-func markStaleOnMove(ctx context.Context, tx pgx.Tx, changes []inventory.Change) error {
-	live := map[string]inventory.Change{}
+// staleCandidates are the locked open requests on clusters whose version
+// moved, with the change of each cluster.
+type staleCandidates struct {
+	ids  []int64
+	live map[string]inventory.Change
+}
+
+// lockStaleCandidates locks, in id order, every pending or approved request
+// on a cluster in changes whose version moved.
+func lockStaleCandidates(ctx context.Context, tx pgx.Tx, changes []inventory.Change) (staleCandidates, error) {
+	sc := staleCandidates{live: map[string]inventory.Change{}}
 	var uids []string
 	for _, c := range changes {
 		if c.VersionMoved() {
-			live[c.UID] = c
+			sc.live[c.UID] = c
 			uids = append(uids, c.UID)
 		}
 	}
 	if len(uids) == 0 {
-		return nil
+		return sc, nil
 	}
 	rows, err := tx.Query(ctx, `
 		SELECT id FROM change_requests
 		WHERE cluster_uid = ANY($1) AND state IN ('pending', 'approved')
 		ORDER BY id FOR UPDATE`, uids)
 	if err != nil {
-		return fmt.Errorf("approvals: mark stale: %w", err)
+		return sc, fmt.Errorf("approvals: mark stale: %w", err)
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return fmt.Errorf("approvals: mark stale: %w", err)
+	if sc.ids, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
+		return sc, fmt.Errorf("approvals: mark stale: %w", err)
 	}
-	for _, id := range ids {
+	return sc, nil
+}
+
+// mark makes each candidate whose base is not the cluster's new version
+// stale, with its audit event.
+func (sc staleCandidates) mark(ctx context.Context, tx pgx.Tx) error {
+	for _, id := range sc.ids {
 		r, err := Get(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		c := live[r.ClusterUID]
+		c := sc.live[r.ClusterUID]
 		if c.Kind != inventory.ChangeDeleted && c.ResourceVersion == r.Revision.BaseResourceVersion {
 			continue // e.g. a request filed on the new version already
 		}

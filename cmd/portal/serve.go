@@ -121,6 +121,10 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 	if err != nil {
 		return err
 	}
+	resend, err := resender(pool, jobs)
+	if err != nil {
+		return err
+	}
 	presets, err := specform.LoadPresets(cfg.PresetsFile)
 	if err != nil {
 		return fmt.Errorf("presets (PORTAL_PRESETS_FILE=%s): %w", cfg.PresetsFile, err)
@@ -141,6 +145,7 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 		Cloud:     cloud,
 		Presets:   presets,
 		Live:      hub,
+		Resend:    resend,
 		Ready: func(ctx context.Context) error {
 			if err := pool.Ping(ctx); err != nil {
 				return err

@@ -59,3 +59,12 @@ func approvalsService(pool *pgxpool.Pool, jobs *worker.Worker) (*approvals.Servi
 	}
 	return approvals.New(pool, approvals.Config{OnApproved: enqueue}), nil
 }
+
+// resender sends failed changes again, with the worker of this process or
+// an insert-only client when it runs none.
+func resender(pool *pgxpool.Pool, jobs *worker.Worker) (worker.ResendFunc, error) {
+	if jobs != nil {
+		return jobs.Resend, nil
+	}
+	return worker.Resender(pool)
+}

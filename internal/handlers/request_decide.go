@@ -11,6 +11,7 @@ import (
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
+	"github.com/clusterdesk/clusterdesk/internal/worker"
 	"github.com/clusterdesk/clusterdesk/web/templates"
 )
 
@@ -140,6 +141,29 @@ func (s *Server) requestCancel(c echo.Context) error {
 			if r, gerr := approvals.Get(ctx, s.deps.DB, id); gerr == nil && r.State == approvals.StateCancelled {
 				return s.requestRedirect(c, id)
 			}
+		}
+		return err
+	}
+	return s.requestRedirect(c, id)
+}
+
+// requestResend sends a failed change again (an admin's decision, with an
+// optional comment).
+func (s *Server) requestResend(c echo.Context) error {
+	if s.deps.Resend == nil {
+		return errNoApprovals
+	}
+	id, err := requestID(c)
+	if err != nil {
+		return err
+	}
+	f := bindDecision(c)
+	if len(f.Comment) > commentMax {
+		return echo.NewHTTPError(http.StatusUnprocessableEntity)
+	}
+	if _, err := s.deps.Resend(c.Request().Context(), actorOf(c), id, f.Comment); err != nil {
+		if errors.Is(err, worker.ErrAccepted) {
+			return echo.NewHTTPError(http.StatusConflict, "Cloud Manager accepted this change, so it is not sent again. File a new request instead.")
 		}
 		return err
 	}

@@ -112,6 +112,7 @@ func (s *Server) renderRequest(c echo.Context, status int, form templates.Reques
 	if v.Submission, err = s.requestSubmission(ctx, r); err != nil {
 		return err
 	}
+	v.CanResend = r.State == approvals.StateFailed && viewer.Admin && v.Submission != nil && !v.Submission.Accepted
 	if v.Events, err = s.requestEvents(ctx, id); err != nil {
 		return err
 	}
@@ -145,7 +146,7 @@ func (s *Server) requestSubmission(ctx context.Context, r approvals.Request) (*t
 	if err != nil {
 		return nil, err
 	}
-	v := &templates.RequestSubmissionView{ClusterState: strings.ToLower(sub.ClusterState), Reason: sub.Reason}
+	v := &templates.RequestSubmissionView{ClusterState: strings.ToLower(sub.ClusterState), Reason: sub.Reason, Accepted: !sub.AcceptedAt.IsZero()}
 	if sub.TotalStages > 0 {
 		v.Progress = fmt.Sprintf("Stage %d of %d.", sub.CurrentStage, sub.TotalStages)
 		v.CurrentStage, v.TotalStages = sub.CurrentStage, sub.TotalStages

@@ -72,8 +72,8 @@ func (s *Server) routes() {
 	// Approvers: the requests awaiting their approval (approvals_queue.go).
 	approvers.GET("/approvals", s.approvalsQueue)
 
-	// Admins: their pages come with their features.
-	_ = admins
+	// Admins: send a failed change again (request_decide.go).
+	admins.POST("/requests/:id/resend", s.requestResend)
 }
 
 const staticPattern = "/static/*"

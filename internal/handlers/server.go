@@ -17,6 +17,7 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 	"github.com/clusterdesk/clusterdesk/internal/live"
 	"github.com/clusterdesk/clusterdesk/internal/specform"
+	"github.com/clusterdesk/clusterdesk/internal/worker"
 	"github.com/clusterdesk/clusterdesk/web/static"
 )
 
@@ -45,6 +46,9 @@ type Deps struct {
 	Cloud approvals.DryRunner
 	// Presets fill the create form ("small development cluster", …).
 	Presets []specform.Preset
+	// Resend sends a failed change again (admins; worker.Resend); nil
+	// answers 503.
+	Resend worker.ResendFunc
 	// Live carries database notifications to the pages' event streams; nil
 	// means pages update on reload only.
 	Live *live.Hub

@@ -33,6 +33,8 @@ type RequestShowView struct {
 	// CanApprove shows the approve and reject forms; CanReject the reject
 	// form alone (the cluster moved, yet a rejection is still possible).
 	CanApprove, CanReject bool
+	// CanResend shows an admin the form that sends a failed change again.
+	CanResend bool
 	// CanCancel shows the cancel form (requester or admin, open request).
 	CanCancel bool
 	// Form is what the decision forms hold, with a message per field.
@@ -82,6 +84,8 @@ type RequestTimelineRow struct {
 // RequestSubmissionView is the execution of the approved revision.
 type RequestSubmissionView struct {
 	ClusterState string
+	// Accepted: Cloud Manager accepted the change.
+	Accepted bool
 	// Progress says "Stage n of m." while an update runs; CurrentStage
 	// and TotalStages draw it as a bar (TotalStages 0: no bar).
 	Progress                  string

@@ -1,0 +1,53 @@
+package handlers
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clusterdesk/clusterdesk/internal/approvals"
+	"github.com/clusterdesk/clusterdesk/internal/worker"
+)
+
+// An admin sees "Send the change again" on a failed request whose change
+// Cloud Manager never accepted, and the form puts it back in line; others
+// see no form and are refused.
+func TestRequestResendByAnAdmin(t *testing.T) {
+	t.Parallel()
+	f := newDecideFixture(t)
+	resend, err := worker.Resender(f.pool)
+	require.NoError(t, err)
+	f.server.deps.Resend = resend
+
+	alice, aliceID := f.signedIn("alice")
+	bob, _ := f.signedIn("bob")
+	dave, _ := f.signedIn("dave") // admins
+	r := f.file(aliceID, "Alice", approvals.KindStop, "analytics-staging", "nightly savings")
+	require.Equal(t, http.StatusSeeOther, bob.postOnce(requestPath(r.ID, "approve"), decisionValues(bob, 1, "")).status)
+	// The worker gave up on it (played here: no worker runs in this test).
+	require.NoError(t, pgx.BeginFunc(t.Context(), f.pool, func(tx pgx.Tx) error {
+		for _, to := range []approvals.State{approvals.StateSubmitting, approvals.StateFailed} {
+			if _, err := approvals.Transition(t.Context(), tx, r.ID, to); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+
+	require.NotContains(t, alice.get(requestPath(r.ID)).body, `data-testid="resend-form"`)
+	require.NotContains(t, bob.get(requestPath(r.ID)).body, `data-testid="resend-form"`)
+	require.Contains(t, dave.get(requestPath(r.ID)).body, `data-testid="resend-form"`)
+
+	require.Equal(t, http.StatusForbidden, bob.postOnce(requestPath(r.ID, "resend"), decisionValues(bob, 1, "")).status)
+	require.Equal(t, approvals.StateFailed, f.state(r.ID))
+
+	res := dave.postOnce(requestPath(r.ID, "resend"), decisionValues(dave, 1, "the API is back"))
+	require.Equal(t, http.StatusSeeOther, res.status, res.body)
+	require.Equal(t, approvals.StateApproved, f.state(r.ID))
+	require.Equal(t, 1, f.count(`SELECT count(*) FROM river_job WHERE kind = 'submit' AND (args->>'resend')::int = 1`))
+
+	again := dave.postOnce(requestPath(r.ID, "resend"), decisionValues(dave, 1, ""))
+	require.Equal(t, http.StatusConflict, again.status, "a second click finds it approved")
+}

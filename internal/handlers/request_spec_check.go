@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -11,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
+	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/specform"
 	"github.com/clusterdesk/clusterdesk/web/templates"
 )
@@ -23,6 +25,7 @@ const (
 	specAPIChecked   = "Checked by Cloud Manager (a dry run: nothing was changed)."
 	specAPINotAsked  = "Cloud Manager was not asked yet: first fix what could not be read."
 	specAPIOff       = "The portal is not connected to Cloud Manager, so only the portal's own rules were checked. You can still file the request."
+	specAPIBusy      = "Cloud Manager cannot check a change of this cluster while it is busy (an update is under way), so only the portal's own rules were checked. You can still file the request; it is checked again when an approver opens it."
 	specAPIUnreached = "Cloud Manager could not be asked just now, so only the portal's own rules were checked. You can still file the request; it is checked again when an approver opens it."
 )
 
@@ -47,6 +50,9 @@ func (s *Server) checkSpec(c echo.Context, p approvals.Proposal, parse specform.
 		if vs, err = approvals.Check(ctx, s.deps.Cloud, p); err != nil {
 			s.logger.Warn("dry run of a spec form failed; local rules only", "request_id", RequestID(c), "kind", p.Kind, "err", err)
 			check.API, check.APIDown = specAPIUnreached, true
+			if apiErr, ok := errors.AsType[*cloudapi.APIError](err); ok && apiErr.StatusCode == http.StatusConflict {
+				check.API = specAPIBusy
+			}
 		} else {
 			check.API = specAPIChecked
 		}

@@ -467,3 +467,39 @@ func TestSpecCheckOnTheRequestPage(t *testing.T) {
 	require.NotContains(t, html.UnescapeString(alice.get(requestPath(r.ID)).body), "dry run", "the requester cannot approve: no check")
 	require.Zero(t, dryRuns(f.sim, cloudapi.OpCreateCluster))
 }
+
+func TestSpecFormWhenCloudManagerCannotBeAsked(t *testing.T) {
+	t.Parallel()
+	f := newSpecFixture(t, false)
+	f.server.deps.Cloud = simtest.Client(t, f.sim, "http://127.0.0.1:1") // nothing listens there
+	alice, _ := f.signedIn("alice")
+	form := specValues(alice, presetSpec(t, "small development cluster"), "unasked-dev", "The API is down")
+	form.Set("master_replicas", "2")
+	resp := alice.postOnce("/clusters/new", form)
+	require.Equal(t, http.StatusUnprocessableEntity, resp.status)
+	msg, _ := errorSlot(resp.body, "master_replicas")
+	require.Equal(t, "Master replicas must be 1, or 3 or more for high availability", msg, "the local rules still apply")
+	require.Contains(t, html.UnescapeString(resp.body), specAPIUnreached)
+
+	form.Set("master_replicas", "1")
+	r := f.filedRequest(alice.postOnce("/clusters/new", form))
+	require.Equal(t, "unasked-dev", r.ClusterName, "filing works on the local rules")
+}
+
+func TestSpecUpdateOfABusyCluster(t *testing.T) {
+	t.Parallel()
+	f := newSpecFixture(t, true)
+	alice, _ := f.signedIn("alice")
+	uid := f.uid("analytics-staging")
+	cl, err := inventory.ClusterGet(t.Context(), f.pool, uid)
+	require.NoError(t, err)
+	f.sim.InjectFault(sim.Fault{Operation: cloudapi.OpUpdateCluster, Status: http.StatusConflict})
+	form := specValues(alice, cl.Spec, "", "While it updates")
+	form.Set("seen_resource_version", strconv.FormatInt(cl.ResourceVersion, 10))
+	form.Set("data_tier1_replicas", "0")
+	resp := alice.postOnce("/clusters/"+uid+"/update/validate", form)
+	require.Equal(t, http.StatusOK, resp.status)
+	require.Contains(t, html.UnescapeString(resp.body), specAPIBusy)
+	msg, _ := errorSlot(resp.body, "data_tier1_replicas")
+	require.Equal(t, "Replicas must be at least 1", msg, "the local rules still apply")
+}

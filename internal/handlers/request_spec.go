@@ -207,7 +207,6 @@ func (s *Server) specCreateForm(c echo.Context) error {
 			return err
 		}
 		spec, v.From = cl.Spec, cl.UID
-		v.Reason = "Like " + cl.Name + ": "
 	}
 	return s.ok(c, templates.SpecFormPage(s.page(c, specCreateTitle), filledSpecView(v, spec)))
 }

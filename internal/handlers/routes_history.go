@@ -7,4 +7,7 @@ func (s *Server) historyRoutes(signedIn, requesters routeGroup) {
 	signedIn.GET("/clusters/:uid/versions/compare", s.historyCompare)
 	requesters.GET("/clusters/:uid/versions/:rv/rollback", s.historyRollbackNew)
 	requesters.POST("/clusters/:uid/versions/:rv/rollback", s.historyRollbackCreate)
+	// The advanced request: the whole spec as JSON (PUT).
+	requesters.GET("/clusters/:uid/replace", s.historyReplaceNew)
+	requesters.POST("/clusters/:uid/replace", s.historyReplaceCreate)
 }

@@ -82,3 +82,26 @@ type RollbackNewView struct {
 func (v RollbackNewView) Action() string {
 	return "/clusters/" + v.ClusterUID + "/versions/" + fmtInt(v.To) + "/rollback"
 }
+
+// ReplaceNewView is the advanced form that replaces a cluster's whole
+// spec with JSON.
+type ReplaceNewView struct {
+	ClusterUID, ClusterName, Environment string
+	// Seen is the version the JSON was started from.
+	Seen     int64
+	SpecJSON string
+	Reason   string
+	Errors   map[string]string
+	Top      []string
+	// Previewed is set once the JSON was checked: the diff, risks, policy,
+	// kept fields and collisions below are what filing would give.
+	Previewed          bool
+	Diff               []RequestDiffRow
+	Risks              []string
+	Policy, PolicyText string
+	NotRestored        []NotRestoredRow
+	Collisions         []CollisionRow
+}
+
+// Action is where the form posts.
+func (v ReplaceNewView) Action() string { return "/clusters/" + v.ClusterUID + "/replace" }

@@ -41,7 +41,7 @@ func (s *Server) clusterShow(c echo.Context) error {
 		return err
 	}
 	view := clusterShowView(cl, versions, requests)
-	view.Operations = append(clusterOperations(cl), specOperations(cl)...)
+	view.Operations = clusterOperations(cl)
 	view.LiveURL = s.liveURL(clusterURL(cl.UID)+"/events", "")
 	return s.ok(c, templates.ClusterShowPage(s.page(c, "Cluster "+cl.Name), view))
 }

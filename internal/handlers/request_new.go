@@ -65,9 +65,10 @@ func operationNotOffered(op simpleOperation, cl inventory.Cluster) string {
 	return ""
 }
 
-// clusterOperations are the requests cl allows now, as links to their forms.
+// clusterOperations are the requests cl allows now, as links to their forms:
+// the simple ones, then the spec forms' (request_spec.go).
 func clusterOperations(cl inventory.Cluster) []templates.ClusterOperation {
-	var ops []templates.ClusterOperation
+	ops := specOperations(cl)
 	for _, o := range simpleOperations {
 		if operationNotOffered(o, cl) == "" {
 			ops = append(ops, templates.ClusterOperation{Kind: string(o.kind), Label: o.label,

@@ -103,6 +103,10 @@ func (s *Server) renderRequest(c echo.Context, status int, form templates.Reques
 		}
 		s.requestSpecCheck(c, r, &v) // Cloud Manager's dry run (request_spec_check.go)
 	}
+	author := r.Requester.ID == viewer.UserID || viewer.Admin
+	openForEdit := r.State == approvals.StatePending || r.State == approvals.StateStale
+	v.CanEdit = author && openForEdit && (r.Kind == approvals.KindCreate || r.Kind == approvals.KindUpdate)
+	v.CanRebase = author && r.State == approvals.StateStale && r.Kind != approvals.KindCreate
 	v.CanCancel = r.State.Open() && slices.Contains([]approvals.State{approvals.StatePending, approvals.StateStale, approvals.StateApproved}, r.State) &&
 		(r.Requester.ID == viewer.UserID || viewer.Admin)
 

@@ -403,6 +403,12 @@ func TestSpecRebaseMovesAStaleRequest(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, approvals.StateStale, f.state(r.ID))
 
+	show := alice.get(requestPath(r.ID))
+	require.Contains(t, show.body, `data-testid="rebase-form"`, "the request page offers the rebase")
+	require.Contains(t, show.body, `data-testid="edit-link"`)
+	bob := f.browser()
+	bob.signIn("bob", "/")
+	require.NotContains(t, bob.get(requestPath(r.ID)).body, `data-testid="request-author-actions"`, "only to its author")
 	page := alice.get(requestPath(r.ID, "edit"))
 	require.Equal(t, http.StatusOK, page.status)
 	require.Contains(t, page.body, `data-testid="spec-rebase"`)

@@ -33,6 +33,12 @@ type RequestShowView struct {
 	// CanApprove shows the approve and reject forms; CanReject the reject
 	// form alone (the cluster moved, yet a rejection is still possible).
 	CanApprove, CanReject bool
+	// CanEdit links the requester (or an admin) to the edit form of a
+	// pending or stale create or update request.
+	CanEdit bool
+	// CanRebase offers the requester (or an admin) to move a stale request
+	// onto the live cluster.
+	CanRebase bool
 	// CanResend shows an admin the form that sends a failed change again.
 	CanResend bool
 	// CanCancel shows the cancel form (requester or admin, open request).

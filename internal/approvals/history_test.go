@@ -420,6 +420,12 @@ func TestRequestsChangingTheSameFieldCollide(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, c3, "different fields do not collide")
 
+	takes, err := approvals.WhatItTakes(ctx, f.pool, second.ID, f.bob)
+	require.NoError(t, err)
+	require.ErrorIs(t, takes.Blocker, approvals.ErrCollision, "the page says why before bob tries")
+	takes, err = approvals.WhatItTakes(ctx, f.pool, first.ID, f.bob)
+	require.NoError(t, err)
+	require.NoError(t, takes.Blocker)
 	_, err = f.approve(t, f.bob, second)
 	require.ErrorIs(t, err, approvals.ErrCollision)
 	require.ErrorIs(t, err, approvals.ErrConflict)

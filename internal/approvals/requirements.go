@@ -15,9 +15,11 @@ type Requirements struct {
 	// first, each saying whether it changes the same fields.
 	Overlaps []Overlap
 	// Blocker is nil when the viewer may approve this revision now, else
-	// why not: ErrOwnRequest, ErrNotEligible, ErrStale, ErrConflict
-	// (already decided) or ErrInvalidTransition (not pending). The live
-	// resource version is not checked here; Approve does.
+	// why not: ErrOwnRequest, ErrNotEligible, ErrStale, ErrCollision (their
+	// approval would complete it while an earlier request changing the same
+	// fields is open), ErrConflict (already decided) or
+	// ErrInvalidTransition (not pending). The live resource version is not
+	// checked here; Approve does.
 	Blocker error
 }
 
@@ -86,6 +88,17 @@ func blocker(ctx context.Context, q Querier, r Request, e Evaluation, viewer Act
 	}
 	if !viewer.inAnyGroup(e.Policy.ApproverGroups) {
 		return fmt.Errorf("%w: policy %q asks for a member of %v", ErrNotEligible, e.Policy.Name, e.Policy.ApproverGroups), nil
+	}
+	if e.Missing() <= 1 && r.Kind.onCluster() {
+		// The viewer's approval would complete it: Approve refuses that
+		// while an earlier colliding request is open.
+		earlier, err := firstEarlierCollision(ctx, q, r)
+		if err != nil {
+			return nil, err
+		}
+		if earlier != nil {
+			return fmt.Errorf("%w: request #%d changes the same fields and is %s", ErrCollision, earlier.Request.ID, earlier.Request.State), nil
+		}
 	}
 	return nil, nil
 }

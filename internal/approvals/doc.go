@@ -4,8 +4,8 @@
 //
 // # Requests
 //
-// A request (kinds create, update, stop, start, delete, restart_server;
-// rollback and replace are reserved) is filed with a reason against a base:
+// A request (kinds create, update, stop, start, delete, restart_server,
+// rollback, replace) is filed with a reason against a base:
 // the cluster's resource version and spec as the inventory has them. The
 // proposal, the structured Diff between base and proposal (see Change for
 // the path format), its SHA-256 Hash and the Risks derived from it make a
@@ -38,6 +38,17 @@
 // backs that up, so double clicks and two approvers at once never give two
 // approvals or two completions. Each change is announced with pg_notify
 // on inventory.NotifyChannel (RequestNotification).
+//
+// # History
+//
+// SettleVersions (history.go) attributes each new resource version of a
+// cluster to the request whose submission produced it, or records a Drift
+// when nothing Clusterdesk did explains it. A rollback restores a stored
+// version's spec except the NotRestoredRules fields; a replace takes a
+// whole spec; both are submitted as a PUT. A revision made from an earlier
+// one stores the diff of diffs (RevisionChanges); Collisions lists the
+// other open requests changing the same fields, and Approve refuses to
+// complete the later of two (ErrCollision). See docs/history.md.
 //
 // # Mass assignment
 //

@@ -8,7 +8,10 @@
 // ones updated, and clusters the API no longer lists are marked deleted
 // (their rows stay, since requests and the audit log point at them). Refresh
 // does the same for one cluster with one GetCluster call. Every resource
-// version seen is added to cluster_versions. Each change is announced with
+// version seen is added to cluster_versions; versions that came and went
+// between two reads are fetched once from the API's history call (when the
+// API has it, see HistoryAPI), and Version fetches an older one on demand.
+// Versions never change and are never fetched twice. Each change is announced with
 // pg_notify on the channel "clusterdesk" (see Notification) when the
 // transaction commits, and passed to Config.OnChange inside that
 // transaction, which is how pending change requests learn that their base
@@ -19,5 +22,6 @@
 // matching name rule, then the defaults ("default" and no team).
 //
 // ClusterList and ClusterGet are the queries of the cluster pages;
-// VersionList lists the versions seen.
+// VersionList and VersionGet read the versions with who made them
+// (attributed by approvals.SettleVersions) and the drift ending at each.
 package inventory

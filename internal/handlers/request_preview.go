@@ -25,6 +25,14 @@ func (s *Server) requestPreview(ctx context.Context, in approvals.NewRequest) *t
 	if err != nil {
 		return nil
 	}
+	return s.takesOf(p)
+}
+
+// takesOf is "what it will take" of a preview.
+func (s *Server) takesOf(p approvals.Preview) *templates.RequestTakesView {
+	if p.Policy.Name == "" {
+		return &templates.RequestTakesView{}
+	}
 	t := &templates.RequestTakesView{
 		Policy: p.Policy.Name, PolicyDescription: p.Policy.Description,
 		Needed: p.Policy.ApprovalsRequired, Groups: joinOr(p.Policy.ApproverGroups, "no group"),

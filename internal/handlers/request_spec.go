@@ -132,6 +132,9 @@ func (s *Server) specFormHandle(c echo.Context, t specTarget, f specForm, v temp
 	v.Check = s.checkSpec(c, t.proposal(f.name, spec), parse)
 	specCheckReason(&v, !validate)
 	specPlaceCheck(&v)
+	if len(v.Check.Errors) == 0 && len(v.Check.Top) == 0 {
+		v.Preview = s.specPreview(c, t, f.name, spec)
+	}
 	if validate {
 		return s.render(c, http.StatusOK, templates.SpecCheckFragment(v))
 	}

@@ -44,6 +44,9 @@ type SpecFormView struct {
 	// Check is what the validation found: errors by field, problems no
 	// field shows, whether Cloud Manager was asked.
 	Check SpecCheckView
+	// Preview is the proposal as a request (diff, risks, what it takes),
+	// nil until the form is checked without errors.
+	Preview *SpecPreviewView
 	// FirstError is the field that gets the focus.
 	FirstError string
 	// Notice is a message above the form (a rebase is needed, …);

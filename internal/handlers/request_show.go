@@ -116,6 +116,12 @@ func (s *Server) renderRequest(c echo.Context, status int, form templates.Reques
 	if v.Submission, err = s.requestSubmission(ctx, r); err != nil {
 		return err
 	}
+	if v.ClusterUID == "" && v.Submission != nil {
+		// A create names its cluster once Cloud Manager made it.
+		if sub, err := worker.SubmissionGet(ctx, s.deps.DB, r.ID, r.Revision.Number); err == nil {
+			v.ClusterUID = sub.ClusterUID
+		}
+	}
 	v.CanResend = r.State == approvals.StateFailed && viewer.Admin && v.Submission != nil && !v.Submission.Accepted
 	if v.Events, err = s.requestEvents(ctx, id); err != nil {
 		return err

@@ -98,6 +98,15 @@ func TestSpecCreateFilesTheRequest(t *testing.T) {
 	got, _ := json.Marshal(r.Revision.ProposedSpec)
 	require.JSONEq(t, string(want), string(got))
 	require.Equal(t, 1, dryRuns(f.sim, cloudapi.OpCreateCluster), "Cloud Manager checked it before filing")
+	require.Contains(t, alice.get(requestPath(r.ID)).body, "sandbox-dev (to be created)")
+
+	t.Run("the request links to the cluster once it exists", func(t *testing.T) {
+		bob, _ := f.signedIn("bob")
+		require.Equal(t, http.StatusSeeOther, bob.postOnce(requestPath(r.ID, "approve"), decisionValues(bob, 1, "")).status)
+		_, err := f.pool.Exec(t.Context(), `UPDATE submissions SET cluster_uid = 'cl-made' WHERE request_id = $1`, r.ID)
+		require.NoError(t, err)
+		require.Contains(t, alice.get(requestPath(r.ID)).body, `<a href="/clusters/cl-made" data-testid="request-cluster">sandbox-dev</a>`)
+	})
 
 	t.Run("copy an existing cluster", func(t *testing.T) {
 		page := alice.get("/clusters/new?from=" + f.uid("analytics-staging"))

@@ -455,3 +455,26 @@ func TestRequestsChangingTheSameFieldCollide(t *testing.T) {
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// A cluster with no Pivot access mode at all is rolled back with PROXIED,
+// since every PUT needs one; the request says so.
+func TestARollbackWithoutAnyAccessModeSendsProxied(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	from := f.cluster(t, f.dev)
+	require.Nil(t, from.Spec.Pivot)
+	forceOutside(t, f, f.dev, `{"spec":{"data":{"tier1":{"replicas":2}}}}`)
+	_, err := f.syncer.Sync(ctx)
+	require.NoError(t, err)
+	r, err := f.svc.Create(ctx, f.alice, approvals.NewRequest{Kind: approvals.KindRollback, ClusterUID: f.dev,
+		Reason: "one data server is enough", RollbackTo: &from.ResourceVersion})
+	require.NoError(t, err)
+	require.Equal(t, cloudapi.AccessProxied, r.Revision.ProposedSpec.Pivot.AccessMode)
+	require.ElementsMatch(t, []string{"spec.data.tier1.replicas", "spec.pivot.accessMode"}, r.Revision.Diff.Paths())
+	var paths []string
+	for _, k := range r.Revision.Payload.NotRestored {
+		paths = append(paths, k.Path)
+	}
+	require.Contains(t, paths, "spec.pivot.accessMode")
+}

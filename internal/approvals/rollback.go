@@ -26,8 +26,8 @@ type NotRestoredRule struct {
 //     storage is an update of its own, with the deep storage risk hint.
 //
 // spec.pivot.accessMode is restored like any field, but a version without
-// one keeps the live one: the PUT that submits the rollback must carry it
-// (BEHAVIOUR.md §6).
+// one keeps the live one, and when the cluster has none either PROXIED is
+// sent: the PUT that submits the rollback must carry one (BEHAVIOUR.md §6).
 func NotRestoredRules() []NotRestoredRule {
 	return []NotRestoredRule{
 		{"spec.desiredState", "Starting or stopping the cluster is a request of its own (start, stop); a rollback never does it silently."},
@@ -35,7 +35,10 @@ func NotRestoredRules() []NotRestoredRule {
 	}
 }
 
-const accessModeWhy = "The version has no Pivot access mode; every replace (PUT) must carry one, so the live one is kept."
+const (
+	accessModeWhy     = "The version has no Pivot access mode; every replace (PUT) must carry one, so the live one is kept."
+	accessModeDefault = "Neither the version nor the cluster has a Pivot access mode; every replace (PUT) must carry one, so PROXIED is sent."
+)
 
 // restoreSpec is the proposal of a rollback to old on a cluster whose
 // live spec is live: old, with the NotRestoredRules fields and a missing
@@ -63,19 +66,22 @@ func restoreSpec(old, live cloudapi.ClusterSpec) (cloudapi.ClusterSpec, []KeptFi
 	return proposed, kept, nil
 }
 
-// keepAccessMode gives proposed the live access mode when it has none.
+// keepAccessMode gives proposed the live access mode when it has none, or
+// PROXIED when the cluster has none either (BEHAVIOUR.md §6: the client's
+// default).
 func keepAccessMode(proposed *cloudapi.ClusterSpec, live cloudapi.ClusterSpec) []KeptField {
 	if proposed.Pivot != nil && proposed.Pivot.AccessMode != "" {
 		return nil
 	}
-	if live.Pivot == nil || live.Pivot.AccessMode == "" {
-		return nil // ValidateReplacing refuses it
+	mode, why := cloudapi.AccessProxied, accessModeDefault
+	if live.Pivot != nil && live.Pivot.AccessMode != "" {
+		mode, why = live.Pivot.AccessMode, accessModeWhy
 	}
 	if proposed.Pivot == nil {
 		proposed.Pivot = &cloudapi.PivotAccess{}
 	}
-	proposed.Pivot.AccessMode = live.Pivot.AccessMode
-	return []KeptField{{Path: "spec.pivot.accessMode", Why: accessModeWhy, Live: rawOrNil(live.Pivot.AccessMode)}}
+	proposed.Pivot.AccessMode = mode
+	return []KeptField{{Path: "spec.pivot.accessMode", Why: why, Live: rawOrNil(mode)}}
 }
 
 // checkAccessMode refuses a replacing proposal without an access mode.

@@ -140,3 +140,43 @@ func TestSubmitConcurrentSyncsNeverReportTheRequestsChangeAsDrift(t *testing.T) 
 		require.Equal(t, id, versions[i].ProducedBy, "version %d", versions[i].ResourceVersion)
 	}
 }
+
+// A rollback of a stopped cluster to a version recorded while it ran
+// leaves it stopped: the PUT carries the live desired state, and the
+// cluster converges stopped with the old size.
+func TestSubmitRollbackNeverStartsAStoppedCluster(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setupSubmission(t)
+	f.start(t)
+	origin := f.inventory(t, f.staging)
+	require.Equal(t, cloudapi.DesiredStarted, origin.Spec.DesiredState)
+	for _, patch := range []string{`{"spec":{"data":{"tier1":{"replicas":3}}}}`, `{"spec":{"desiredState":"STOPPED"}}`} {
+		_, err := f.client.UpdateCluster(ctx, f.staging, json.RawMessage(patch), cloudapi.Force())
+		require.NoError(t, err)
+		require.Eventually(t, func() bool {
+			c, err := f.syncer.Refresh(ctx, f.staging)
+			require.NoError(t, err)
+			return !c.State.Busy()
+		}, 10*time.Second, 5*time.Millisecond)
+	}
+
+	back, err := f.svc.Create(ctx, f.alice, approvals.NewRequest{Kind: approvals.KindRollback,
+		ClusterUID: f.staging, Reason: "back to two data servers", RollbackTo: &origin.ResourceVersion})
+	require.NoError(t, err)
+	require.Equal(t, []string{"spec.data.tier1.replicas"}, back.Revision.Diff.Paths())
+	f.approve(t, back, f.bob, f.carol)
+	done := f.wait(t, back.ID)
+	require.Equal(t, approvals.StateSucceeded, done.State)
+
+	var sent cloudapi.Cluster
+	for _, c := range f.sim.Calls() {
+		if c.Operation == cloudapi.OpReplaceCluster {
+			require.NoError(t, json.Unmarshal([]byte(c.Body), &sent))
+		}
+	}
+	require.Equal(t, cloudapi.DesiredStopped, sent.Spec.DesiredState, "the desired state is not restored")
+	live := f.inventory(t, f.staging)
+	require.Equal(t, cloudapi.DesiredStopped, live.Spec.DesiredState)
+	require.Equal(t, int32(2), *live.Spec.Data.Tier1.Replicas)
+}

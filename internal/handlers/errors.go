@@ -30,6 +30,7 @@ var errorStatus = []struct {
 	{approvals.ErrNotEligible, http.StatusForbidden, "You are not in an approver group of this request's policy."},
 	{approvals.ErrForbidden, http.StatusForbidden, "You may not do this to this request."},
 	{approvals.ErrStale, http.StatusConflict, "The cluster changed since this request was made, so it cannot be approved: the requester must rebase it."},
+	{approvals.ErrCollision, http.StatusConflict, "An earlier open request on this cluster changes the same fields. Approve this one once that one is finished and this one is rebased."},
 	{approvals.ErrConflict, http.StatusConflict, "The request changed while you were looking at it. Reload the page, check it again and decide."},
 	{approvals.ErrInvalidTransition, http.StatusConflict, "The request's state does not allow this any more. Reload the page to see where it stands."},
 	{approvals.ErrNoPolicy, http.StatusConflict, "No approval policy matches this request, so nobody can approve it."},

@@ -95,6 +95,9 @@ func TestHistoryVersionsCompareAndRollback(t *testing.T) {
 	require.Equal(t, approvals.KindRollback, r.Kind)
 	require.Equal(t, before.ResourceVersion, *r.Revision.Payload.RollbackTo)
 	require.Equal(t, []string{`spec.awsTags["owner"]`}, r.Revision.Diff.Paths())
+	show := b.get(requestPath(r.ID))
+	require.Equal(t, http.StatusOK, show.status)
+	require.Equal(t, 2, strings.Count(show.body, `data-testid="not-restored-row"`), "the request page shows what is not restored")
 
 	// A version from before Clusterdesk followed the cluster is fetched
 	// from the history for the form; an unknown one is not found.

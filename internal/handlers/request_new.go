@@ -75,6 +75,10 @@ func clusterOperations(cl inventory.Cluster) []templates.ClusterOperation {
 				URL: "/clusters/" + cl.UID + "/requests/new?kind=" + string(o.kind)})
 		}
 	}
+	if !cl.Deleted() {
+		ops = append(ops, templates.ClusterOperation{Kind: string(approvals.KindReplace),
+			Label: "Replace the configuration (JSON, advanced)", URL: "/clusters/" + cl.UID + "/replace"})
+	}
 	return ops
 }
 

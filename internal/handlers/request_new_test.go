@@ -228,9 +228,9 @@ func TestRequestNewFormFitsTheClusterState(t *testing.T) {
 		return out
 	}
 	started := b.get("/clusters/" + staging)
-	require.Equal(t, []string{"update", "stop", "restart_server", "delete"}, kinds(started.body))
+	require.Equal(t, []string{"update", "stop", "restart_server", "delete", "replace"}, kinds(started.body))
 	require.Contains(t, started.body, `<a href="/clusters/`+staging+`/requests/new?kind=stop" role="button"`)
-	require.Equal(t, []string{"update", "start", "delete"}, kinds(b.get("/clusters/"+dev).body))
+	require.Equal(t, []string{"update", "start", "delete", "replace"}, kinds(b.get("/clusters/"+dev).body))
 }
 
 // Before filing, the form says what it will take: the policy that will

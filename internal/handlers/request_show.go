@@ -81,6 +81,9 @@ func (s *Server) renderRequest(c echo.Context, status int, form templates.Reques
 	r := d.Request
 	v := requestShowView(d, takes)
 	v.Form = form
+	if v.History, err = requestHistoryView(ctx, s.deps.DB, d, viewer); err != nil {
+		return err
+	}
 	if noPolicy {
 		v.Takes.Blocker = "No approval policy matches this request, so nobody can approve it. An admin must add one."
 	}
@@ -253,6 +256,8 @@ func blockerText(err error, r approvals.Request) string {
 		return "You are not in an approver group of this request's policy, so you cannot approve it."
 	case errors.Is(err, approvals.ErrStale):
 		return "The cluster changed since this request was made: the requester must rebase it before anyone can approve it."
+	case errors.Is(err, approvals.ErrCollision):
+		return "An earlier open request changes the same fields: this one can be approved once that one is finished and this one is rebased."
 	case errors.Is(err, approvals.ErrConflict):
 		return "You have already decided on this revision."
 	case errors.Is(err, approvals.ErrInvalidTransition):

@@ -45,6 +45,9 @@ type RequestShowView struct {
 	CanCancel bool
 	// Form is what the decision forms hold, with a message per field.
 	Form RequestDecisionForm
+	// History is the rollback target, the fields not restored, the diff
+	// of diffs and collisions.
+	History RequestHistoryView
 }
 
 // RequestDecisionForm is the posted comment and its errors.
@@ -96,8 +99,8 @@ type RequestSubmissionView struct {
 	// and TotalStages draw it as a bar (TotalStages 0: no bar).
 	Progress                  string
 	CurrentStage, TotalStages int
-	Reason       string
-	Attempts     []RequestAttemptRow
+	Reason                    string
+	Attempts                  []RequestAttemptRow
 }
 
 // RequestAttemptRow is one call to the API.

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
+	"github.com/clusterdesk/clusterdesk/internal/auth"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 	"github.com/clusterdesk/clusterdesk/web/templates"
@@ -42,6 +43,12 @@ func (s *Server) clusterShow(c echo.Context) error {
 	}
 	view := clusterShowView(cl, versions, requests)
 	view.Operations = clusterOperations(cl)
+	if u, _ := auth.UserFrom(ctx); !u.Has(auth.RoleRequester) {
+		// Only requesters file requests; the others see no way to.
+		for i := range view.Versions {
+			view.Versions[i].RollbackURL = ""
+		}
+	}
 	view.LiveURL = s.liveURL(clusterURL(cl.UID)+"/events", "")
 	return s.ok(c, templates.ClusterShowPage(s.page(c, "Cluster "+cl.Name), view))
 }

@@ -65,6 +65,9 @@ func TestHistoryVersionsCompareAndRollback(t *testing.T) {
 	require.Contains(t, page.body, `/clusters/`+staging+`/versions/compare?from=`+from+`&amp;to=`+to)
 	require.Contains(t, page.body, `/clusters/`+staging+`/versions/`+from+`/rollback`)
 	require.NotContains(t, page.body, `/versions/`+to+`/rollback`, "no rollback to the current version")
+	erin := f.browser()
+	erin.signIn("erin", "/") // an auditor files no requests
+	require.NotContains(t, erin.get("/clusters/"+staging).body, `data-testid="version-rollback"`)
 
 	cmp := b.get("/clusters/" + staging + "/versions/compare?from=" + from + "&to=" + to)
 	require.Equal(t, http.StatusOK, cmp.status)

@@ -25,6 +25,8 @@ import (
 //	           → stale       the cluster moved before submission
 //	           → cancelled, expired
 //	submitting → applying    the API accepted the change
+//	           → stale       the cluster moved between two attempts, and
+//	                         the change is not there
 //	           → succeeded   nothing left to follow (e.g. already applied)
 //	           → failed      the API refused it
 //	applying   → succeeded, failed
@@ -58,7 +60,7 @@ var transitions = map[State][]State{
 	StatePending:    {StateApproved, StateRejected, StateCancelled, StateStale, StateExpired},
 	StateStale:      {StatePending, StateCancelled, StateExpired},
 	StateApproved:   {StateSubmitting, StateCancelled, StateStale, StateExpired},
-	StateSubmitting: {StateApplying, StateSucceeded, StateFailed},
+	StateSubmitting: {StateApplying, StateSucceeded, StateFailed, StateStale},
 	StateApplying:   {StateSucceeded, StateFailed},
 	StateFailed:     {StateApproved},
 }

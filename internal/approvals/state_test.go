@@ -29,6 +29,7 @@ var allowed = map[[2]approvals.State]bool{
 	{approvals.StateSubmitting, approvals.StateApplying}:  true,
 	{approvals.StateSubmitting, approvals.StateSucceeded}: true,
 	{approvals.StateSubmitting, approvals.StateFailed}:    true,
+	{approvals.StateSubmitting, approvals.StateStale}:     true,
 	{approvals.StateApplying, approvals.StateSucceeded}:   true,
 	{approvals.StateApplying, approvals.StateFailed}:      true,
 	{approvals.StateFailed, approvals.StateApproved}:      true, // an admin resends it

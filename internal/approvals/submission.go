@@ -48,7 +48,7 @@ func Lock(ctx context.Context, tx pgx.Tx, id int64) (Request, error) {
 }
 
 // MarkStale moves request id (locked by the caller with Lock) from approved
-// to stale because the live cluster is at version live, with a
+// (or submitting, between attempts) to stale because the live cluster is at version live, with a
 // request.stale event by actor: the worker found the cluster moved before
 // submitting. Errors: ErrInvalidTransition.
 func MarkStale(ctx context.Context, tx pgx.Tx, r *Request, live int64, actor audit.Actor) error {

@@ -444,12 +444,17 @@ func (w *submitWorker) prepare(ctx context.Context, tx pgx.Tx, r *approvals.Requ
 			return nil, 0, true, failRequest(ctx, tx, r, "the cluster no longer exists", nil)
 		}
 		if rv := now.cluster.Status.ResourceVersion; rv != r.Revision.BaseResourceVersion {
-			if r.State == approvals.StateApproved {
-				return nil, 0, true, approvals.MarkStale(ctx, tx, r, rv, workerActor)
+			// The cluster moved and (reconciled above) the change is not
+			// there: back to the requester to rebase, nothing is sent.
+			submitting := r.State == approvals.StateSubmitting
+			if err := approvals.MarkStale(ctx, tx, r, rv, workerActor); err != nil {
+				return nil, 0, true, err
 			}
-			return nil, 0, true, failRequest(ctx, tx, r, fmt.Sprintf(
-				"the cluster changed outside this request while it was being submitted (version %d, request based on %d); file a new request",
-				rv, r.Revision.BaseResourceVersion), nil)
+			if submitting {
+				// Versions seen while the submission was open are not its own.
+				return nil, 0, true, settleVersions(ctx, tx, *r, "")
+			}
+			return nil, 0, true, nil
 		}
 	}
 	var counted, inFlight, n int

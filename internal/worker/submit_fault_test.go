@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
@@ -344,5 +345,31 @@ func TestSubmitReconcilesBehindARetryingClient(t *testing.T) {
 	require.Equal(t, 1, f.mutations(cloudapi.OpUpdateCluster, f.staging))
 	require.Equal(t, []string{"busy"}, f.attempts(t, r.ID))
 	require.Equal(t, 1, count(f.actions(t, r.ID), audit.SubmissionReconciled))
+	f.verified(t)
+}
+
+// The cluster is changed outside between two attempts of a change (the
+// first got a 503): the next attempt finds the change not there and the
+// cluster moved, so the request goes back to its requester to rebase
+// instead of failing; nothing more is sent.
+func TestSubmitMarksStaleAChangeOvertakenBetweenAttempts(t *testing.T) {
+	t.Parallel()
+	f := setupSubmission(t)
+	ctx := context.Background()
+	f.rebuild(t, func(o *SubmissionOptions) { o.RetryBase, o.RetryMax = 2*time.Second, 2*time.Second })
+	f.sim.InjectFault(sim.Fault{Operation: cloudapi.OpUpdateCluster, Status: 503, Times: 1})
+	r := f.scaleUp(t, f.staging)
+	f.approve(t, r, f.bob)
+	f.start(t)
+	require.Eventually(t, func() bool { return slices.Equal(f.attempts(t, r.ID), []string{"unknown"}) },
+		10*time.Second, 10*time.Millisecond, "the first attempt got its 503")
+
+	_, err := f.client.UpdateCluster(ctx, f.staging, []byte(`{"spec":{"metadataStore":{"backupRetention":8}}}`))
+	require.NoError(t, err)
+
+	require.Equal(t, approvals.StateStale, f.wait(t, r.ID).State)
+	require.Equal(t, 1, f.mutations(cloudapi.OpUpdateCluster, f.staging), "only the outside change")
+	require.Equal(t, []string{"unknown"}, f.attempts(t, r.ID), "nothing more was sent")
+	require.Contains(t, f.actions(t, r.ID), audit.RequestStale)
 	f.verified(t)
 }

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -17,6 +21,7 @@ import (
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/audit"
+	"github.com/clusterdesk/clusterdesk/internal/auth/devidp"
 	"github.com/clusterdesk/clusterdesk/internal/browsertest"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi/sim"
 	"github.com/clusterdesk/clusterdesk/internal/database"
@@ -226,6 +231,9 @@ func TestBrowserLiveJourney(t *testing.T) {
 			j.noError(alice, step(alice,
 				chromedp.WaitVisible(chromedp.CSS(`[data-testid="request-state"][data-state="succeeded"]`)),
 			))
+			// The decision area is the viewer's own: it reloaded itself, and
+			// a finished request offers alice no cancel any more.
+			j.noError(alice, step(alice, chromedp.WaitNotPresent(chromedp.CSS(`[data-testid="cancel-form"]`))))
 			got := j.seen(alice)
 			t.Logf("request page saw %+v", got)
 			require.Equal(t, "pending", got.States[0])
@@ -302,4 +310,38 @@ func TestBrowserLivePageCatchesUpAfterTheListenerDrops(t *testing.T) {
 	}, 20*time.Second, 50*time.Millisecond, "the hub listens again on a new connection")
 	browsertest.Settle()
 	require.Empty(t, watched.CSPViolations(), "all messages: %q", watched.Messages())
+}
+
+// TestServeStopsWithOpenStreams: a graceful stop ends the open event
+// streams instead of waiting for them until its timeout.
+func TestServeStopsWithOpenStreams(t *testing.T) {
+	t.Parallel()
+	vars := testEnv(t)
+	vars["PORTAL_SHUTDOWN_TIMEOUT"] = "20s"
+	base, stop := start(t, []string{"serve"}, vars)
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	hc := &http.Client{Jar: jar}
+	resp, err := devidp.Login(t.Context(), hc, base+"/", "alice")
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+
+	var streams []*bufio.Reader
+	for _, path := range []string{"/events/dashboard", "/clusters/events"} {
+		resp, err := hc.Get(base + path)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = resp.Body.Close() })
+		require.Equal(t, http.StatusOK, resp.StatusCode, path)
+		require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+		r := bufio.NewReader(resp.Body)
+		line, err := r.ReadString('\n')
+		require.NoError(t, err)
+		require.Equal(t, "retry: 2000\n", line)
+		streams = append(streams, r)
+	}
+	require.NoError(t, stop(), "the stop finished within its timeout")
+	for _, r := range streams {
+		_, err := io.ReadAll(r)
+		require.NoError(t, err, "the stream ended cleanly")
+	}
 }

@@ -24,6 +24,11 @@ const liveHeartbeat = 15 * time.Second
 // liveRetry is the reconnect delay the stream asks browsers for.
 const liveRetry = 2 * time.Second
 
+// liveMaxAge ends a stream after a while: the browser reconnects through
+// the sign-in check, so a session that ended (sign-out, timeout) stops
+// receiving updates within this bound.
+const liveMaxAge = 10 * time.Minute
+
 // liveURL is a page's event stream with the key of the viewer's own parts
 // as the page drew them; empty when the portal runs without live updates.
 func (s *Server) liveURL(path, key string) string {
@@ -73,7 +78,7 @@ func (s *Server) liveDashboard(c echo.Context) error {
 // stream answers with server-sent events for topic until the browser
 // leaves or the hub stops (a shutdown): first what waits (the topic's
 // current fragments), then each frame the hub shares, a heartbeat comment
-// every liveHeartbeat. A frame whose key differs from the one the viewer's
+// every liveHeartbeat, for at most liveMaxAge. A frame whose key differs from the one the viewer's
 // page was drawn with (?key=), or a lost queue, adds a "refresh" event:
 // the page reloads its own parts.
 func (s *Server) stream(c echo.Context, topic string, draw live.Renderer) error {
@@ -104,6 +109,8 @@ func (s *Server) stream(c echo.Context, topic string, draw live.Renderer) error 
 	}
 	heartbeat := time.NewTicker(liveHeartbeat)
 	defer heartbeat.Stop()
+	maxAge := time.NewTimer(liveMaxAge)
+	defer maxAge.Stop()
 	ctx := c.Request().Context()
 	var buf bytes.Buffer
 	for {
@@ -112,6 +119,8 @@ func (s *Server) stream(c echo.Context, topic string, draw live.Renderer) error 
 		case <-ctx.Done():
 			return nil
 		case <-hub.Done():
+			return nil
+		case <-maxAge.C:
 			return nil
 		case <-heartbeat.C:
 			buf.WriteString(": heartbeat\n\n")

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,6 +38,10 @@ type liveBench struct {
 	hub  *live.Hub
 	jar  http.CookieJar
 	uid  string
+	// queries counts the statements of the pages' pool (the sessions and
+	// the benchmark's own changes use another).
+	queries *queryCounter
+	runs    int // scenarios run so far; each writes markers of its own
 }
 
 func newLiveBench(tb testing.TB) *liveBench {
@@ -72,8 +77,14 @@ func newLiveBench(tb testing.TB) *liveBench {
 	hubCtx, stop := context.WithCancel(ctx)
 	lb.hub, err = live.Start(hubCtx, lb.pool, logger)
 	must(err)
+	lb.queries = &queryCounter{}
+	config := lb.pool.Config()
+	config.ConnConfig.Tracer = lb.queries
+	pages, err := pgxpool.NewWithConfig(ctx, config)
+	must(err)
+	tb.Cleanup(pages.Close)
 	srv.Config.Handler = New(Deps{Logger: logger, Assets: assets, Ready: func(context.Context) error { return nil },
-		DB: lb.pool, Auth: authn, Live: lb.hub})
+		DB: pages, Auth: authn, Live: lb.hub})
 	srv.Start()
 	tb.Cleanup(srv.Close)
 	tb.Cleanup(func() { stop(); <-lb.hub.Done() }) // before srv.Close: the streams end first
@@ -86,22 +97,35 @@ func newLiveBench(tb testing.TB) *liveBench {
 	return lb
 }
 
-// liveRun is what one scenario measured.
-type liveRun struct {
-	latencies    []time.Duration // commit to a viewer reading the change, every viewer and change
-	bytesPerConn float64         // heap growth per open stream (client and server side)
-	drawsPerChg  float64
+// queryCounter counts the statements sent (pgx.QueryTracer).
+type queryCounter struct{ n atomic.Int64 }
+
+func (q *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	q.n.Add(1)
+	return ctx
 }
 
-// benchMarker is the synced time the n-th change writes; the cluster
-// page's status section shows it as <time datetime=…>.
-func benchMarker(n int) time.Time { return time.Date(2000, 1, 1, 0, 0, n, 0, time.UTC) }
+func (q *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// liveRun is what one scenario measured.
+type liveRun struct {
+	latencies     []time.Duration // commit to a viewer reading the change, every viewer and change
+	bytesPerConn  float64         // heap growth per open stream (client and server side)
+	drawsPerChg   float64
+	queriesPerChg float64
+}
+
+// benchMarker is the synced time the n-th change of scenario run writes;
+// the cluster page's status section shows it as <time datetime=…>.
+func benchMarker(run, n int) time.Time { return time.Date(2000, 1, 1, 0, run, n, 0, time.UTC) }
 
 // run opens viewers streams of one cluster page, then commits changes
 // changes a second apart (an UPDATE and its NOTIFY in one transaction),
 // and times each viewer's receipt of each change.
 func (lb *liveBench) run(viewers, changes int) liveRun {
 	lb.tb.Helper()
+	lb.runs++
+	scenario := lb.runs
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	client := &http.Client{Jar: lb.jar, Transport: &http.Transport{MaxIdleConnsPerHost: viewers}}
@@ -153,7 +177,10 @@ func (lb *liveBench) run(viewers, changes int) liveRun {
 				if err != nil {
 					continue
 				}
-				n := int(stamp.Sub(benchMarker(0)).Seconds())
+				if stamp.Minute() != scenario {
+					continue // an earlier scenario's change
+				}
+				n := stamp.Second()
 				mu.Lock()
 				if _, seen := received[i][n]; !seen {
 					received[i][n] = now
@@ -167,13 +194,13 @@ func (lb *liveBench) run(viewers, changes int) liveRun {
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
 
-	draws := lb.hub.Stats().Draws
+	draws, queries := lb.hub.Stats().Draws, lb.queries.n.Load()
 	committed := make(map[int]time.Time, changes)
 	for n := 1; n <= changes; n++ {
 		time.Sleep(time.Second)
 		payload, _ := json.Marshal(inventory.Notification{Type: "cluster", Change: "changed", UID: lb.uid})
 		err := pgx.BeginFunc(ctx, lb.pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `UPDATE clusters SET synced_at = $2 WHERE uid = $1`, lb.uid, benchMarker(n)); err != nil {
+			if _, err := tx.Exec(ctx, `UPDATE clusters SET synced_at = $2 WHERE uid = $1`, lb.uid, benchMarker(scenario, n)); err != nil {
 				return err
 			}
 			_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, inventory.NotifyChannel, string(payload))
@@ -201,7 +228,7 @@ func (lb *liveBench) run(viewers, changes int) liveRun {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	drawn := lb.hub.Stats().Draws - draws
+	drawn, queried := lb.hub.Stats().Draws-draws, lb.queries.n.Load()-queries
 	cancel()
 	done.Wait()
 
@@ -221,6 +248,7 @@ func (lb *liveBench) run(viewers, changes int) liveRun {
 	slices.Sort(out.latencies)
 	out.bytesPerConn = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(viewers)
 	out.drawsPerChg = float64(drawn) / float64(changes)
+	out.queriesPerChg = float64(queried) / float64(changes)
 	return out
 }
 
@@ -238,8 +266,8 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // NOTIFY committed together); the same with a single viewer for
 // comparison. It reports the time from commit to a viewer reading the
 // change (p50, p99; the hub debounces 100 ms), heap per open stream, and
-// draws (renders, two queries each) per change, which must not grow with
-// viewers.
+// draws (renders) and database statements per change, which must not
+// grow with viewers.
 func BenchmarkLiveClusterViewers(b *testing.B) {
 	const changes = 10
 	lb := newLiveBench(b)
@@ -254,5 +282,7 @@ func BenchmarkLiveClusterViewers(b *testing.B) {
 		b.ReportMetric(many.bytesPerConn, "heap-B/conn")
 		b.ReportMetric(one.drawsPerChg, "draws/change-1viewer")
 		b.ReportMetric(many.drawsPerChg, "draws/change-1000viewers")
+		b.ReportMetric(one.queriesPerChg, "queries/change-1viewer")
+		b.ReportMetric(many.queriesPerChg, "queries/change-1000viewers")
 	}
 }

@@ -17,17 +17,8 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/live"
 )
 
-// liveHeartbeat keeps idle streams open through proxies, and tells a
-// stream whose browser left that it can end.
-const liveHeartbeat = 15 * time.Second
-
 // liveRetry is the reconnect delay the stream asks browsers for.
 const liveRetry = 2 * time.Second
-
-// liveMaxAge ends a stream after a while: the browser reconnects through
-// the sign-in check, so a session that ended (sign-out, timeout) stops
-// receiving updates within this bound.
-const liveMaxAge = 10 * time.Minute
 
 // liveURL is a page's event stream with the key of the viewer's own parts
 // as the page drew them; empty when the portal runs without live updates.
@@ -78,7 +69,10 @@ func (s *Server) liveDashboard(c echo.Context) error {
 // stream answers with server-sent events for topic until the browser
 // leaves or the hub stops (a shutdown): first what waits (the topic's
 // current fragments), then each frame the hub shares, a heartbeat comment
-// every liveHeartbeat, for at most liveMaxAge. A frame whose key differs from the one the viewer's
+// every hub.Heartbeat() (it keeps the stream open through proxies and
+// notices a browser that left), for at most hub.MaxAge() (the browser then
+// reconnects through the sign-in check, so a session that ended stops
+// receiving updates within that bound). A frame whose key differs from the one the viewer's
 // page was drawn with (?key=), or a lost queue, adds a "refresh" event:
 // the page reloads its own parts.
 func (s *Server) stream(c echo.Context, topic string, draw live.Renderer) error {
@@ -107,9 +101,9 @@ func (s *Server) stream(c echo.Context, topic string, draw live.Renderer) error 
 	if err := rc.Flush(); err != nil {
 		return nil
 	}
-	heartbeat := time.NewTicker(liveHeartbeat)
+	heartbeat := time.NewTicker(hub.Heartbeat())
 	defer heartbeat.Stop()
-	maxAge := time.NewTimer(liveMaxAge)
+	maxAge := time.NewTimer(hub.MaxAge())
 	defer maxAge.Stop()
 	ctx := c.Request().Context()
 	var buf bytes.Buffer

@@ -105,8 +105,10 @@ func (s *Server) drawCluster(uid string) live.Renderer {
 }
 
 // drawClusters draws the rows of the clusters that changed, for every
-// cluster list whatever its filter: a page swaps the rows it shows. A
-// catch-up cannot know which rows changed: each page reloads its list.
+// cluster list whatever its filter: a page swaps the rows it shows (a row
+// that no longer matches the page's filter or order stays until the list
+// reloads). A catch-up cannot know which rows changed: each page reloads
+// its list.
 func (s *Server) drawClusters(ctx context.Context, d live.Draw) (live.Frame, error) {
 	if d.CatchUp {
 		return live.Frame{Refresh: true}, nil

@@ -25,11 +25,15 @@ type liveFixture struct {
 	stop context.CancelFunc
 }
 
-func newLiveFixture(t *testing.T) *liveFixture {
+func newLiveFixture(t *testing.T, opts ...live.Options) *liveFixture {
 	t.Helper()
 	f := &liveFixture{decideFixture: newDecideFixture(t)}
 	ctx, cancel := context.WithCancel(context.Background())
-	hub, err := live.StartWith(ctx, f.pool.Config().ConnConfig, nil, live.Options{Debounce: 10 * time.Millisecond})
+	o := live.Options{Debounce: 10 * time.Millisecond}
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	hub, err := live.StartWith(ctx, f.pool.Config().ConnConfig, nil, o)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		cancel()
@@ -48,11 +52,12 @@ type sseEvent struct {
 
 // sseStream is an open event stream.
 type sseStream struct {
-	t      *testing.T
-	resp   *http.Response
-	events chan sseEvent
-	ended  chan struct{}
-	retry  string
+	t        *testing.T
+	resp     *http.Response
+	events   chan sseEvent
+	comments chan string
+	ended    chan struct{}
+	retry    string
 }
 
 // open starts an event stream at path as b (no client timeout: streams
@@ -70,7 +75,7 @@ func (b *browser) open(path string) *sseStream {
 	resp, err := client.Do(req)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = resp.Body.Close() })
-	s := &sseStream{t: t, resp: resp, events: make(chan sseEvent, 100), ended: make(chan struct{})}
+	s := &sseStream{t: t, resp: resp, events: make(chan sseEvent, 100), comments: make(chan string, 100), ended: make(chan struct{})}
 	if resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		go s.read()
 	} else {
@@ -99,6 +104,10 @@ func (s *sseStream) read() {
 			}
 			e, data = sseEvent{}, nil
 		case strings.HasPrefix(line, ":"):
+			select {
+			case s.comments <- line:
+			default:
+			}
 		case strings.HasPrefix(line, "retry: "):
 			s.retry = strings.TrimPrefix(line, "retry: ")
 		case strings.HasPrefix(line, "id: "):
@@ -220,6 +229,25 @@ func TestLiveStreamEndsWhenTheHubStops(t *testing.T) {
 	}
 	_, err := io.ReadAll(s.resp.Body)
 	require.NoError(t, err, "the stream ended cleanly")
+}
+
+func TestLiveStreamHeartbeatAndMaxAge(t *testing.T) {
+	t.Parallel()
+	f := newLiveFixture(t, live.Options{Heartbeat: 20 * time.Millisecond, MaxAge: 2 * time.Second})
+	alice, _ := f.signedIn("alice")
+	s := alice.open("/clusters/events")
+	select {
+	case c := <-s.comments:
+		require.Equal(t, ": heartbeat", c)
+	case <-time.After(liveWait):
+		t.Fatal("no heartbeat on an idle stream")
+	}
+	// The stream ends at its maximum age; the browser would reconnect.
+	select {
+	case <-s.ended:
+	case <-time.After(liveWait):
+		t.Fatal("the stream outlived its maximum age")
+	}
 }
 
 func TestLiveStreamsNeedSignIn(t *testing.T) {

@@ -159,6 +159,12 @@ type Options struct {
 	// Ping is how long the listener waits for a notification before it
 	// checks the connection; default 30 s.
 	Ping time.Duration
+	// Heartbeat is how often an idle stream sends a comment, keeping it
+	// open through proxies and noticing a browser that left; default 15 s.
+	Heartbeat time.Duration
+	// MaxAge ends a stream after a while, so that the browser reconnects
+	// through the sign-in check; default 10 min.
+	MaxAge time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -176,6 +182,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Ping <= 0 {
 		o.Ping = 30 * time.Second
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 15 * time.Second
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = 10 * time.Minute
 	}
 	return o
 }
@@ -245,6 +257,13 @@ func StartWith(ctx context.Context, config *pgx.ConnConfig, logger *slog.Logger,
 // Done is closed when the hub has stopped (its context ended): streams end
 // then, so that a graceful shutdown does not wait for them.
 func (h *Hub) Done() <-chan struct{} { return h.done }
+
+// Heartbeat and MaxAge are the timings of the streams served from the hub
+// (Options).
+func (h *Hub) Heartbeat() time.Duration { return h.opts.Heartbeat }
+
+// MaxAge: see Heartbeat.
+func (h *Hub) MaxAge() time.Duration { return h.opts.MaxAge }
 
 // Stats returns the hub's counters.
 func (h *Hub) Stats() Stats {

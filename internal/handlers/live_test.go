@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -194,6 +195,25 @@ func TestLiveClusterStreams(t *testing.T) {
 	require.Contains(t, rows.data, `hx-swap-oob="innerHTML">1</div>`)
 	require.Contains(t, rows.data, `id="cluster-state-`+uid+`"`)
 	require.NotZero(t, r.ID)
+}
+
+func TestLiveDashboardStream(t *testing.T) {
+	t.Parallel()
+	f := newLiveFixture(t)
+	bob, _ := f.signedIn("bob")
+	_, aliceID := f.signedIn("alice")
+	home := bob.get("/")
+	key := regexp.MustCompile(`sse-connect="/events/dashboard\?key=([^"]+)"`).FindStringSubmatch(home.body)
+	require.NotNil(t, key, "the start page connects with the key of the viewer's lists")
+	require.Contains(t, home.body, `id="home-personal" hx-get="/" hx-select="#home-personal" hx-swap="outerHTML" hx-trigger="sse:refresh"`)
+
+	s := bob.open("/events/dashboard?key=" + key[1])
+	s.until("home-counts", `data-testid="count-pending">0<`)
+	f.file(aliceID, "Alice", approvals.KindStop, "analytics-staging", "dashboard change")
+	s.until("home-counts", `data-testid="count-pending">1<`)
+	s.until("home-recent", "analytics-staging")
+	// Bob's own lists (what awaits him) reload themselves.
+	s.until("refresh", "")
 }
 
 func TestLiveStreamsDrawOncePerChangeForAllViewers(t *testing.T) {

@@ -65,6 +65,7 @@ func runDev(ctx context.Context, args []string, env lookupFunc, stdout, stderr i
 		// The simulator is local and cheap to ask: a fresh inventory makes
 		// changes show up at once.
 		"PORTAL_INVENTORY_SYNC_INTERVAL": "2s",
+		"PORTAL_TRACK_INTERVAL":          "1s",
 	}
 	// Identity provider (1/2): use devidp unless PORTAL_OIDC_ISSUER is exported.
 	_, ownIdP := env("PORTAL_OIDC_ISSUER")

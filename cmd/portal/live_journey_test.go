@@ -49,6 +49,8 @@ func newLiveJourney(t *testing.T) *liveJourney {
 	api := httptest.NewServer(s)
 	t.Cleanup(func() { api.Close(); _ = s.Close() })
 	vars["PORTAL_CLOUD_API_URL"], vars["PORTAL_CLOUD_TOKEN_URL"] = s.APIURL(api.URL), s.TokenURL(api.URL)
+	// Read the cluster often enough to see each 3 s stage.
+	vars["PORTAL_TRACK_INTERVAL"] = "500ms"
 
 	base, _ := start(t, []string{"serve"}, vars)
 	pool, err := database.Open(t.Context(), vars["PORTAL_DATABASE_URL"])

@@ -35,7 +35,8 @@ func startWorker(ctx context.Context, pool *pgxpool.Pool, cloud *cloudapi.Client
 		RescueAfter:           cfg.JobRescueAfter,
 		// An attempt without an answer is taken for lost once River could
 		// have rescued its job: the process that made it is dead.
-		Submission: &worker.SubmissionOptions{API: cloud, Inventory: syncer, InFlightTimeout: cfg.JobRescueAfter},
+		Submission: &worker.SubmissionOptions{API: cloud, Inventory: syncer, InFlightTimeout: cfg.JobRescueAfter,
+			TrackInterval: cfg.TrackInterval},
 	})
 	if err != nil {
 		return nil, err

@@ -51,6 +51,7 @@ type Config struct {
 
 	// The cluster inventory (internal/inventory).
 	InventorySyncInterval time.Duration `env:"PORTAL_INVENTORY_SYNC_INTERVAL" default:"30s" check:"positive" help:"How often the worker copies every cluster from the Cloud Manager API into PostgreSQL; pages read that copy, so API calls do not grow with viewers."`
+	TrackInterval         time.Duration `env:"PORTAL_TRACK_INTERVAL" default:"5s" check:"positive" help:"How often the worker reads a cluster while an accepted change is applied to it: the request page's progress and events move at this pace."`
 	PresetsFile           string        `env:"PORTAL_PRESETS_FILE" help:"A JSON file of presets for the create form ([{\"name\", \"description\", \"spec\"}]); empty uses the built-in \"small development cluster\" and \"highly available production\"."`
 
 	// The audit log (internal/audit, docs/audit.md).

@@ -107,10 +107,14 @@ func (s *Server) drawCluster(uid string) live.Renderer {
 // drawClusters draws the rows of the clusters that changed, for every
 // cluster list whatever its filter: a page swaps the rows it shows (a row
 // that no longer matches the page's filter or order stays until the list
-// reloads). A catch-up cannot know which rows changed: each page reloads
-// its list.
+// reloads). A catch-up cannot know which rows changed, and a new cluster
+// has no row yet: each page then reloads its list.
 func (s *Server) drawClusters(ctx context.Context, d live.Draw) (live.Frame, error) {
-	if d.CatchUp {
+	if d.CatchUp || slices.ContainsFunc(d.Changes, func(n live.Notification) bool {
+		return n.Type == "cluster" && n.Change == string(inventory.ChangeCreated)
+	}) {
+		// A new cluster has no row to swap: each page reloads its list (with
+		// its own filter and order).
 		return live.Frame{Refresh: true}, nil
 	}
 	var uids []string

@@ -159,7 +159,8 @@ func (s *Server) requestSubmission(ctx context.Context, r approvals.Request) (*t
 	if err != nil {
 		return nil, err
 	}
-	v := &templates.RequestSubmissionView{ClusterState: strings.ToLower(sub.ClusterState), Reason: sub.Reason, Accepted: !sub.AcceptedAt.IsZero()}
+	v := &templates.RequestSubmissionView{ClusterState: strings.ToLower(sub.ClusterState), Reason: sub.Reason, Accepted: !sub.AcceptedAt.IsZero(),
+		Applying: r.State == approvals.StateApplying}
 	if sub.TotalStages > 0 {
 		v.Progress = fmt.Sprintf("Stage %d of %d.", sub.CurrentStage, sub.TotalStages)
 		v.CurrentStage, v.TotalStages = sub.CurrentStage, sub.TotalStages

@@ -67,6 +67,8 @@ type Notification struct {
 	ClusterUID   string `json:"cluster_uid"`
 	State        string `json:"state"`
 	ClusterState string `json:"cluster_state"`
+	// Change is a cluster's: created, updated or deleted.
+	Change string `json:"change"`
 }
 
 // Request is the id of the change request n is about; 0 if none.

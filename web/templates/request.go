@@ -95,6 +95,8 @@ type RequestSubmissionView struct {
 	ClusterState string
 	// Accepted: Cloud Manager accepted the change.
 	Accepted bool
+	// Applying: the cluster is applying it now.
+	Applying bool
 	// Progress says "Stage n of m." while an update runs; CurrentStage
 	// and TotalStages draw it as a bar (TotalStages 0: no bar).
 	Progress                  string

@@ -159,3 +159,28 @@ func Detail(ctx context.Context, q Querier, id int64) (Details, error) {
 	}
 	return d, nil
 }
+
+// Counts says how many requests stand where.
+type Counts struct {
+	// Waiting for a decision or a rebase (pending, stale).
+	Waiting int
+	// Running: approved and not finished (approved, submitting, applying).
+	Running int
+	// SucceededToday and FailedToday finished in the last 24 hours.
+	SucceededToday, FailedToday int
+}
+
+// CountByState counts the requests by where they stand.
+func CountByState(ctx context.Context, q Querier) (Counts, error) {
+	var c Counts
+	err := q.QueryRow(ctx, `
+		SELECT count(*) FILTER (WHERE state IN ('pending', 'stale')),
+		       count(*) FILTER (WHERE state IN ('approved', 'submitting', 'applying')),
+		       count(*) FILTER (WHERE state = 'succeeded' AND updated_at > now() - interval '24 hours'),
+		       count(*) FILTER (WHERE state = 'failed' AND updated_at > now() - interval '24 hours')
+		FROM change_requests`).Scan(&c.Waiting, &c.Running, &c.SucceededToday, &c.FailedToday)
+	if err != nil {
+		return Counts{}, fmt.Errorf("approvals: count requests: %w", err)
+	}
+	return c, nil
+}

@@ -31,6 +31,10 @@ func TestLists(t *testing.T) {
 	_, err := f.svc.Cancel(ctx, f.alice, cancelled.ID, "")
 	require.NoError(t, err)
 
+	byState, err := approvals.CountByState(ctx, f.pool)
+	require.NoError(t, err)
+	require.Equal(t, approvals.Counts{Waiting: 3}, byState, "three open, the cancelled one not counted")
+
 	mine, err := approvals.ListMine(ctx, f.pool, f.alice.UserID, approvals.Page{})
 	require.NoError(t, err)
 	require.Equal(t, []int64{cancelled.ID, prodUpdate.ID, stagingStop.ID}, ids(mine), "newest first")

@@ -180,19 +180,8 @@ func dashboardKey(recent []approvals.Request) string {
 	return strconv.FormatUint(h.Sum64(), 36)
 }
 
-// requestCounts counts the requests by where they stand.
-// TODO(approvals owner): this query belongs in internal/approvals
-// (queries.go) as approvals.CountByState; it lives here until then.
+// requestCounts is the start page's counts.
 func requestCounts(ctx context.Context, q approvals.Querier) (templates.HomeCounts, error) {
-	var c templates.HomeCounts
-	err := q.QueryRow(ctx, `
-		SELECT count(*) FILTER (WHERE state IN ('pending', 'stale')),
-		       count(*) FILTER (WHERE state IN ('approved', 'submitting', 'applying')),
-		       count(*) FILTER (WHERE state = 'succeeded' AND updated_at > now() - interval '24 hours'),
-		       count(*) FILTER (WHERE state = 'failed' AND updated_at > now() - interval '24 hours')
-		FROM change_requests`).Scan(&c.Pending, &c.Applying, &c.Done, &c.Failed)
-	if err != nil {
-		return c, fmt.Errorf("handlers: request counts: %w", err)
-	}
-	return c, nil
+	c, err := approvals.CountByState(ctx, q)
+	return templates.HomeCounts{Pending: c.Waiting, Applying: c.Running, Done: c.SucceededToday, Failed: c.FailedToday}, err
 }

@@ -67,7 +67,9 @@ func TestHistoryVersionsCompareAndRollback(t *testing.T) {
 	require.NotContains(t, page.body, `/versions/`+to+`/rollback`, "no rollback to the current version")
 	erin := f.browser()
 	erin.signIn("erin", "/") // an auditor files no requests
-	require.NotContains(t, erin.get("/clusters/"+staging).body, `data-testid="version-rollback"`)
+	erinsPage := erin.get("/clusters/" + staging).body
+	require.NotContains(t, erinsPage, `data-testid="version-rollback"`)
+	require.NotContains(t, erinsPage, `data-testid="cluster-operations"`, "nor any other request button")
 
 	cmp := b.get("/clusters/" + staging + "/versions/compare?from=" + from + "&to=" + to)
 	require.Equal(t, http.StatusOK, cmp.status)

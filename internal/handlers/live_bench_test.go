@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
@@ -21,6 +22,8 @@ import (
 
 	"github.com/clusterdesk/clusterdesk/internal/auth"
 	"github.com/clusterdesk/clusterdesk/internal/auth/devidp"
+	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
+	"github.com/clusterdesk/clusterdesk/internal/cloudapi/sim"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi/simtest"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 	"github.com/clusterdesk/clusterdesk/internal/live"
@@ -42,6 +45,8 @@ type liveBench struct {
 	// the benchmark's own changes use another).
 	queries *queryCounter
 	runs    int // scenarios run so far; each writes markers of its own
+	// sim is Cloud Manager; its call log counts the upstream calls.
+	sim *sim.Server
 }
 
 func newLiveBench(tb testing.TB) *liveBench {
@@ -67,8 +72,10 @@ func newLiveBench(tb testing.TB) *liveBench {
 	must(err)
 	assets, err := static.Load()
 	must(err)
-	_, client := simtest.Start(tb, 5*time.Millisecond)
-	_, err = inventory.NewSyncer(lb.pool, client, inventory.Config{}).Sync(ctx)
+	var client *cloudapi.Client
+	lb.sim, client = simtest.Start(tb, 5*time.Millisecond)
+	syncer := inventory.NewSyncer(lb.pool, client, inventory.Config{})
+	_, err = syncer.Sync(ctx)
 	must(err)
 	list, err := inventory.ClusterByName(ctx, lb.pool, "analytics-staging")
 	must(err)
@@ -84,7 +91,12 @@ func newLiveBench(tb testing.TB) *liveBench {
 	must(err)
 	tb.Cleanup(pages.Close)
 	srv.Config.Handler = New(Deps{Logger: logger, Assets: assets, Ready: func(context.Context) error { return nil },
-		DB: pages, Auth: authn, Live: lb.hub})
+		DB: pages, Auth: authn, Live: lb.hub, Inventory: syncer, Cloud: client})
+	// The worker's periodic inventory sync is left out: it would rewrite
+	// synced_at, the marker the viewers time. Its calls (one list per
+	// interval) do not depend on viewers by construction; what is counted
+	// here is what viewers cause: page loads and streams.
+
 	srv.Start()
 	tb.Cleanup(srv.Close)
 	tb.Cleanup(func() { stop(); <-lb.hub.Done() }) // before srv.Close: the streams end first
@@ -113,6 +125,9 @@ type liveRun struct {
 	bytesPerConn  float64         // heap growth per open stream (client and server side)
 	drawsPerChg   float64
 	queriesPerChg float64
+	// callsPerMin are the calls Cloud Manager received while the viewers
+	// loaded the page, watched it and the cluster changed, per minute.
+	callsPerMin float64
 }
 
 // benchMarker is the synced time the n-th change of scenario run writes;
@@ -137,6 +152,7 @@ func (lb *liveBench) run(viewers, changes int) liveRun {
 		ready    sync.WaitGroup
 		done     sync.WaitGroup
 	)
+	began, calls := time.Now(), len(lb.sim.Calls())
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -152,6 +168,12 @@ func (lb *liveBench) run(viewers, changes int) liveRun {
 					ready.Done()
 				}
 			}()
+			// The page first, as a browser loads it, then its stream.
+			page, _ := http.NewRequestWithContext(ctx, http.MethodGet, lb.url+"/clusters/"+lb.uid, nil)
+			if resp, err := client.Do(page); err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close()
+			}
 			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, lb.url+"/clusters/"+lb.uid+"/events", nil)
 			resp, err := client.Do(req)
 			if err != nil {
@@ -229,6 +251,7 @@ func (lb *liveBench) run(viewers, changes int) liveRun {
 		time.Sleep(20 * time.Millisecond)
 	}
 	drawn, queried := lb.hub.Stats().Draws-draws, lb.queries.n.Load()-queries
+	upstream := float64(len(lb.sim.Calls())-calls) / time.Since(began).Minutes()
 	cancel()
 	done.Wait()
 
@@ -249,6 +272,7 @@ func (lb *liveBench) run(viewers, changes int) liveRun {
 	out.bytesPerConn = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(viewers)
 	out.drawsPerChg = float64(drawn) / float64(changes)
 	out.queriesPerChg = float64(queried) / float64(changes)
+	out.callsPerMin = upstream
 	return out
 }
 
@@ -284,5 +308,7 @@ func BenchmarkLiveClusterViewers(b *testing.B) {
 		b.ReportMetric(many.drawsPerChg, "draws/change-1000viewers")
 		b.ReportMetric(one.queriesPerChg, "queries/change-1viewer")
 		b.ReportMetric(many.queriesPerChg, "queries/change-1000viewers")
+		b.ReportMetric(one.callsPerMin, "upstream-calls/min-1viewer")
+		b.ReportMetric(many.callsPerMin, "upstream-calls/min-1000viewers")
 	}
 }

@@ -12,7 +12,8 @@ import (
 
 // Cancel withdraws request id: the requester may cancel their own request,
 // an admin any request, while it is pending, stale or approved (not once
-// its submission has started). comment is optional. Errors: ErrNotFound,
+// its submission has started); an admin also closes a failed request, so
+// that it is not sent again. comment is optional. Errors: ErrNotFound,
 // ErrForbidden, ErrInvalidTransition.
 func (s *Service) Cancel(ctx context.Context, a Actor, id int64, comment string) (Request, error) {
 	var r Request
@@ -26,6 +27,9 @@ func (s *Service) Cancel(ctx context.Context, a Actor, id int64, comment string)
 			return fmt.Errorf("%w: only the requester or an admin may cancel a request", ErrForbidden)
 		}
 		from := r.State
+		if from == StateFailed && !a.Admin {
+			return fmt.Errorf("%w: only an admin closes a failed request", ErrForbidden)
+		}
 		if err := requestSetState(ctx, tx, &r, StateCancelled); err != nil {
 			return err
 		}

@@ -31,9 +31,11 @@ import (
 //	           → failed      the API refused it
 //	applying   → succeeded, failed
 //	failed     → approved    an admin sends it again (the API never accepted it)
+//	           → cancelled   an admin closes it: it will not be sent again
 //
 // succeeded, failed, rejected, cancelled and expired are terminal: failed
-// too, as nothing happens to a failed request unless an admin resends it. Editing
+// too, as nothing happens to a failed request unless an admin resends or
+// closes it. Editing
 // a pending request keeps it pending (a new revision, not a transition).
 type State string
 
@@ -62,7 +64,7 @@ var transitions = map[State][]State{
 	StateApproved:   {StateSubmitting, StateCancelled, StateStale, StateExpired},
 	StateSubmitting: {StateApplying, StateSucceeded, StateFailed, StateStale},
 	StateApplying:   {StateSucceeded, StateFailed},
-	StateFailed:     {StateApproved},
+	StateFailed:     {StateApproved, StateCancelled},
 }
 
 // States lists every state.
@@ -72,7 +74,7 @@ func States() []State { return slices.Clone(states) }
 func (s State) Valid() bool { return slices.Contains(states, s) }
 
 // Terminal reports whether the request's life is over: nothing happens to
-// it in state s (unless an admin resends a failed one).
+// it in state s (unless an admin resends or closes a failed one).
 func (s State) Terminal() bool { return len(transitions[s]) == 0 || s == StateFailed }
 
 // Open reports whether a request in state s still waits for a decision or

@@ -33,6 +33,7 @@ var allowed = map[[2]approvals.State]bool{
 	{approvals.StateApplying, approvals.StateSucceeded}:   true,
 	{approvals.StateApplying, approvals.StateFailed}:      true,
 	{approvals.StateFailed, approvals.StateApproved}:      true, // an admin resends it
+	{approvals.StateFailed, approvals.StateCancelled}:     true, // or closes it
 }
 
 func TestStateMachineTable(t *testing.T) {
@@ -53,7 +54,8 @@ func TestStateMachineTable(t *testing.T) {
 			require.Empty(t, s.Next(), s)
 		}
 	}
-	require.Equal(t, []approvals.State{approvals.StateApproved}, approvals.StateFailed.Next(), "only an admin's resend")
+	require.Equal(t, []approvals.State{approvals.StateApproved, approvals.StateCancelled}, approvals.StateFailed.Next(),
+		"only an admin's resend or close")
 	for _, s := range []approvals.State{approvals.StatePending, approvals.StateStale, approvals.StateApproved,
 		approvals.StateSubmitting, approvals.StateApplying} {
 		require.True(t, s.Open(), s)

@@ -36,7 +36,11 @@ func TestRequestResendByAnAdmin(t *testing.T) {
 		return nil
 	}))
 
-	require.NotContains(t, alice.get(requestPath(r.ID)).body, `data-testid="resend-form"`)
+	aliceSees := alice.get(requestPath(r.ID)).body
+	require.NotContains(t, aliceSees, `data-testid="resend-form"`)
+	require.NotContains(t, aliceSees, `data-testid="cancel-form"`, "only an admin closes a failed request")
+	require.Equal(t, http.StatusForbidden, alice.postOnce(requestPath(r.ID, "cancel"), decisionValues(alice, 1, "")).status)
+	require.Contains(t, dave.get(requestPath(r.ID)).body, `data-testid="cancel-form"`, "an admin may close it instead")
 	require.NotContains(t, bob.get(requestPath(r.ID)).body, `data-testid="resend-form"`)
 	require.Contains(t, dave.get(requestPath(r.ID)).body, `data-testid="resend-form"`)
 
@@ -50,4 +54,26 @@ func TestRequestResendByAnAdmin(t *testing.T) {
 
 	again := dave.postOnce(requestPath(r.ID, "resend"), decisionValues(dave, 1, ""))
 	require.Equal(t, http.StatusConflict, again.status, "a second click finds it approved")
+}
+
+// An admin closes a failed change instead of sending it again.
+func TestRequestCloseAFailedChange(t *testing.T) {
+	t.Parallel()
+	f := newDecideFixture(t)
+	_, aliceID := f.signedIn("alice")
+	bob, _ := f.signedIn("bob")
+	dave, _ := f.signedIn("dave")
+	r := f.file(aliceID, "Alice", approvals.KindStop, "analytics-staging", "nightly savings")
+	require.Equal(t, http.StatusSeeOther, bob.postOnce(requestPath(r.ID, "approve"), decisionValues(bob, 1, "")).status)
+	require.NoError(t, pgx.BeginFunc(t.Context(), f.pool, func(tx pgx.Tx) error {
+		for _, to := range []approvals.State{approvals.StateSubmitting, approvals.StateFailed} {
+			if _, err := approvals.Transition(t.Context(), tx, r.ID, to); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	res := dave.postOnce(requestPath(r.ID, "cancel"), decisionValues(dave, 1, "not needed any more"))
+	require.Equal(t, http.StatusSeeOther, res.status, res.body)
+	require.Equal(t, approvals.StateCancelled, f.state(r.ID))
 }

@@ -110,8 +110,9 @@ func (s *Server) renderRequest(c echo.Context, status int, form templates.Reques
 	openForEdit := r.State == approvals.StatePending || r.State == approvals.StateStale
 	v.CanEdit = author && openForEdit && (r.Kind == approvals.KindCreate || r.Kind == approvals.KindUpdate)
 	v.CanRebase = author && r.State == approvals.StateStale && r.Kind != approvals.KindCreate
-	v.CanCancel = r.State.Open() && slices.Contains([]approvals.State{approvals.StatePending, approvals.StateStale, approvals.StateApproved}, r.State) &&
-		(r.Requester.ID == viewer.UserID || viewer.Admin)
+	v.CanCancel = slices.Contains([]approvals.State{approvals.StatePending, approvals.StateStale, approvals.StateApproved}, r.State) &&
+		(r.Requester.ID == viewer.UserID || viewer.Admin) ||
+		r.State == approvals.StateFailed && viewer.Admin
 
 	if v.Timeline, err = s.requestTimeline(ctx, id); err != nil {
 		return err

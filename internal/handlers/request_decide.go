@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -121,30 +122,22 @@ func (s *Server) requestReject(c echo.Context) error {
 	return s.requestRedirect(c, id)
 }
 
-// requestCancel withdraws a request: its requester, or an admin.
+// requestCancel withdraws a request: its requester, or an admin (who also
+// closes failed ones).
 func (s *Server) requestCancel(c echo.Context) error {
 	if s.deps.Approvals == nil {
 		return errNoApprovals
 	}
-	id, err := requestID(c)
-	if err != nil {
-		return err
-	}
-	f := bindDecision(c)
-	if len(f.Comment) > commentMax {
-		return echo.NewHTTPError(http.StatusUnprocessableEntity)
-	}
-	ctx := c.Request().Context()
-	if _, err := s.deps.Approvals.Cancel(ctx, actorOf(c), id, f.Comment); err != nil {
+	return s.commentedAction(c, func(ctx context.Context, a approvals.Actor, id int64, comment string) error {
+		_, err := s.deps.Approvals.Cancel(ctx, a, id, comment)
 		if errors.Is(err, approvals.ErrInvalidTransition) {
 			// A double submit finds the request cancelled already.
 			if r, gerr := approvals.Get(ctx, s.deps.DB, id); gerr == nil && r.State == approvals.StateCancelled {
-				return s.requestRedirect(c, id)
+				return nil
 			}
 		}
 		return err
-	}
-	return s.requestRedirect(c, id)
+	})
 }
 
 // requestResend sends a failed change again (an admin's decision, with an
@@ -153,6 +146,18 @@ func (s *Server) requestResend(c echo.Context) error {
 	if s.deps.Resend == nil {
 		return errNoApprovals
 	}
+	return s.commentedAction(c, func(ctx context.Context, a approvals.Actor, id int64, comment string) error {
+		_, err := s.deps.Resend(ctx, a, id, comment)
+		if errors.Is(err, worker.ErrAccepted) {
+			return echo.NewHTTPError(http.StatusConflict, "Cloud Manager accepted this change, so it is not sent again. File a new request instead.")
+		}
+		return err
+	})
+}
+
+// commentedAction runs act on the request of the path with the posted
+// optional comment, then goes back to the request's page.
+func (s *Server) commentedAction(c echo.Context, act func(ctx context.Context, a approvals.Actor, id int64, comment string) error) error {
 	id, err := requestID(c)
 	if err != nil {
 		return err
@@ -161,10 +166,7 @@ func (s *Server) requestResend(c echo.Context) error {
 	if len(f.Comment) > commentMax {
 		return echo.NewHTTPError(http.StatusUnprocessableEntity)
 	}
-	if _, err := s.deps.Resend(c.Request().Context(), actorOf(c), id, f.Comment); err != nil {
-		if errors.Is(err, worker.ErrAccepted) {
-			return echo.NewHTTPError(http.StatusConflict, "Cloud Manager accepted this change, so it is not sent again. File a new request instead.")
-		}
+	if err := act(c.Request().Context(), actorOf(c), id, f.Comment); err != nil {
 		return err
 	}
 	return s.requestRedirect(c, id)

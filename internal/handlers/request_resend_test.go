@@ -24,17 +24,7 @@ func TestRequestResendByAnAdmin(t *testing.T) {
 	alice, aliceID := f.signedIn("alice")
 	bob, _ := f.signedIn("bob")
 	dave, _ := f.signedIn("dave") // admins
-	r := f.file(aliceID, "Alice", approvals.KindStop, "analytics-staging", "nightly savings")
-	require.Equal(t, http.StatusSeeOther, bob.postOnce(requestPath(r.ID, "approve"), decisionValues(bob, 1, "")).status)
-	// The worker gave up on it (played here: no worker runs in this test).
-	require.NoError(t, pgx.BeginFunc(t.Context(), f.pool, func(tx pgx.Tx) error {
-		for _, to := range []approvals.State{approvals.StateSubmitting, approvals.StateFailed} {
-			if _, err := approvals.Transition(t.Context(), tx, r.ID, to); err != nil {
-				return err
-			}
-		}
-		return nil
-	}))
+	r := f.failedStop(aliceID, bob)
 
 	aliceSees := alice.get(requestPath(r.ID)).body
 	require.NotContains(t, aliceSees, `data-testid="resend-form"`)
@@ -63,17 +53,26 @@ func TestRequestCloseAFailedChange(t *testing.T) {
 	_, aliceID := f.signedIn("alice")
 	bob, _ := f.signedIn("bob")
 	dave, _ := f.signedIn("dave")
+	r := f.failedStop(aliceID, bob)
+	res := dave.postOnce(requestPath(r.ID, "cancel"), decisionValues(dave, 1, "not needed any more"))
+	require.Equal(t, http.StatusSeeOther, res.status, res.body)
+	require.Equal(t, approvals.StateCancelled, f.state(r.ID))
+}
+
+// failedStop is a stop of analytics-staging filed by alice, approved by
+// bob, that the worker gave up on (played here: no worker runs in these
+// tests).
+func (f *decideFixture) failedStop(aliceID int64, bob *browser) approvals.Request {
+	f.t.Helper()
 	r := f.file(aliceID, "Alice", approvals.KindStop, "analytics-staging", "nightly savings")
-	require.Equal(t, http.StatusSeeOther, bob.postOnce(requestPath(r.ID, "approve"), decisionValues(bob, 1, "")).status)
-	require.NoError(t, pgx.BeginFunc(t.Context(), f.pool, func(tx pgx.Tx) error {
+	require.Equal(f.t, http.StatusSeeOther, bob.postOnce(requestPath(r.ID, "approve"), decisionValues(bob, 1, "")).status)
+	require.NoError(f.t, pgx.BeginFunc(f.t.Context(), f.pool, func(tx pgx.Tx) error {
 		for _, to := range []approvals.State{approvals.StateSubmitting, approvals.StateFailed} {
-			if _, err := approvals.Transition(t.Context(), tx, r.ID, to); err != nil {
+			if _, err := approvals.Transition(f.t.Context(), tx, r.ID, to); err != nil {
 				return err
 			}
 		}
 		return nil
 	}))
-	res := dave.postOnce(requestPath(r.ID, "cancel"), decisionValues(dave, 1, "not needed any more"))
-	require.Equal(t, http.StatusSeeOther, res.status, res.body)
-	require.Equal(t, approvals.StateCancelled, f.state(r.ID))
+	return r
 }

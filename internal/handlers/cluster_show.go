@@ -49,7 +49,10 @@ func (s *Server) clusterShow(c echo.Context) error {
 			view.Versions[i].RollbackURL = ""
 		}
 	}
-	view.LiveURL = s.liveURL(clusterURL(cl.UID)+"/events", "")
+	view.LiveURL = s.liveURL(clusterURL(cl.UID)+"/events", clusterLiveKey(versions))
+	if view.LiveURL != "" {
+		view.SelfURL = clusterURL(cl.UID)
+	}
 	return s.ok(c, templates.ClusterShowPage(s.page(c, "Cluster "+cl.Name), view))
 }
 

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
@@ -49,4 +50,22 @@ func clusterVersionRows(cl inventory.Cluster, versions []inventory.Version) []te
 
 func versionCompareURL(uid string, from, to int64) string {
 	return clusterURL(uid) + "/versions/compare?from=" + strconv.FormatInt(from, 10) + "&to=" + strconv.FormatInt(to, 10)
+}
+
+// clusterLiveKey sums up what the cluster page's versions section shows (the
+// versions and how each is attributed): a viewer whose page was drawn with
+// another key reloads that section, which depends on who looks (only
+// requesters get rollback links).
+func clusterLiveKey(versions []inventory.Version) string {
+	attributed := 0
+	for _, v := range versions {
+		if v.Attributed {
+			attributed++
+		}
+	}
+	top := int64(0)
+	if len(versions) > 0 {
+		top = versions[0].ResourceVersion
+	}
+	return fmt.Sprintf("%d.%d.%d", top, len(versions), attributed)
 }

@@ -79,7 +79,8 @@ func (s *Server) requestEvents(ctx context.Context, id int64) ([]templates.Clust
 }
 
 // drawCluster draws cluster uid's page: state, operations, status,
-// servers, requests and events; none of it depends on the viewer.
+// servers, requests and events; none of it depends on the viewer. Its key
+// sums up the versions, whose section each viewer reloads itself.
 func (s *Server) drawCluster(uid string) live.Renderer {
 	return func(ctx context.Context, _ live.Draw) (live.Frame, error) {
 		cl, err := inventory.ClusterGet(ctx, s.deps.DB, uid)
@@ -87,6 +88,10 @@ func (s *Server) drawCluster(uid string) live.Renderer {
 			return live.Frame{}, err
 		}
 		requests, err := approvals.ListForCluster(ctx, s.deps.DB, uid, approvals.Page{Limit: clusterRequestsShown + 1})
+		if err != nil {
+			return live.Frame{}, err
+		}
+		versions, err := inventory.VersionList(ctx, s.deps.DB, uid)
 		if err != nil {
 			return live.Frame{}, err
 		}
@@ -100,7 +105,7 @@ func (s *Server) drawCluster(uid string) live.Renderer {
 			part{"cluster-requests", templates.ClusterRequests(v)},
 			part{"cluster-events", templates.ClusterEvents(v)},
 		)
-		return live.Frame{Events: parts, Whole: true}, err
+		return live.Frame{Events: parts, Whole: true, Key: clusterLiveKey(versions)}, err
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/audit"
+	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/live"
 )
 
@@ -179,11 +180,13 @@ func TestLiveClusterStreams(t *testing.T) {
 	uid := f.uid("analytics-staging")
 
 	page := alice.get("/clusters/" + uid)
-	require.Contains(t, page.body, `sse-connect="/clusters/`+uid+`/events"`)
+	key := regexp.MustCompile(`sse-connect="/clusters/` + uid + `/events\?key=([^"]+)"`).FindStringSubmatch(page.body)
+	require.NotNil(t, key, "the cluster page connects with the key of its versions")
+	require.Contains(t, page.body, `id="cluster-versions-area" hx-get="/clusters/`+uid+`" hx-select="#cluster-versions-area"`)
 	list := alice.get("/clusters")
 	require.Contains(t, list.body, `sse-connect="/clusters/events"`)
 
-	one := alice.open("/clusters/" + uid + "/events")
+	one := alice.open("/clusters/" + uid + "/events?key=" + key[1])
 	all := alice.open("/clusters/events")
 	one.until("cluster-state", "Started")
 	one.until("cluster-requests", "cluster-requests-empty")
@@ -195,6 +198,13 @@ func TestLiveClusterStreams(t *testing.T) {
 	require.Contains(t, rows.data, `hx-swap-oob="innerHTML">1</div>`)
 	require.Contains(t, rows.data, `id="cluster-state-`+uid+`"`)
 	require.NotZero(t, r.ID)
+
+	// A new version (changed outside): the page's versions section, which
+	// depends on the viewer, is told to reload itself.
+	_, err := f.client.UpdateCluster(t.Context(), uid, []byte(`{"spec":{"awsKeyPair":"ops"}}`), cloudapi.Force())
+	require.NoError(t, err)
+	f.sync()
+	one.until("refresh", "")
 }
 
 func TestLiveDashboardStream(t *testing.T) {

@@ -115,6 +115,10 @@ type ClusterShowView struct {
 	// Operations are the requests the cluster allows now, as links to
 	// their forms.
 	Operations []ClusterOperation
+	// SelfURL is the page's own address, from which the versions section
+	// reloads itself when the stream says it changed; empty without live
+	// updates.
+	SelfURL string
 	// LiveURL is the page's event stream; empty without live updates.
 	LiveURL string
 }

@@ -151,7 +151,7 @@ func (p *Provider) rewriteTokenResponse(body []byte, tweak IDTokenTweak) ([]byte
 }
 
 func (p *Provider) tweakIDToken(idToken string, tweak IDTokenTweak) (string, error) {
-	jws, err := jose.ParseSigned(idToken, []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(idToken, []jose.SignatureAlgorithm{jose.RS256}) // an ID token is a compact JWS
 	if err != nil {
 		return "", fmt.Errorf("parsing id_token: %w", err)
 	}

@@ -132,6 +132,15 @@ func TestJourneyCreateApproveAudit(t *testing.T) {
 	require.Contains(t, []string{"approved", "submitting", "applying", "succeeded"}, approved.Value, "approved (the worker may have moved on)")
 	j.screenshot(bob, "request-page.png", `window.scrollTo(0, 0)`)
 
+	// The journey goes on without a reload: alice's request page, open
+	// since she filed, follows the change until the cluster exists and
+	// started; then the cluster list shows it started.
+	j.do(alice, chromedp.WaitVisible(chromedp.CSS(`[data-testid="request-state"][data-state="succeeded"]`)))
+	j.do(alice,
+		chromedp.Navigate(j.base+"/clusters"),
+		chromedp.WaitVisible(chromedp.Search(`//tr[@data-testid="cluster-row"][.//a[text()="journey-dev"]]//*[contains(@class,"state-badge") and contains(@class,"state-ok")]`)),
+	)
+
 	// erin reads the audit log: the request's steps are there.
 	erin, cancelErin := chromedp.NewContext(alice, chromedp.WithNewBrowserContext())
 	defer cancelErin()
@@ -142,6 +151,7 @@ func TestJourneyCreateApproveAudit(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, actions, "request.created")
 	require.Contains(t, actions, "request.approved")
+	require.Contains(t, actions, "submission.applied", "and the worker's steps to the end")
 
 	browsertest.Settle()
 	require.Empty(t, page.CSPViolations())

@@ -70,21 +70,43 @@ func New(t testing.TB) context.Context {
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900),
 	)
+	// On a loaded machine Chromium now and then fails to come up (its
+	// DevTools endpoint does not appear in time); a fresh start with a fresh
+	// profile is tried before failing.
+	var err error
+	for attempt := 1; attempt <= startAttempts; attempt++ {
+		var tab context.Context
+		if tab, err = start(t, append(opts, chromedp.UserDataDir(t.TempDir()))); err == nil {
+			return tab
+		}
+		t.Logf("browsertest: Chromium did not start (attempt %d of %d): %v", attempt, startAttempts, err)
+	}
+	t.Fatalf("browsertest: start Chromium (%s): %v", path, err)
+	return nil
+}
+
+// startAttempts is how many times New tries to start Chromium.
+const startAttempts = 3
+
+// start runs one Chromium and opens its first tab; the browser stops when
+// the test ends, or at once when it did not start.
+func start(t testing.TB, opts []chromedp.ExecAllocatorOption) (context.Context, error) {
 	ctx, cancelTimeout := context.WithTimeout(context.Background(), Timeout)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	tabCtx, cancelTab := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
+	stop := func() {
 		cancelTab()
 		cancelAlloc()
 		cancelTimeout()
-	})
-	if err := chromedp.Do(tabCtx); err != nil {
-		t.Fatalf("browsertest: start Chromium (%s): %v", path, err)
 	}
-	return tabCtx
+	if err := chromedp.Do(tabCtx); err != nil {
+		stop()
+		return nil, err
+	}
+	t.Cleanup(stop)
+	return tabCtx, nil
 }
 
 // Page collects what a tab reports while the test runs.

@@ -182,7 +182,7 @@ func TestLiveClusterStreams(t *testing.T) {
 	page := alice.get("/clusters/" + uid)
 	key := regexp.MustCompile(`sse-connect="/clusters/` + uid + `/events\?key=([^"]+)"`).FindStringSubmatch(page.body)
 	require.NotNil(t, key, "the cluster page connects with the key of its versions")
-	require.Contains(t, page.body, `id="cluster-versions-area" hx-get="/clusters/`+uid+`" hx-select="#cluster-versions-area"`)
+	require.Contains(t, page.body, `id="cluster-versions-area" hx-get="/clusters/`+uid+`" hx-select="#cluster-versions-area &gt; *" hx-swap="innerHTML" hx-sync="this:replace" hx-trigger="sse:refresh"`)
 	list := alice.get("/clusters")
 	require.Contains(t, list.body, `sse-connect="/clusters/events"`)
 
@@ -215,7 +215,7 @@ func TestLiveDashboardStream(t *testing.T) {
 	home := bob.get("/")
 	key := regexp.MustCompile(`sse-connect="/events/dashboard\?key=([^"]+)"`).FindStringSubmatch(home.body)
 	require.NotNil(t, key, "the start page connects with the key of the viewer's lists")
-	require.Contains(t, home.body, `id="home-personal" hx-get="/" hx-select="#home-personal" hx-swap="outerHTML" hx-trigger="sse:refresh"`)
+	require.Contains(t, home.body, `id="home-personal" hx-get="/" hx-select="#home-personal &gt; *" hx-swap="innerHTML" hx-sync="this:replace" hx-trigger="sse:refresh"`)
 
 	s := bob.open("/events/dashboard?key=" + key[1])
 	s.until("home-counts", `data-testid="count-pending">0<`)

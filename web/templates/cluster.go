@@ -12,14 +12,17 @@ func liveAttrs(url string) templ.Attributes {
 	return templ.Attributes{"hx-ext": "sse", "sse-connect": url}
 }
 
-// refreshAttrs reload an element from url (the part selector of the page)
-// when the stream says the viewer's own view changed (event "refresh"):
-// parts that depend on who looks are not drawn once for everyone.
+// refreshAttrs makes an element reload its own content from url when the
+// page's event stream says "refresh": the part of the page that depends on
+// who looks. The element itself stays (its children are swapped), so a
+// refresh arriving while one is loading replaces it (hx-sync) instead of
+// being lost with a swapped-out element.
 func refreshAttrs(url, selector string) templ.Attributes {
 	if url == "" {
 		return templ.Attributes{}
 	}
-	return templ.Attributes{"hx-get": url, "hx-trigger": "sse:refresh", "hx-select": selector, "hx-swap": "outerHTML"}
+	return templ.Attributes{"hx-get": url, "hx-trigger": "sse:refresh", "hx-select": selector + " > *",
+		"hx-swap": "innerHTML", "hx-sync": "this:replace"}
 }
 
 // ClusterListView is the cluster list page: the filter form and the table.

@@ -49,7 +49,8 @@ func TestBrowserAuditFiltersWithHTMX(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-testid="user-erin"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="audit-list"]`)),
 	))
-	require.Equal(t, 50, rows())
+	// The list may still be parsing when it first shows: wait for all of it.
+	require.Eventually(t, func() bool { return rows() == 50 }, 15*time.Second, 50*time.Millisecond, "the first page's 50 rows")
 
 	// A filter change: the list is swapped in place and the URL follows.
 	require.NoError(t, do(chromedp.SendKeys(chromedp.CSS(`input[name="actor"]`), "2\t")))

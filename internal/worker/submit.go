@@ -136,13 +136,21 @@ func (w *Worker) OnApproved(ctx context.Context, tx pgx.Tx, r approvals.Request)
 // approves requests but runs no jobs (a web-only replica): it inserts with
 // an insert-only River client; workers elsewhere run the jobs.
 func Enqueuer(pool *pgxpool.Pool) (func(ctx context.Context, tx pgx.Tx, r approvals.Request) error, error) {
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	client, err := insertOnlyClient(pool)
 	if err != nil {
 		return nil, fmt.Errorf("worker: enqueuer: %w", err)
 	}
 	return func(ctx context.Context, tx pgx.Tx, r approvals.Request) error {
 		return enqueue(ctx, tx, client, r)
 	}, nil
+}
+
+// insertOnlyClient is a River client that inserts jobs but runs none, for a
+// process without a worker (Enqueuer, Resender). It keeps the worker's
+// FetchCooldown, which for an inserting client is the window in which it
+// sends no second insert notification for a queue.
+func insertOnlyClient(pool *pgxpool.Pool) (*river.Client[pgx.Tx], error) {
+	return river.NewClient(riverpgxv5.New(pool), &river.Config{FetchCooldown: FetchCooldown})
 }
 
 func enqueue(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx], r approvals.Request) error {

@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/audit"
@@ -39,7 +38,7 @@ func (w *Worker) Resend(ctx context.Context, a approvals.Actor, id int64, commen
 
 // Resender returns Resend for a process that runs no jobs (see Enqueuer).
 func Resender(pool *pgxpool.Pool) (ResendFunc, error) {
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{FetchCooldown: FetchCooldown})
+	client, err := insertOnlyClient(pool)
 	if err != nil {
 		return nil, fmt.Errorf("worker: resender: %w", err)
 	}

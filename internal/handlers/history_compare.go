@@ -43,7 +43,7 @@ func (s *Server) historyCompare(c echo.Context) error {
 		return err
 	}
 	v := templates.VersionCompareView{ClusterUID: cl.UID, ClusterName: cl.Name, From: from, To: to,
-		Diff: historyDiffRows(diff, approvals.Risks(approvals.KindUpdate, diff, []string{cl.Environment}))}
+		Diff: diffRows(diff, approvals.Risks(approvals.KindUpdate, diff, []string{cl.Environment}))}
 	for _, ver := range versions {
 		v.Versions = append(v.Versions, ver.ResourceVersion)
 	}
@@ -57,20 +57,4 @@ func versionError(err error) error {
 		return echo.ErrNotFound
 	}
 	return err
-}
-
-// historyDiffRows are diff's rows for the diff table, risky fields marked.
-func historyDiffRows(diff approvals.Diff, risks []approvals.Risk) []templates.RequestDiffRow {
-	risky := map[string]bool{}
-	for _, r := range risks {
-		for _, p := range r.Paths {
-			risky[p] = true
-		}
-	}
-	rows := make([]templates.RequestDiffRow, 0, len(diff))
-	for _, ch := range diff {
-		rows = append(rows, templates.RequestDiffRow{Path: ch.Path, Before: diffValueText(ch.Before),
-			After: diffValueText(ch.After), Risky: risky[ch.Path]})
-	}
-	return rows
 }

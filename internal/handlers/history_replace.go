@@ -95,7 +95,7 @@ func (s *Server) historyReplaceCreate(c echo.Context) error {
 			v.Policy = p.Policy.Name
 			v.PolicyText = fmt.Sprintf("%d approval(s) from %s.", p.Policy.ApprovalsRequired, joinOr(p.Policy.ApproverGroups, "no group"))
 		}
-		v.Diff = historyDiffRows(p.Revision.Diff, p.Revision.Risks)
+		v.Diff = diffRows(p.Revision.Diff, p.Revision.Risks)
 		for _, r := range p.Revision.Risks {
 			v.Risks = append(v.Risks, r.Message)
 		}

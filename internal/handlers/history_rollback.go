@@ -159,7 +159,7 @@ func (s *Server) rollbackView(c echo.Context, cl inventory.Cluster, rv int64, re
 		v.PolicyText = fmt.Sprintf("%d approval(s) from %s.", p.Policy.ApprovalsRequired, joinOr(p.Policy.ApproverGroups, "no group"))
 	}
 	rev := p.Revision
-	v.Diff = historyDiffRows(rev.Diff, rev.Risks)
+	v.Diff = diffRows(rev.Diff, rev.Risks)
 	for _, r := range rev.Risks {
 		v.Risks = append(v.Risks, r.Message)
 	}

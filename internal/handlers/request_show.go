@@ -204,18 +204,10 @@ func requestShowView(d approvals.Details, takes approvals.Requirements) template
 		Revision: r.Revision.Number, FiledAt: timeText(r.CreatedAt), Reason: r.Revision.Reason,
 		HasBase: r.Revision.HasBase, BaseResourceVersion: r.Revision.BaseResourceVersion,
 	}
-	risky := map[string]bool{}
 	for _, risk := range r.Revision.Risks {
 		v.Risks = append(v.Risks, risk.Message)
-		for _, p := range risk.Paths {
-			risky[p] = true
-		}
 	}
-	for _, ch := range r.Revision.Diff {
-		v.Diff = append(v.Diff, templates.RequestDiffRow{
-			Path: ch.Path, Before: diffValueText(ch.Before), After: diffValueText(ch.After), Risky: risky[ch.Path],
-		})
-	}
+	v.Diff = diffRows(r.Revision.Diff, r.Revision.Risks)
 	e := takes.Evaluation
 	v.Takes = templates.RequestTakesView{
 		Policy: e.Policy.Name, PolicyDescription: e.Policy.Description,
@@ -230,11 +222,7 @@ func requestShowView(d approvals.Details, takes approvals.Requirements) template
 		v.Takes.Blocker = blockerText(takes.Blocker, r)
 	}
 	for _, o := range takes.Overlaps {
-		text := fmt.Sprintf("Request %d (%s, %s)", o.Request.ID, strings.ReplaceAll(string(o.Request.Kind), "_", " "), requestStateText(o.Request.State))
-		if o.SameFields() {
-			text += ": changes the same fields"
-		}
-		v.Takes.Overlaps = append(v.Takes.Overlaps, text)
+		v.Takes.Overlaps = append(v.Takes.Overlaps, overlapText(o))
 	}
 	for _, dec := range d.Decisions {
 		word := "approved"
@@ -266,15 +254,6 @@ func blockerText(err error, r approvals.Request) string {
 		return "This request is " + strings.ToLower(requestStateText(r.State)) + ": it takes no more decisions."
 	}
 	return "You cannot approve this request now."
-}
-
-// diffValueText is a diff value for people: JSON strings unquoted, absent
-// values as "not set".
-func diffValueText(raw []byte) string {
-	if raw == nil {
-		return "not set"
-	}
-	return nameValueText(raw)
 }
 
 func joinOr(list []string, none string) string {

@@ -38,7 +38,7 @@ func (s *Server) specPreview(c echo.Context, t specTarget, name string, spec clo
 		return nil
 	}
 	v := &templates.SpecPreviewView{
-		Diff:  historyDiffRows(p.Revision.Diff, p.Revision.Risks),
+		Diff:  diffRows(p.Revision.Diff, p.Revision.Risks),
 		Takes: s.takesOf(p),
 	}
 	for _, r := range p.Revision.Risks {

@@ -578,7 +578,7 @@ func VersionComparePage(p Page, v VersionCompareView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = HistoryDiffTable("Fields that differ, version "+fmtInt(v.From)+" beside version "+fmtInt(v.To),
+				templ_7745c5c3_Err = DiffTable("Fields that differ, version "+fmtInt(v.From)+" beside version "+fmtInt(v.To),
 					"Version "+fmtInt(v.From), "Version "+fmtInt(v.To), v.Diff).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
@@ -839,7 +839,7 @@ func RollbackNewPage(p Page, v RollbackNewView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if len(v.Diff) > 0 {
-				templ_7745c5c3_Err = HistoryDiffTable("Fields the rollback changes, current value beside the restored one", "Now", "Restored", v.Diff).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = DiffTable("Fields the rollback changes, current value beside the restored one", "Now", "Restored", v.Diff).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -1201,7 +1201,7 @@ func ReplaceNewPage(p Page, v ReplaceNewView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 				if len(v.Diff) > 0 {
-					templ_7745c5c3_Err = HistoryDiffTable("Fields the replacement changes, current value beside the new one", "Now", "New", v.Diff).Render(ctx, templ_7745c5c3_Buffer)
+					templ_7745c5c3_Err = DiffTable("Fields the replacement changes, current value beside the new one", "Now", "New", v.Diff).Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}

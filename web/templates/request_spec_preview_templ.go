@@ -65,7 +65,7 @@ func specPreview(p *SpecPreviewView, oob bool) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = HistoryDiffTable("The fields this request changes", "Now", "Asked for", p.Diff).Render(ctx, templ_7745c5c3_Buffer)
+					templ_7745c5c3_Err = DiffTable("The fields this request changes", "Now", "Asked for", p.Diff).Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}

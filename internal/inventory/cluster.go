@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -126,7 +127,7 @@ const summaryColumns = `uid, name, state, desired_state, imply_version, server_c
 // ClusterList returns the clusters f selects, in f's order. Errors: an
 // unknown sort key, or the database's.
 func ClusterList(ctx context.Context, q Querier, f Filter) ([]Summary, error) {
-	column, ok := sortColumns[cmpOr(f.Sort, SortName)]
+	column, ok := sortColumns[cmp.Or(f.Sort, SortName)]
 	if !ok {
 		return nil, fmt.Errorf("inventory: list clusters: unknown sort key %q", f.Sort)
 	}
@@ -266,12 +267,4 @@ func scanSummary(row pgx.CollectableRow) (Summary, error) {
 // escapeLike escapes the LIKE wildcards in s (the default escape is \).
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-}
-
-func cmpOr[T comparable](v, fallback T) T {
-	var zero T
-	if v == zero {
-		return fallback
-	}
-	return v
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/clusterdesk/clusterdesk/internal/config"
@@ -24,7 +25,10 @@ func main() {
 	if err == nil {
 		return
 	}
-	fmt.Fprintln(os.Stderr, "portal:", err)
+	// One line per problem, each saying where it comes from.
+	for line := range strings.SplitSeq(err.Error(), "\n") {
+		fmt.Fprintln(os.Stderr, "portal:", line)
+	}
 	var problems config.Problems
 	var usage usageError
 	if errors.As(err, &problems) || errors.As(err, &usage) {

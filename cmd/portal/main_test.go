@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -145,6 +146,20 @@ func TestServeRejectsBadConfiguration(t *testing.T) {
 	var problems config.Problems
 	require.True(t, errors.As(err, &problems), "a config problem exits 2: %v", err)
 	require.Contains(t, err.Error(), "PORTAL_DATABASE_URL")
+}
+
+// A presets file that cannot be read is a configuration problem, found
+// before anything connects: here the database does not even exist.
+func TestServeRejectsABadPresetsFile(t *testing.T) {
+	t.Parallel()
+	vars := testEnv(t)
+	vars["PORTAL_DATABASE_URL"] = "postgres://nobody@127.0.0.1:1/none"
+	vars["PORTAL_PRESETS_FILE"] = filepath.Join(t.TempDir(), "missing.json")
+	err := run(t.Context(), []string{"serve"}, envOf(vars), io.Discard, io.Discard)
+	var problems config.Problems
+	require.True(t, errors.As(err, &problems), "a config problem exits 2: %v", err)
+	require.Contains(t, err.Error(), "PORTAL_PRESETS_FILE: ")
+	require.Contains(t, err.Error(), "missing.json")
 }
 
 func TestMigrateUpThenServe(t *testing.T) {

@@ -56,6 +56,14 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 	if err := cfg.CheckServe(); err != nil {
 		return err
 	}
+	// Read before anything connects: a bad file is a configuration mistake.
+	var presets []specform.Preset
+	if parts.web {
+		var err error
+		if presets, err = specform.LoadPresets(cfg.PresetsFile); err != nil {
+			return config.Problems{fmt.Sprintf("PORTAL_PRESETS_FILE: %v", err)}
+		}
+	}
 	pool, err := database.Open(ctx, cfg.DatabaseURL.Reveal())
 	if err != nil {
 		return err
@@ -124,10 +132,6 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 	resend, err := resender(pool, jobs)
 	if err != nil {
 		return err
-	}
-	presets, err := specform.LoadPresets(cfg.PresetsFile)
-	if err != nil {
-		return fmt.Errorf("presets (PORTAL_PRESETS_FILE=%s): %w", cfg.PresetsFile, err)
 	}
 	hub, err := live.Start(ctx, pool, logger)
 	if err != nil {

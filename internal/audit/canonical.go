@@ -101,11 +101,20 @@ func (e Entry) canonicalParts() ([4]string, error) {
 
 // ComputeHash is the SHA-256 of the canonical line.
 func (e Entry) ComputeHash() (Hash, error) {
-	line, err := e.Canonical()
-	if err != nil {
+	var b bytes.Buffer
+	b.Grow(256 + len(e.Data))
+	return e.hashWith(&b)
+}
+
+// hashWith is ComputeHash writing the canonical line into b, which it
+// resets first, so that a caller hashing many events reuses one buffer.
+func (e Entry) hashWith(b *bytes.Buffer) (Hash, error) {
+	b.Reset()
+	if err := e.writeCanonical(b, false, nil); err != nil {
 		return Hash{}, err
 	}
-	return sha256.Sum256(line), nil
+	b.WriteByte('\n')
+	return sha256.Sum256(b.Bytes()), nil
 }
 
 // writeCanonical writes the canonical object; withHash adds the "hash" key

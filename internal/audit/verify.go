@@ -3,7 +3,6 @@ package audit
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -130,12 +129,10 @@ func (w *walker) step(e Entry) (int64, string) {
 	case e.At.Before(w.prevAt):
 		return e.Seq, "its time is earlier than the event before it"
 	}
-	w.line.Reset()
-	if err := e.writeCanonical(&w.line, false, nil); err != nil {
+	got, err := e.hashWith(&w.line)
+	if err != nil {
 		return e.Seq, fmt.Sprintf("its data cannot be read: %v", err)
 	}
-	w.line.WriteByte('\n')
-	got := Hash(sha256.Sum256(w.line.Bytes()))
 	if got != e.Hash {
 		return e.Seq, fmt.Sprintf("its contents do not match its hash (stored %s, computed %s): the event was edited", e.Hash, got)
 	}

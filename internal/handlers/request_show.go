@@ -110,8 +110,7 @@ func (s *Server) renderRequest(c echo.Context, status int, form templates.Reques
 	openForEdit := r.State == approvals.StatePending || r.State == approvals.StateStale
 	v.CanEdit = author && openForEdit && (r.Kind == approvals.KindCreate || r.Kind == approvals.KindUpdate)
 	v.CanRebase = author && r.State == approvals.StateStale && r.Kind != approvals.KindCreate
-	v.CanCancel = slices.Contains([]approvals.State{approvals.StatePending, approvals.StateStale, approvals.StateApproved}, r.State) &&
-		(r.Requester.ID == viewer.UserID || viewer.Admin) ||
+	v.CanCancel = author && slices.Contains([]approvals.State{approvals.StatePending, approvals.StateStale, approvals.StateApproved}, r.State) ||
 		r.State == approvals.StateFailed && viewer.Admin
 
 	if v.Timeline, err = s.requestTimeline(ctx, id); err != nil {
@@ -122,9 +121,7 @@ func (s *Server) renderRequest(c echo.Context, status int, form templates.Reques
 	}
 	if v.ClusterUID == "" && v.Submission != nil {
 		// A create names its cluster once Cloud Manager made it.
-		if sub, err := worker.SubmissionGet(ctx, s.deps.DB, r.ID, r.Revision.Number); err == nil {
-			v.ClusterUID = sub.ClusterUID
-		}
+		v.ClusterUID = v.Submission.ClusterUID
 	}
 	v.CanResend = r.State == approvals.StateFailed && viewer.Admin && v.Submission != nil && !v.Submission.Accepted
 	if v.Events, err = s.requestEvents(ctx, id); err != nil {
@@ -160,7 +157,7 @@ func (s *Server) requestSubmission(ctx context.Context, r approvals.Request) (*t
 	if err != nil {
 		return nil, err
 	}
-	v := &templates.RequestSubmissionView{ClusterState: strings.ToLower(sub.ClusterState), Reason: sub.Reason, Accepted: !sub.AcceptedAt.IsZero(),
+	v := &templates.RequestSubmissionView{ClusterState: strings.ToLower(sub.ClusterState), Reason: sub.Reason, Accepted: !sub.AcceptedAt.IsZero(), ClusterUID: sub.ClusterUID,
 		Applying: r.State == approvals.StateApplying}
 	if sub.TotalStages > 0 {
 		v.Progress = fmt.Sprintf("Stage %d of %d.", sub.CurrentStage, sub.TotalStages)

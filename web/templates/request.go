@@ -95,6 +95,9 @@ type RequestSubmissionView struct {
 	ClusterState string
 	// Accepted: Cloud Manager accepted the change.
 	Accepted bool
+	// ClusterUID is the cluster the change acts on, once known (a create's
+	// cluster exists only after Cloud Manager made it).
+	ClusterUID string
 	// Applying: the cluster is applying it now.
 	Applying bool
 	// Progress says "Stage n of m." while an update runs; CurrentStage

@@ -111,6 +111,16 @@ func Transition(ctx context.Context, tx pgx.Tx, id int64, to State) (Request, er
 	return r, nil
 }
 
+// SetState is Transition for a request the caller has already locked in tx
+// (Lock) and holds as r: it moves r to state to and announces it without
+// reading the request again. Errors: ErrInvalidTransition.
+func SetState(ctx context.Context, tx pgx.Tx, r *Request, to State) error {
+	if err := requestSetState(ctx, tx, r, to); err != nil {
+		return fmt.Errorf("approvals: request %d to %s: %w", r.ID, to, err)
+	}
+	return nil
+}
+
 // requestSetState moves r, locked by the caller, to state to and notifies,
 // in one statement.
 func requestSetState(ctx context.Context, tx pgx.Tx, r *Request, to State) error {

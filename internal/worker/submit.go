@@ -496,10 +496,9 @@ func (w *submitWorker) prepare(ctx context.Context, tx pgx.Tx, r *approvals.Requ
 		return nil, 0, true, failRequest(ctx, tx, r, "cannot build the API request: "+err.Error(), nil)
 	}
 	if r.State == approvals.StateApproved {
-		if _, err := approvals.Transition(ctx, tx, r.ID, approvals.StateSubmitting); err != nil {
+		if err := approvals.SetState(ctx, tx, r, approvals.StateSubmitting); err != nil {
 			return nil, 0, false, err
 		}
-		r.State = approvals.StateSubmitting
 		if err := appendEvent(ctx, tx, *r, audit.SubmissionStarted, map[string]any{
 			"operation": call.operation, "request_digest": fmt.Sprintf("%x", call.digest)}); err != nil {
 			return nil, 0, false, err
@@ -613,10 +612,9 @@ func (w *submitWorker) reconciled(ctx context.Context, tx pgx.Tx, r *approvals.R
 
 // accept moves r to applying and queues its tracking.
 func (w *submitWorker) accept(ctx context.Context, tx pgx.Tx, r *approvals.Request) error {
-	if _, err := approvals.Transition(ctx, tx, r.ID, approvals.StateApplying); err != nil {
+	if err := approvals.SetState(ctx, tx, r, approvals.StateApplying); err != nil {
 		return err
 	}
-	r.State = approvals.StateApplying
 	_, err := w.client.InsertTx(ctx, tx, TrackArgs{RequestID: r.ID, Revision: r.Revision.Number}, nil)
 	return err
 }
@@ -628,7 +626,7 @@ func failRequest(ctx context.Context, tx pgx.Tx, r *approvals.Request, reason st
 	// A request failed before anything was sent leaves no version to settle.
 	sent := r.State != approvals.StateApproved
 	if r.State == approvals.StateApproved {
-		if _, err := approvals.Transition(ctx, tx, r.ID, approvals.StateSubmitting); err != nil {
+		if err := approvals.SetState(ctx, tx, r, approvals.StateSubmitting); err != nil {
 			return err
 		}
 	}
@@ -644,10 +642,9 @@ func failRequest(ctx context.Context, tx pgx.Tx, r *approvals.Request, reason st
 		WHERE request_id = $1 AND revision = $2`, r.ID, r.Revision.Number, reason, raw); err != nil {
 		return err
 	}
-	if _, err := approvals.Transition(ctx, tx, r.ID, approvals.StateFailed); err != nil {
+	if err := approvals.SetState(ctx, tx, r, approvals.StateFailed); err != nil {
 		return err
 	}
-	r.State = approvals.StateFailed
 	if sent {
 		if err := settleVersions(ctx, tx, *r, ""); err != nil {
 			return err

@@ -193,10 +193,9 @@ func finish(ctx context.Context, tx pgx.Tx, r *approvals.Request, c inventory.Cl
 		r.ID, r.Revision.Number); err != nil {
 		return err
 	}
-	if _, err := approvals.Transition(ctx, tx, r.ID, approvals.StateSucceeded); err != nil {
+	if err := approvals.SetState(ctx, tx, r, approvals.StateSucceeded); err != nil {
 		return err
 	}
-	r.State = approvals.StateSucceeded
 	// Versions seen while the change was applied and not yet attributed
 	// are settled now that nothing of this request is in flight.
 	if err := settleVersions(ctx, tx, *r, c.UID); err != nil {

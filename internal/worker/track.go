@@ -76,7 +76,7 @@ func (w *trackWorker) Work(ctx context.Context, job *river.Job[TrackArgs]) error
 		return err
 	}
 	if sub.ClusterUID == "" {
-		return w.end(ctx, id, "the API accepted the create but named no cluster to follow", nil)
+		return w.end(ctx, id, "the API accepted the create but named no cluster to follow")
 	}
 	c, err := w.opts.Inventory.Refresh(ctx, sub.ClusterUID)
 	gone := errors.Is(err, inventory.ErrNotFound)
@@ -126,13 +126,13 @@ func (w *trackWorker) Work(ctx context.Context, job *river.Job[TrackArgs]) error
 }
 
 // end fails request id outside Work's transaction.
-func (w *trackWorker) end(ctx context.Context, id int64, reason string, fields []cloudapi.ErrorDetail) error {
+func (w *trackWorker) end(ctx context.Context, id int64, reason string) error {
 	return pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
 		r, err := approvals.Lock(ctx, tx, id)
 		if err != nil || r.State != approvals.StateApplying {
 			return err
 		}
-		return failRequest(ctx, tx, &r, reason, fields)
+		return failRequest(ctx, tx, &r, reason, nil)
 	})
 }
 

@@ -53,14 +53,16 @@ func resend(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx
 		if !a.Admin {
 			return fmt.Errorf("%w: only an admin may send a failed change again", approvals.ErrForbidden)
 		}
-		current, err := approvals.Get(ctx, tx, id)
-		if err != nil {
+		// The request first, as the worker locks it: a concurrent resend
+		// waits here and then finds it approved.
+		var err error
+		if r, err = approvals.Lock(ctx, tx, id); err != nil {
 			return err
 		}
-		if current.State != approvals.StateFailed {
+		if r.State != approvals.StateFailed {
 			// Never a way around approval: pending → approved is the
 			// approvers' transition, not this one.
-			return fmt.Errorf("%w: only a failed request is sent again, this one is %s", approvals.ErrInvalidTransition, current.State)
+			return fmt.Errorf("%w: only a failed request is sent again, this one is %s", approvals.ErrInvalidTransition, r.State)
 		}
 		var accepted bool
 		var resends, floor int
@@ -68,8 +70,7 @@ func resend(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx
 			SELECT s.accepted_at IS NOT NULL, s.resends,
 			       (SELECT coalesce(max(attempt), 0) FROM submission_attempts x
 			        WHERE x.request_id = s.request_id AND x.revision = s.revision)
-			FROM submissions s WHERE request_id = $1 AND revision = $2
-			FOR UPDATE`, id, current.Revision.Number).Scan(&accepted, &resends, &floor)
+			FROM submissions s WHERE request_id = $1 AND revision = $2`, id, r.Revision.Number).Scan(&accepted, &resends, &floor)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			return fmt.Errorf("%w: request %d was never submitted", approvals.ErrInvalidTransition, id)
@@ -78,8 +79,7 @@ func resend(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx
 		case accepted:
 			return ErrAccepted
 		}
-		// Transition locks the request; a concurrent resend finds it approved.
-		if r, err = approvals.Transition(ctx, tx, id, approvals.StateApproved); err != nil {
+		if err := approvals.SetState(ctx, tx, &r, approvals.StateApproved); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `

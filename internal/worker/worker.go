@@ -187,7 +187,3 @@ func (w *Worker) Stop(ctx context.Context) error {
 	}
 	return nil
 }
-
-// Client is the River client, for inserting jobs in a transaction
-// (InsertTx) alongside the state change that causes them.
-func (w *Worker) Client() *river.Client[pgx.Tx] { return w.client }

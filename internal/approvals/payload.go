@@ -12,6 +12,11 @@ type Payload struct {
 	// the live cluster rather than from the version or the editor, with
 	// why (see NotRestoredRules).
 	NotRestored []KeptField `json:"notRestored,omitempty"`
+	// HardUpdate is the requester's explicit choice, reviewed by the
+	// approvers, to let Cloud Manager restart every affected server at
+	// once (force=true, with downtime) when a rolling update is
+	// impossible. Only then does execution send force=true.
+	HardUpdate bool `json:"hardUpdate,omitempty"`
 }
 
 // KeptField is a field of the proposed spec taken from the live cluster.

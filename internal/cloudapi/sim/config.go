@@ -2,8 +2,14 @@ package sim
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 )
 
 // Config configures a Server. The zero value works: it accepts the
@@ -37,6 +43,26 @@ type Config struct {
 	// DisabledRules switches off inferred behaviours (see Rule).
 	DisabledRules []Rule
 
+	// RestartRoute is the one route that restarts a server, written
+	// "METHOD /path" below the API root with the wildcards {clusterId} and
+	// {instanceId}. Empty means DefaultRestartRoute. Any other spelling of
+	// a restart gets the API's 404.
+	RestartRoute string
+	// RestartAliases also serves restart on the other candidate routes,
+	// POST and DELETE /clusters/{clusterId}/servers/{instanceId}
+	// (BEHAVIOUR.md §1), for clients written before the route was chosen.
+	RestartAliases bool
+	// RunningState is status.state of a running cluster. Empty means
+	// STARTED; another name (e.g. RUNNING) contradicts a client that
+	// expects STARTED. spec.desiredState stays STARTED or STOPPED.
+	RunningState cloudapi.ClusterState
+	// HealthyStatus is status.status of a healthy cluster. Empty means OK.
+	HealthyStatus cloudapi.HealthStatus
+	// FillDefaults makes the stored spec carry defaults the client did
+	// not send, as a real service might (see the package documentation):
+	// answers then hold members the request lacked.
+	FillDefaults bool
+
 	// Logger receives a debug record per call and an info record per state
 	// change. Nil discards.
 	Logger *slog.Logger
@@ -68,6 +94,21 @@ func (c Config) withDefaults() (Config, error) {
 	if c.StageDuration <= 0 {
 		c.StageDuration = 2 * time.Second
 	}
+	if c.RestartRoute == "" {
+		c.RestartRoute = DefaultRestartRoute
+	}
+	if err := checkRoute(c.RestartRoute); err != nil {
+		return c, fmt.Errorf("sim: RestartRoute %q: %w", c.RestartRoute, err)
+	}
+	if c.RunningState == "" {
+		c.RunningState = cloudapi.StateStarted
+	}
+	if c.RunningState.Busy() || c.RunningState == cloudapi.StateStopped {
+		return c, fmt.Errorf("sim: RunningState %q is already the name of another state", c.RunningState)
+	}
+	if c.HealthyStatus == "" {
+		c.HealthyStatus = cloudapi.HealthOK
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -77,6 +118,31 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// DefaultRestartRoute is the restart route the client uses (BEHAVIOUR.md
+// §1, inferred): the only one served unless Config says otherwise.
+const DefaultRestartRoute = "POST /clusters/{clusterId}/servers/{instanceId}/restart"
+
+// restartAliases are the other candidate restart routes (BEHAVIOUR.md §1),
+// served with Config.RestartAliases.
+var restartAliases = []string{
+	"POST /clusters/{clusterId}/servers/{instanceId}",
+	"DELETE /clusters/{clusterId}/servers/{instanceId}",
+}
+
+// checkRoute checks a "METHOD /path" route template for a server restart.
+func checkRoute(route string) error {
+	method, path, ok := strings.Cut(route, " ")
+	switch {
+	case !ok || !slices.Contains([]string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}, method):
+		return errors.New(`want "METHOD /path" with METHOD one of GET, POST, PUT, PATCH, DELETE`)
+	case !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " ?#"):
+		return errors.New("the path must start with / and hold no spaces, query or fragment")
+	case !strings.Contains(path, "{clusterId}") || !strings.Contains(path, "{instanceId}"):
+		return errors.New("the path must hold {clusterId} and {instanceId}")
+	}
+	return nil
 }
 
 // Rule names a behaviour the simulator infers rather than knows

@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -46,7 +47,9 @@ func New(cfg Config) (*Server, error) {
 		clusters: map[string]*cluster{},
 		tokens:   map[string]issuedToken{},
 	}
-	s.routes()
+	if err := s.routes(); err != nil {
+		return nil, err
+	}
 	loaded, err := s.load()
 	if err != nil {
 		return nil, err
@@ -93,7 +96,9 @@ func (s *Server) Close() error {
 	return s.save()
 }
 
-func (s *Server) routes() {
+// routes registers every route; it fails only on a Config.RestartRoute
+// that collides with another route.
+func (s *Server) routes() error {
 	s.mux = http.NewServeMux()
 	s.mux.Handle("POST /auth/realms/{org}/protocol/openid-connect/token", s.endpoint(OpToken, s.handleToken))
 
@@ -108,16 +113,39 @@ func (s *Server) routes() {
 	api("PATCH /clusters/{clusterId}", cloudapi.OpUpdateCluster, s.handleUpdate)
 	api("DELETE /clusters/{clusterId}", cloudapi.OpDeleteCluster, s.handleDelete)
 	api("GET /clusters/{clusterId}/history/{resourceVersion}", cloudapi.OpGetClusterVersion, s.handleHistory)
-	api("POST /clusters/{clusterId}/servers/{instanceId}/restart", cloudapi.OpRestartServer, s.handleRestart)
-	// The real restart route is unknown; accept the other candidates too
-	// (BEHAVIOUR.md §1).
-	api("POST /clusters/{clusterId}/servers/{instanceId}", cloudapi.OpRestartServer, s.handleRestart)
-	api("DELETE /clusters/{clusterId}/servers/{instanceId}", cloudapi.OpRestartServer, s.handleRestart)
+	// The real restart route is unknown (BEHAVIOUR.md §1): one route, the
+	// configured one, unless the aliases are asked for.
+	restart := []string{s.cfg.RestartRoute}
+	if s.cfg.RestartAliases {
+		for _, alias := range restartAliases {
+			if alias != s.cfg.RestartRoute {
+				restart = append(restart, alias)
+			}
+		}
+	}
+	for _, route := range restart {
+		if err := registerSafely(func() { api(route, cloudapi.OpRestartServer, s.handleRestart) }); err != nil {
+			return fmt.Errorf("sim: restart route %q: %v", route, err)
+		}
+	}
 	s.mux.Handle(apiPrefix+"/", s.endpoint("unknown", s.authorized(func(*http.Request, []byte) response {
 		return errorReply(http.StatusNotFound, cloudapi.CodeNotFound, "No such resource")
 	})))
 
 	s.adminRoutes()
+	return nil
+}
+
+// registerSafely turns the panic of http.ServeMux on an invalid or
+// conflicting pattern into an error.
+func registerSafely(register func()) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%v", p)
+		}
+	}()
+	register()
+	return nil
 }
 
 // OpToken is the Operation of token requests, in the call log and in

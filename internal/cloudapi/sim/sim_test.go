@@ -220,17 +220,6 @@ func TestRequestsTheClientNeverSends(t *testing.T) {
 		require.Equal(t, cloudapi.StateStarted, c.Status.State)
 	})
 
-	t.Run("restart route aliases", func(t *testing.T) {
-		for _, method := range []string{"POST", "DELETE"} {
-			h.settle(t, uid)
-			_, _, body := h.do(t, "GET", path, "")
-			var c cloudapi.Cluster
-			require.NoError(t, json.Unmarshal([]byte(body), &c))
-			status, _, _ := h.do(t, method, path+"/servers/"+c.Status.Servers[0].InstanceID, "")
-			require.Equal(t, http.StatusNoContent, status, method)
-		}
-	})
-
 	t.Run("unknown routes answer in the API's error shape", func(t *testing.T) {
 		status, _, body := h.do(t, "GET", "/api/v1/nodes", "")
 		require.Equal(t, http.StatusNotFound, status)

@@ -56,12 +56,12 @@ func (c *cluster) spec() map[string]any {
 }
 
 // steadyState is the state the cluster is in, or heads for, when no change
-// runs: what its spec asks for.
-func (c *cluster) steadyState() cloudapi.ClusterState {
+// runs: what its spec asks for, with running named as Config.RunningState.
+func (c *cluster) steadyState(running cloudapi.ClusterState) cloudapi.ClusterState {
 	if c.spec()["desiredState"] == string(cloudapi.DesiredStopped) {
 		return cloudapi.StateStopped
 	}
-	return cloudapi.StateStarted
+	return running
 }
 
 func (c *cluster) event(format string, args ...any) {

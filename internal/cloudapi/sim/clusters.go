@@ -118,7 +118,7 @@ func (s *Server) handleUpdate(r *http.Request, body []byte) response {
 // 400 for an invalid document, nothing for an unchanged one; otherwise a
 // new resource version and an update.
 func (s *Server) change(r *http.Request, c *cluster, doc map[string]any) response {
-	target := string(c.steadyState())
+	target := string(c.steadyState(s.cfg.RunningState))
 	if state, ok := lookup(doc, "spec.desiredState").(string); ok && state != "" {
 		target = state
 	}
@@ -208,7 +208,7 @@ func (s *Server) handleRestart(r *http.Request, _ []byte) response {
 		return missing
 	}
 	if c.Status.State.Busy() {
-		return c.conflict(string(c.steadyState()))
+		return c.conflict(string(c.steadyState(s.cfg.RunningState)))
 	}
 	id := r.PathValue("instanceId")
 	i := c.serverIndex(id)
@@ -238,7 +238,7 @@ func (s *Server) createCluster(doc map[string]any) *cluster {
 		Created: time.Now().UTC(),
 		Doc:     encodeDocument(doc),
 		Status: cloudapi.ClusterStatus{
-			Status:               cloudapi.HealthOK,
+			Status:               s.cfg.HealthyStatus,
 			RootCertificate:      "-----BEGIN CERTIFICATE-----\nU0lNVUxBVEVEIENFUlRJRklDQVRF\n-----END CERTIFICATE-----\n",
 			InitialDruidPassword: rand.Text(),
 			LoadBalancers: &cloudapi.LoadBalancers{
@@ -251,7 +251,7 @@ func (s *Server) createCluster(doc map[string]any) *cluster {
 	name, _ := lookup(doc, "metadata.name").(string)
 	c.event("Cluster %q created", name)
 	spec, _ := doc["spec"].(map[string]any)
-	final := cloudapi.StateStarted
+	final := s.cfg.RunningState
 	if spec["desiredState"] == string(cloudapi.DesiredStopped) {
 		final = cloudapi.StateStopped
 	}

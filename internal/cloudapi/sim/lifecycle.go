@@ -11,7 +11,8 @@ import (
 
 // The lifecycle model is inferred (BEHAVIOUR.md §4): a change runs as a
 // plan of stages, each lasting Config.StageDuration, while the cluster is
-// PENDING (provisioning) or UPDATING; then it settles in STARTED or STOPPED.
+// PENDING (provisioning) or UPDATING; then it settles in STOPPED or the
+// running state (Config.RunningState, STARTED unless configured).
 
 // Plan kinds.
 const (
@@ -42,11 +43,11 @@ type plan struct {
 func (s *Server) planChange(c *cluster, oldSpec, newSpec map[string]any, force bool) (*plan, *cloudapi.ErrorDetail) {
 	before, after := topologyOf(oldSpec), topologyOf(newSpec)
 	actions := diffActions(c.Servers, before, after)
-	p := &plan{Kind: planHard, Final: cloudapi.StateStarted}
+	p := &plan{Kind: planHard, Final: s.cfg.RunningState}
 	if newSpec["desiredState"] == string(cloudapi.DesiredStopped) {
 		p.Final = cloudapi.StateStopped
 	}
-	running := c.Status.State == cloudapi.StateStarted
+	running := c.Status.State == s.cfg.RunningState
 	if !running || p.Final == cloudapi.StateStopped || force || len(actions) == 0 {
 		// Start, stop, a stopped cluster's settings, a forced update or a
 		// change touching no server: one stage.

@@ -1,22 +1,29 @@
 package sim
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 )
 
 // stateFile is the JSON kept in Config.StateFile.
 type stateFile struct {
 	Clusters []*cluster `json:"clusters"`
 	IPSeq    int        `json:"ipSeq"`
+	// RunningState is Config.RunningState when the file was written;
+	// empty in files written before it existed (STARTED).
+	RunningState cloudapi.ClusterState `json:"runningState,omitempty"`
 }
 
 // load reads Config.StateFile and reports whether there was one. Changes
-// that were running when it was written are completed at once.
+// that were running when it was written are completed at once, and a
+// running state written under another name takes Config.RunningState's.
 func (s *Server) load() (bool, error) {
 	if s.cfg.StateFile == "" {
 		return false, nil
@@ -35,9 +42,16 @@ func (s *Server) load() (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ipSeq = state.IPSeq
+	written := cmp.Or(state.RunningState, cloudapi.StateStarted)
 	for _, c := range state.Clusters {
 		if c.Plan != nil && c.Plan.Next >= len(c.Plan.Stages) {
 			return false, fmt.Errorf("sim: state file %s: cluster %s has a broken update plan", s.cfg.StateFile, c.UID)
+		}
+		if c.Status.State == written {
+			c.Status.State = s.cfg.RunningState
+		}
+		if c.Plan != nil && c.Plan.Final == written {
+			c.Plan.Final = s.cfg.RunningState
 		}
 		s.finishNow(c)
 		s.clusters[c.UID] = c
@@ -59,7 +73,7 @@ func (s *Server) save() error {
 	if s.cfg.StateFile == "" {
 		return nil
 	}
-	state := stateFile{IPSeq: s.ipSeq}
+	state := stateFile{IPSeq: s.ipSeq, RunningState: s.cfg.RunningState}
 	for _, c := range s.clusters {
 		state.Clusters = append(state.Clusters, c)
 	}

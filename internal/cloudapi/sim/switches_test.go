@@ -88,3 +88,76 @@ func TestRestartRoutes(t *testing.T) {
 		}
 	})
 }
+
+// cluster reads cluster uid over the API.
+func (h *harness) cluster(t *testing.T, uid string) cloudapi.Cluster {
+	t.Helper()
+	status, _, body := h.do(t, "GET", "/api/v1/clusters/"+uid, "")
+	require.Equal(t, http.StatusOK, status, body)
+	var c cloudapi.Cluster
+	require.NoError(t, json.Unmarshal([]byte(body), &c))
+	return c
+}
+
+// patch sends a merge patch to cluster uid.
+func (h *harness) patch(t *testing.T, uid, query, patch string) (int, string) {
+	t.Helper()
+	status, _, body := h.do(t, "PATCH", "/api/v1/clusters/"+uid+query, patch, "Content-Type", "application/merge-patch+json")
+	return status, body
+}
+
+func TestRunningStateName(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Config{RunningState: "RUNNING", HealthyStatus: "HEALTHY"})
+	uid := h.create(t, minimalCluster)
+
+	c := h.cluster(t, uid)
+	require.Equal(t, cloudapi.ClusterState("RUNNING"), c.Status.State)
+	require.Equal(t, cloudapi.HealthStatus("HEALTHY"), c.Status.Status)
+	require.Equal(t, "Cluster is RUNNING", c.Status.Events[len(c.Status.Events)-1].Message)
+
+	// The cluster counts as running: a change restarting the servers of a
+	// cluster without three masters is refused without force.
+	status, body := h.patch(t, uid, "", `{"spec":{"version":"2024.02"}}`)
+	require.Equal(t, http.StatusBadRequest, status, body)
+
+	status, body = h.patch(t, uid, "", `{"spec":{"desiredState":"STOPPED"}}`)
+	require.Equal(t, http.StatusOK, status, body)
+	h.settle(t, uid)
+	require.Equal(t, cloudapi.StateStopped, h.cluster(t, uid).Status.State)
+
+	status, body = h.patch(t, uid, "", `{"spec":{"desiredState":"STARTED"}}`)
+	require.Equal(t, http.StatusOK, status, body, "desiredState keeps its documented values")
+	h.settle(t, uid)
+	c = h.cluster(t, uid)
+	require.Equal(t, cloudapi.ClusterState("RUNNING"), c.Status.State)
+	require.Equal(t, cloudapi.DesiredStarted, c.Spec.DesiredState)
+
+	status, _, body = h.do(t, "POST", "/api/v1/clusters/"+uid+"/servers/"+h.firstServer(t, uid)+"/restart", "")
+	require.Equal(t, http.StatusNoContent, status, body)
+	h.settle(t, uid)
+	require.Equal(t, cloudapi.ClusterState("RUNNING"), h.cluster(t, uid).Status.State, "a restart settles in the running state")
+
+	_, err := New(Config{RunningState: cloudapi.StateUpdating})
+	require.Error(t, err, "a busy state cannot be the running state")
+}
+
+func TestRunningStateNameInTheStateFile(t *testing.T) {
+	t.Parallel()
+	file := t.TempDir() + "/state.json"
+	first, err := New(Config{StateFile: file, SeedDemo: true})
+	require.NoError(t, err)
+	require.NoError(t, first.Close())
+
+	second, err := New(Config{StateFile: file, RunningState: "RUNNING"})
+	require.NoError(t, err)
+	defer second.Close()
+	second.mu.Lock()
+	defer second.mu.Unlock()
+	states := map[cloudapi.ClusterState]int{}
+	for _, c := range second.clusters {
+		states[c.Status.State]++
+	}
+	require.Equal(t, map[cloudapi.ClusterState]int{"RUNNING": 2, cloudapi.StateStopped: 1}, states,
+		"clusters saved as STARTED are loaded as RUNNING")
+}

@@ -48,8 +48,8 @@ func (s *Server) handleGet(r *http.Request, _ []byte) response {
 }
 
 // handleCreate validates the new cluster and starts provisioning it. A dry
-// run answers with the document as validated: no uid, no status
-// (BEHAVIOUR.md §6, inferred).
+// run answers with the document as validated (and filled, with
+// Config.FillDefaults): no uid, no status (BEHAVIOUR.md §6, inferred).
 func (s *Server) handleCreate(r *http.Request, body []byte) response {
 	doc, bad := parseDocument(body)
 	if bad != nil {
@@ -59,6 +59,7 @@ func (s *Server) handleCreate(r *http.Request, body []byte) response {
 	if details := s.validate(doc); len(details) > 0 {
 		return badArgument(details...)
 	}
+	s.fill(doc)
 	if flag(r, "dryRun") {
 		return response{status: http.StatusOK, body: doc}
 	}
@@ -129,6 +130,7 @@ func (s *Server) change(r *http.Request, c *cluster, doc map[string]any) respons
 	if details := s.validate(doc); len(details) > 0 {
 		return badArgument(details...)
 	}
+	s.fill(doc)
 	newDoc := encodeDocument(doc)
 	if bytes.Equal(newDoc, c.Doc) {
 		// A no-op makes no version (BEHAVIOUR.md §5, inferred).

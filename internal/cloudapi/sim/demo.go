@@ -63,6 +63,7 @@ func (s *Server) seedDemo() {
 		if err != nil {
 			panic("sim: demo cluster: " + err.Error()) // a bug in the literal above
 		}
+		s.fill(doc)
 		c := s.createCluster(doc)
 		s.finishNow(c)
 		for _, patch := range d.changes {
@@ -71,6 +72,7 @@ func (s *Server) seedDemo() {
 				panic("sim: demo change: " + err.Error())
 			}
 			next, _ := decodeDocument(merged)
+			s.fill(next)
 			spec, _ := next["spec"].(map[string]any)
 			p, _ := s.planChange(c, c.spec(), spec, true)
 			s.commit(c, encodeDocument(next), p)

@@ -161,3 +161,71 @@ func TestRunningStateNameInTheStateFile(t *testing.T) {
 	require.Equal(t, map[cloudapi.ClusterState]int{"RUNNING": 2, cloudapi.StateStopped: 1}, states,
 		"clusters saved as STARTED are loaded as RUNNING")
 }
+
+func TestFillDefaults(t *testing.T) {
+	t.Parallel()
+	// No encryptVolumes or desiredState, a metadata store without
+	// backupRetention, a query group without instanceType.
+	doc := strings.Replace(minimalCluster, `"query":{"replicas":1,"instanceType":"t3.small"}`,
+		`"query":{"replicas":1},"metadataStore":{"instanceType":"db.t3.small","diskSize":20}`, 1)
+	spec := func(t *testing.T, body string) map[string]any {
+		t.Helper()
+		var c struct {
+			Spec map[string]any `json:"spec"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(body), &c), body)
+		return c.Spec
+	}
+
+	t.Run("off: the echo is what was sent", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, Config{})
+		status, _, body := h.do(t, "POST", "/api/v1/clusters", doc)
+		require.Equal(t, http.StatusOK, status, body)
+		got := spec(t, body)
+		require.NotContains(t, got, "encryptVolumes")
+		require.NotContains(t, got, "desiredState")
+		require.NotContains(t, got["query"], "instanceType")
+		require.NotContains(t, got["metadataStore"], "backupRetention")
+	})
+
+	t.Run("on: the echo holds members the client did not send", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, Config{FillDefaults: true})
+		check := func(got map[string]any) {
+			t.Helper()
+			require.Equal(t, false, got["encryptVolumes"])
+			require.Equal(t, "STARTED", got["desiredState"])
+			require.Equal(t, "t3.small", got["query"].(map[string]any)["instanceType"], "the master's")
+			require.EqualValues(t, 7, got["metadataStore"].(map[string]any)["backupRetention"])
+		}
+		status, _, body := h.do(t, "POST", "/api/v1/clusters?dryRun=true", doc)
+		require.Equal(t, http.StatusOK, status, body)
+		check(spec(t, body))
+
+		uid := h.create(t, doc)
+		c := h.cluster(t, uid)
+		check(spec(t, mustJSON(t, c)))
+
+		// Sending the original document again changes nothing: the
+		// defaults fill the same members.
+		put := strings.Replace(doc, `"name":"m"}`, `"name":"m","uid":"`+uid+`"}`, 1)
+		status, _, body = h.do(t, "PUT", "/api/v1/clusters/"+uid, put)
+		require.Equal(t, http.StatusOK, status, body)
+		require.Zero(t, h.cluster(t, uid).Status.ResourceVersion, "no new version")
+
+		// Values sent are kept; a member a patch removes is filled again.
+		status, body = h.patch(t, uid, "?force=true", `{"spec":{"encryptVolumes":true,"metadataStore":{"backupRetention":null}}}`)
+		require.Equal(t, http.StatusOK, status, body)
+		got := spec(t, body)
+		require.Equal(t, true, got["encryptVolumes"])
+		require.EqualValues(t, 7, got["metadataStore"].(map[string]any)["backupRetention"])
+	})
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
+}

@@ -1,0 +1,110 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
+	"github.com/clusterdesk/clusterdesk/internal/approvals"
+	"github.com/clusterdesk/clusterdesk/internal/audit"
+)
+
+// ErrAccepted refuses to resend a change that Cloud Manager accepted: it
+// reached the cluster (and failed there), so sending it again is a new
+// decision: a new request, or a rollback.
+var ErrAccepted = fmt.Errorf("%w: Cloud Manager accepted this change, so it is not sent again; file a new request instead", approvals.ErrInvalidTransition)
+
+// ResendFunc sends failed request id again on behalf of admin a.
+type ResendFunc func(ctx context.Context, a approvals.Actor, id int64, comment string) (approvals.Request, error)
+
+// Resend sends a failed change again: an admin's decision, audited with
+// their comment. Only a change the API never accepted is resent (its
+// submission was abandoned after the retry budget, or refused): the
+// request goes back to approved with a fresh attempt budget and a new
+// submit job, which like any other first re-reads the cluster (a cluster
+// that moved meanwhile makes the request stale; nothing is sent).
+//
+// Errors: approvals.ErrForbidden (not an admin), approvals.ErrNotFound,
+// approvals.ErrInvalidTransition (not failed), ErrAccepted.
+func (w *Worker) Resend(ctx context.Context, a approvals.Actor, id int64, comment string) (approvals.Request, error) {
+	return resend(ctx, w.pool, w.client, a, id, comment)
+}
+
+// Resender returns Resend for a process that runs no jobs (see Enqueuer).
+func Resender(pool *pgxpool.Pool) (ResendFunc, error) {
+	client, err := insertOnlyClient(pool)
+	if err != nil {
+		return nil, fmt.Errorf("worker: resender: %w", err)
+	}
+	return func(ctx context.Context, a approvals.Actor, id int64, comment string) (approvals.Request, error) {
+		return resend(ctx, pool, client, a, id, comment)
+	}, nil
+}
+
+func resend(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx], a approvals.Actor, id int64, comment string) (approvals.Request, error) {
+	var r approvals.Request
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if !a.Admin {
+			return fmt.Errorf("%w: only an admin may send a failed change again", approvals.ErrForbidden)
+		}
+		// The request first, as the worker locks it: a concurrent resend
+		// waits here and then finds it approved.
+		var err error
+		if r, err = approvals.Lock(ctx, tx, id); err != nil {
+			return err
+		}
+		if r.State != approvals.StateFailed {
+			// Never a way around approval: pending → approved is the
+			// approvers' transition, not this one.
+			return fmt.Errorf("%w: only a failed request is sent again, this one is %s", approvals.ErrInvalidTransition, r.State)
+		}
+		var accepted bool
+		var resends, floor int
+		err = tx.QueryRow(ctx, `
+			SELECT s.accepted_at IS NOT NULL, s.resends,
+			       (SELECT coalesce(max(attempt), 0) FROM submission_attempts x
+			        WHERE x.request_id = s.request_id AND x.revision = s.revision)
+			FROM submissions s WHERE request_id = $1 AND revision = $2`, id, r.Revision.Number).Scan(&accepted, &resends, &floor)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("%w: request %d was never submitted", approvals.ErrInvalidTransition, id)
+		case err != nil:
+			return err
+		case accepted:
+			return ErrAccepted
+		}
+		if err := approvals.SetState(ctx, tx, &r, approvals.StateApproved); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `
+			UPDATE submissions SET resends = resends + 1, attempt_floor = $3, outcome_unknown = false,
+			       reason = '', field_errors = '[]', finished_at = NULL
+			WHERE request_id = $1 AND revision = $2`, id, r.Revision.Number, floor)
+		if err != nil {
+			return err
+		}
+		args := SubmitArgs{RequestID: id, Revision: r.Revision.Number, Resend: resends + 1}
+		if _, err := client.InsertTx(ctx, tx, args, nil); err != nil {
+			return err
+		}
+		data := map[string]any{"resend": resends + 1, "revision": r.Revision.Number, "kind": string(r.Kind), "cluster_name": r.ClusterName}
+		if c := strings.TrimSpace(comment); c != "" {
+			data["comment"] = c
+		}
+		_, err = audit.Append(ctx, tx, audit.Event{
+			Actor: audit.User(strconv.FormatInt(a.UserID, 10), a.Name), Action: audit.SubmissionResent, Origin: a.Origin,
+			Subject: audit.Subject{Type: audit.SubjectRequest, ID: strconv.FormatInt(id, 10)}, Data: data,
+		})
+		return err
+	})
+	if err != nil {
+		return approvals.Request{}, fmt.Errorf("worker: resend request %d: %w", id, err)
+	}
+	return r, nil
+}

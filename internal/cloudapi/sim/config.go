@@ -109,6 +109,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.HealthyStatus == "" {
 		c.HealthyStatus = cloudapi.HealthOK
 	}
+	for _, r := range c.DisabledRules {
+		if !slices.Contains(Rules(), r) {
+			return c, fmt.Errorf("sim: DisabledRules: unknown rule %q (rules: %s)", r, knownRules())
+		}
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -178,6 +183,66 @@ const (
 	// than three masters), since a rolling update is impossible there.
 	RuleHardUpdateNeedsForce Rule = "hard-update-needs-force"
 )
+
+// Rules returns every inferred rule, all switched on by default, in the
+// order of their declaration.
+func Rules() []Rule {
+	return []Rule{
+		RuleNameNotEmpty, RuleS3PathPattern, RuleReplicasMin, RuleMasterHA,
+		RuleDiskSizeMin, RuleBackupRetention, RuleInstanceTypeFormat,
+		RuleVersionNotEmpty, RuleRequiredSections, RuleHardUpdateNeedsForce,
+	}
+}
+
+// ParseRules reads rule switches, a comma-separated list of name=off and
+// name=on applied from left to right to every rule switched on, and
+// returns the rules left off, in the order of Rules, for
+// Config.DisabledRules. "master-ha=off,hard-update-needs-force=off"
+// switches two rules off; the name "all" stands for every rule, so
+// "all=off,master-ha=on" keeps master-ha alone. Spaces around items are
+// ignored; an empty list switches nothing off. An unknown name, or a
+// switch other than name=on or name=off, is an error naming the known
+// rules.
+func ParseRules(s string) ([]Rule, error) {
+	off := map[Rule]bool{}
+	for item := range strings.SplitSeq(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		name, value, _ := strings.Cut(item, "=")
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		if value != "on" && value != "off" {
+			return nil, fmt.Errorf("sim: rule switch %q: want name=on or name=off (rules: %s)", item, knownRules())
+		}
+		switch {
+		case name == "all":
+			for _, r := range Rules() {
+				off[r] = value == "off"
+			}
+		case slices.Contains(Rules(), Rule(name)):
+			off[Rule(name)] = value == "off"
+		default:
+			return nil, fmt.Errorf("sim: unknown rule %q (rules: %s)", name, knownRules())
+		}
+	}
+	var disabled []Rule
+	for _, r := range Rules() {
+		if off[r] {
+			disabled = append(disabled, r)
+		}
+	}
+	return disabled, nil
+}
+
+// knownRules lists the rule names for error messages.
+func knownRules() string {
+	names := make([]string, 0, len(Rules())+1)
+	for _, r := range Rules() {
+		names = append(names, string(r))
+	}
+	return strings.Join(append(names, "all"), ", ")
+}
 
 func (c Config) enabled(r Rule) bool {
 	for _, d := range c.DisabledRules {

@@ -229,3 +229,76 @@ func mustJSON(t *testing.T, v any) string {
 	require.NoError(t, err)
 	return string(b)
 }
+
+func TestParseRules(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   string
+		want []Rule
+	}{
+		{"", nil},
+		{" , ", nil},
+		{"master-ha=off", []Rule{RuleMasterHA}},
+		{"hard-update-needs-force=off, master-ha=off", []Rule{RuleMasterHA, RuleHardUpdateNeedsForce}},
+		{"master-ha=off,master-ha=on", nil},
+		{"all=off", Rules()},
+		{"all=off,master-ha=on,s3-path-pattern=on", []Rule{RuleReplicasMin, RuleDiskSizeMin, RuleBackupRetention, RuleInstanceTypeFormat, RuleVersionNotEmpty, RuleRequiredSections, RuleHardUpdateNeedsForce, RuleNameNotEmpty}},
+		{"all=on", nil},
+	} {
+		got, err := ParseRules(tc.in)
+		require.NoError(t, err, tc.in)
+		require.ElementsMatch(t, tc.want, got, tc.in)
+	}
+	for _, bad := range []string{"master-ha", "master-ha=no", "masterha=off", "documented=off", "=off"} {
+		_, err := ParseRules(bad)
+		require.Error(t, err, bad)
+		require.ErrorContains(t, err, "hard-update-needs-force, all", "the message lists the known rules")
+	}
+	_, err := New(Config{DisabledRules: []Rule{"no-such-rule"}})
+	require.ErrorContains(t, err, "no-such-rule")
+}
+
+// TestEachRuleSwitchable breaks each inferred rule over HTTP: refused by
+// default, accepted once ParseRules has switched it off.
+func TestEachRuleSwitchable(t *testing.T) {
+	t.Parallel()
+	breaks := map[Rule]string{ // merge patches on minimalCluster
+		RuleNameNotEmpty:       `{"metadata":{"name":" "}}`,
+		RuleS3PathPattern:      `{"spec":{"deepStorage":{"path":"s3:///no-bucket"}}}`,
+		RuleReplicasMin:        `{"spec":{"query":{"replicas":0}}}`,
+		RuleMasterHA:           `{"spec":{"master":{"replicas":2}}}`,
+		RuleDiskSizeMin:        `{"spec":{"metadataStore":{"diskSize":10}}}`,
+		RuleBackupRetention:    `{"spec":{"metadataStore":{"backupRetention":36}}}`,
+		RuleInstanceTypeFormat: `{"spec":{"master":{"instanceType":"huge"}}}`,
+		RuleVersionNotEmpty:    `{"spec":{"version":""}}`,
+		RuleRequiredSections:   `{"spec":{"awsInstanceRole":null}}`,
+		// Not a document rule: a change that restarts the servers of a
+		// cluster without three masters.
+		RuleHardUpdateNeedsForce: `{"spec":{"version":"2024.02"}}`,
+	}
+	require.Len(t, breaks, len(Rules()), "one case per rule")
+	for _, rule := range Rules() {
+		t.Run(string(rule), func(t *testing.T) {
+			t.Parallel()
+			disabled, err := ParseRules(string(rule) + "=off")
+			require.NoError(t, err)
+			for _, tc := range []struct {
+				cfg  Config
+				want int
+			}{{Config{}, http.StatusBadRequest}, {Config{DisabledRules: disabled}, http.StatusOK}} {
+				h := newHarness(t, tc.cfg)
+				var status int
+				var body string
+				if rule == RuleHardUpdateNeedsForce {
+					uid := h.create(t, minimalCluster)
+					status, body = h.patch(t, uid, "", breaks[rule])
+				} else {
+					merged, err := cloudapi.ApplyMergePatch([]byte(minimalCluster), []byte(breaks[rule]))
+					require.NoError(t, err)
+					status, _, body = h.do(t, "POST", "/api/v1/clusters", string(merged))
+				}
+				require.Equal(t, tc.want, status, "disabled %v: %s", tc.cfg.DisabledRules, body)
+			}
+		})
+	}
+}

@@ -101,26 +101,26 @@ func (s *Server) ExpireTokens() {
 	clear(s.tokens)
 }
 
-// authorized wraps h with the bearer check every API call makes: 401 when
-// the token is missing, unknown or expired, 403 when its client lacks the
-// ManageClusters permission. Both bodies carry code Unauthorized
-// (documented).
-func (s *Server) authorized(h handler) handler {
-	return func(r *http.Request, body []byte) response {
-		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-		s.mu.Lock()
-		issued, ok := s.tokens[strings.TrimSpace(token)]
-		s.mu.Unlock()
-		switch {
-		case !strings.EqualFold(scheme, "Bearer") || !ok || time.Now().After(issued.expires):
-			resp := errorReply(http.StatusUnauthorized, cloudapi.CodeUnauthorized, "Missing, invalid or expired access token")
-			resp.header = http.Header{"Www-Authenticate": {`Bearer error="invalid_token"`}}
-			return resp
-		case !issued.manageClusters:
-			return errorReply(http.StatusForbidden, cloudapi.CodeUnauthorized, "Provided user does not have permissions to complete this request")
-		}
-		return h(r, body)
+// authorize is the bearer check every API call makes. It returns nil for
+// a valid token of a client with the ManageClusters permission, else the
+// reply: 401 when the token is missing, unknown or expired, 403 when its
+// client lacks the permission. Both bodies carry code Unauthorized
+// (documented); the 403's message is the documented one.
+func (s *Server) authorize(r *http.Request) *response {
+	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	s.mu.Lock()
+	issued, ok := s.tokens[strings.TrimSpace(token)]
+	s.mu.Unlock()
+	switch {
+	case !strings.EqualFold(scheme, "Bearer") || !ok || time.Now().After(issued.expires):
+		resp := errorReply(http.StatusUnauthorized, cloudapi.CodeUnauthorized, "Missing, invalid or expired access token")
+		resp.header = http.Header{"Www-Authenticate": {`Bearer error="invalid_token"`}}
+		return &resp
+	case !issued.manageClusters:
+		resp := errorReply(http.StatusForbidden, cloudapi.CodeUnauthorized, "Provided user does not have permissions to complete this request")
+		return &resp
 	}
+	return nil
 }
 
 func oauthError(status int, code, description string) response {

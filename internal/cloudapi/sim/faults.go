@@ -14,8 +14,9 @@ import (
 )
 
 // Fault makes the simulator misbehave on matching calls. A call meets at
-// most one fault: the first active one that matches (in the order they were
-// added) and, with ErrorRate, wins its draw.
+// most one fault: the first active one that matches (Operation, DryRun and
+// ClusterID; in the order they were added) and, with ErrorRate, wins its
+// draw.
 //
 // Over HTTP a fault is JSON with the field names below; durations are
 // strings such as "250ms".
@@ -25,6 +26,12 @@ type Fault struct {
 	// Operation is an operationId (e.g. "updateCluster"), "token" for the
 	// token endpoint, or "" (or "*") for every API operation.
 	Operation cloudapi.Operation `json:"operation,omitempty"`
+	// DryRun, when set, restricts the fault to dry runs (true: calls with
+	// dryRun=true in the query) or to calls that are not (false).
+	DryRun *bool `json:"dryRun,omitempty"`
+	// ClusterID, when set, restricts the fault to calls on that cluster
+	// (the clusterId of the path: creates and lists never match).
+	ClusterID string `json:"clusterId,omitempty"`
 	// Times is how many calls the fault affects; 0 means until cleared.
 	Times int `json:"times,omitempty"`
 
@@ -45,9 +52,16 @@ type Fault struct {
 	// ApplyThenDrop handles the call (changing state) and then closes the
 	// connection without an answer: the ambiguous outcome.
 	ApplyThenDrop bool `json:"applyThenDrop,omitempty"`
+	// LateLanding handles the call this long after it arrived (after
+	// Latency), whether or not the client is still there: a gateway that
+	// does not pass on disconnects. A client that waits gets the real
+	// answer then; with Status it gets that status at once, with Drop a
+	// closed connection at once, and the call still lands. The call log
+	// records the call when it lands, with Call.AppliedAt.
+	LateLanding time.Duration `json:"-"`
 	// ErrorRate, between 0 and 1, is the chance that a matching call is
-	// affected; 0 means always. With ErrorRate and no Status or Drop the
-	// affected calls get 503.
+	// affected; 0 means always. With ErrorRate and no Status, Drop,
+	// ApplyThenDrop or LateLanding the affected calls get 503.
 	ErrorRate float64 `json:"errorRate,omitempty"`
 }
 
@@ -56,7 +70,7 @@ func (s *Server) InjectFault(f Fault) Fault {
 	if f.Operation == "*" {
 		f.Operation = ""
 	}
-	if f.ErrorRate > 0 && f.Status == 0 && !f.Drop && !f.ApplyThenDrop {
+	if f.ErrorRate > 0 && f.Status == 0 && !f.Drop && !f.ApplyThenDrop && f.LateLanding == 0 {
 		f.Status = http.StatusServiceUnavailable
 	}
 	s.mu.Lock()
@@ -85,12 +99,12 @@ func (s *Server) ClearFaults() {
 	s.faults = nil
 }
 
-// takeFault picks the fault for one call of op and counts it down.
-func (s *Server) takeFault(op cloudapi.Operation) *Fault {
+// takeFault picks the fault for one call r of op and counts it down.
+func (s *Server) takeFault(op cloudapi.Operation, r *http.Request) *Fault {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, f := range s.faults {
-		if !f.matches(op) || (f.ErrorRate > 0 && rand.Float64() >= f.ErrorRate) {
+		if !f.matches(op, r) || (f.ErrorRate > 0 && rand.Float64() >= f.ErrorRate) {
 			continue
 		}
 		picked := *f
@@ -105,11 +119,17 @@ func (s *Server) takeFault(op cloudapi.Operation) *Fault {
 	return nil
 }
 
-func (f *Fault) matches(op cloudapi.Operation) bool {
-	if f.Operation == "" {
-		return op != OpToken
+// matches reports whether the call r of op is one the fault is for.
+func (f *Fault) matches(op cloudapi.Operation, r *http.Request) bool {
+	switch {
+	case f.Operation == "" && op == OpToken, f.Operation != "" && f.Operation != op:
+		return false
+	case f.DryRun != nil && *f.DryRun != flag(r, "dryRun"):
+		return false
+	case f.ClusterID != "" && f.ClusterID != r.PathValue("clusterId"):
+		return false
 	}
-	return f.Operation == op
+	return true
 }
 
 // reply is the injected answer for an operation.
@@ -146,6 +166,9 @@ func (f *Fault) String() string {
 	if f.ApplyThenDrop {
 		parts = append(parts, "apply then drop")
 	}
+	if f.LateLanding > 0 {
+		parts = append(parts, "late landing "+f.LateLanding.String())
+	}
 	return fmt.Sprintf("fault %d: %s", f.ID, strings.Join(parts, ", "))
 }
 
@@ -154,9 +177,10 @@ func (f Fault) MarshalJSON() ([]byte, error) {
 	type plain Fault
 	out := struct {
 		plain
-		Latency    string `json:"latency,omitempty"`
-		RetryAfter string `json:"retryAfter,omitempty"`
-		HoldAnswer string `json:"holdAnswer,omitempty"`
+		Latency     string `json:"latency,omitempty"`
+		RetryAfter  string `json:"retryAfter,omitempty"`
+		HoldAnswer  string `json:"holdAnswer,omitempty"`
+		LateLanding string `json:"lateLanding,omitempty"`
 	}{plain: plain(f)}
 	if f.Latency > 0 {
 		out.Latency = f.Latency.String()
@@ -167,6 +191,9 @@ func (f Fault) MarshalJSON() ([]byte, error) {
 	if f.HoldAnswer > 0 {
 		out.HoldAnswer = f.HoldAnswer.String()
 	}
+	if f.LateLanding > 0 {
+		out.LateLanding = f.LateLanding.String()
+	}
 	return json.Marshal(out)
 }
 
@@ -175,9 +202,10 @@ func (f *Fault) UnmarshalJSON(data []byte) error {
 	type plain Fault
 	in := struct {
 		*plain
-		Latency    string `json:"latency"`
-		RetryAfter string `json:"retryAfter"`
-		HoldAnswer string `json:"holdAnswer"`
+		Latency     string `json:"latency"`
+		RetryAfter  string `json:"retryAfter"`
+		HoldAnswer  string `json:"holdAnswer"`
+		LateLanding string `json:"lateLanding"`
 	}{plain: (*plain)(f)}
 	if err := json.Unmarshal(data, &in); err != nil {
 		return err
@@ -191,6 +219,9 @@ func (f *Fault) UnmarshalJSON(data []byte) error {
 	}
 	if f.HoldAnswer, err = parseDuration(in.HoldAnswer); err != nil {
 		return fmt.Errorf("holdAnswer: %w", err)
+	}
+	if f.LateLanding, err = parseDuration(in.LateLanding); err != nil {
+		return fmt.Errorf("lateLanding: %w", err)
 	}
 	return nil
 }

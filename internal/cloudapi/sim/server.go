@@ -2,7 +2,9 @@ package sim
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +22,9 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 	mux *http.ServeMux
+
+	done     chan struct{}  // closed by Close
+	landings sync.WaitGroup // late landings still to come (see landLate)
 
 	mu       sync.Mutex
 	closed   bool
@@ -44,6 +49,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:      cfg,
 		log:      cfg.Logger,
+		done:     make(chan struct{}),
 		clusters: map[string]*cluster{},
 		tokens:   map[string]issuedToken{},
 	}
@@ -82,14 +88,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Close stops every running update's timer and saves the state file. The
-// server answers 503 afterwards. Calling Close again does nothing.
+// server answers 503 afterwards. Late landings still waiting are abandoned:
+// they never take effect, their clients (if still there) get 503, and the
+// call log shows them unapplied; one already being applied finishes
+// before Close returns, so nothing changes after it. Calling Close again
+// does nothing.
 func (s *Server) Close() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return nil
 	}
 	s.closed = true
+	close(s.done)
+	s.mu.Unlock()
+	s.landings.Wait()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, c := range s.clusters {
 		c.stopTimer()
 	}
@@ -100,11 +116,11 @@ func (s *Server) Close() error {
 // that collides with another route.
 func (s *Server) routes() error {
 	s.mux = http.NewServeMux()
-	s.mux.Handle("POST /auth/realms/{org}/protocol/openid-connect/token", s.endpoint(OpToken, s.handleToken))
+	s.mux.Handle("POST /auth/realms/{org}/protocol/openid-connect/token", s.endpoint(OpToken, false, s.handleToken))
 
 	api := func(pattern string, op cloudapi.Operation, h handler) {
 		method, path, _ := strings.Cut(pattern, " ")
-		s.mux.Handle(method+" "+apiPrefix+path, s.endpoint(op, s.authorized(h)))
+		s.mux.Handle(method+" "+apiPrefix+path, s.endpoint(op, true, h))
 	}
 	api("GET /clusters", cloudapi.OpListClusters, s.handleList)
 	api("POST /clusters", cloudapi.OpCreateCluster, s.handleCreate)
@@ -128,9 +144,9 @@ func (s *Server) routes() error {
 			return fmt.Errorf("sim: restart route %q: %v", route, err)
 		}
 	}
-	s.mux.Handle(apiPrefix+"/", s.endpoint("unknown", s.authorized(func(*http.Request, []byte) response {
+	s.mux.Handle(apiPrefix+"/", s.endpoint("unknown", true, func(*http.Request, []byte) response {
 		return errorReply(http.StatusNotFound, cloudapi.CodeNotFound, "No such resource")
-	})))
+	}))
 
 	s.adminRoutes()
 	return nil
@@ -165,30 +181,48 @@ type response struct {
 	clusterID string // the cluster concerned, when not in the path
 }
 
+// maxRequestBody bounds request bodies; a longer one gets 413.
 const maxRequestBody = 1 << 20
 
+// CodePayloadTooLarge is the error code of the 413 answered to a request
+// body over 1 MiB (inferred: the API documents neither the limit nor the
+// code).
+const CodePayloadTooLarge cloudapi.ErrorCode = "PayloadTooLarge"
+
 // endpoint wraps h with what every call goes through: the call log, fault
-// injection and writing the reply.
-func (s *Server) endpoint(op cloudapi.Operation, h handler) http.Handler {
+// injection, the bearer check when bearer is set (before h, or on arrival
+// for a late landing) and writing the reply.
+func (s *Server) endpoint(op cloudapi.Operation, bearer bool, h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBody))
-		if err != nil {
-			s.write(w, r, errorReply(http.StatusBadRequest, cloudapi.CodeBadArgument, "Request body is too large or unreadable"))
-			return
-		}
 		call := Call{
 			Time:      time.Now().UTC(),
 			Method:    r.Method,
 			Path:      r.URL.RequestURI(),
 			Operation: op,
 			ClusterID: r.PathValue("clusterId"),
-			Body:      string(body),
 		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBody))
+		if err != nil {
+			resp := errorReply(http.StatusBadRequest, cloudapi.CodeBadArgument, "Request body is unreadable")
+			if tooLarge := new(http.MaxBytesError); errors.As(err, &tooLarge) {
+				resp = errorReply(http.StatusRequestEntityTooLarge, CodePayloadTooLarge,
+					fmt.Sprintf("Request body is larger than %d bytes", maxRequestBody))
+			}
+			s.finish(w, r, call, resp, nil)
+			return
+		}
+		call.Body = string(body)
 		if op == OpToken {
 			call.Body = redactForm(body)
 		}
+		check := func(r *http.Request) *response {
+			if bearer {
+				return s.authorize(r)
+			}
+			return nil
+		}
 
-		fault := s.takeFault(op)
+		fault := s.takeFault(op, r)
 		if fault != nil {
 			call.Fault = fault.String()
 			if !sleep(r, fault.Latency) {
@@ -199,7 +233,10 @@ func (s *Server) endpoint(op cloudapi.Operation, h handler) http.Handler {
 		var resp response
 		switch {
 		case s.isClosed():
-			resp = errorReply(http.StatusServiceUnavailable, "Unavailable", "The simulator is shut down")
+			resp = shutDownReply()
+		case fault != nil && fault.LateLanding > 0:
+			s.landLate(w, r, call, fault, check, h, body)
+			return
 		case fault != nil && fault.Drop:
 			s.record(call)
 			dropConnection(w)
@@ -207,31 +244,124 @@ func (s *Server) endpoint(op cloudapi.Operation, h handler) http.Handler {
 		case fault != nil && fault.Status != 0:
 			resp = fault.reply(op)
 		default:
-			resp = h(r, body)
+			if denied := check(r); denied != nil {
+				resp = *denied
+			} else {
+				resp = h(r, body)
+			}
 		}
-		call.Status, call.Mutated = resp.status, resp.mutated
+		s.finish(w, r, call, resp, fault)
+	})
+}
+
+// finish records a handled call and answers it, as fault's ApplyThenDrop
+// and HoldAnswer say (fault may be nil).
+func (s *Server) finish(w http.ResponseWriter, r *http.Request, call Call, resp response, fault *Fault) {
+	call.Status, call.Mutated = resp.status, resp.mutated
+	if call.ClusterID == "" {
+		call.ClusterID = resp.clusterID
+	}
+	if fault != nil && fault.ApplyThenDrop {
+		call.Status = 0
+		s.record(call)
+		dropConnection(w)
+		return
+	}
+	if fault != nil && fault.HoldAnswer > 0 {
+		// The change is made; the answer waits (a caller that dies in
+		// the meantime never gets it).
+		s.record(call)
+		if sleep(r, fault.HoldAnswer) {
+			s.write(w, r, resp)
+		}
+		return
+	}
+	s.record(call)
+	s.log.Debug("sim: call", "op", call.Operation, "method", call.Method, "path", r.URL.Path, "status", resp.status, "mutated", resp.mutated)
+	s.write(w, r, resp)
+}
+
+// landLate serves a call that meets a LateLanding fault. The bearer check
+// is made on arrival; then the call is handled f.LateLanding later, in a
+// goroutine of its own and with a copy of the request that outlives the
+// client (a gateway that does not pass on disconnects). Meanwhile the
+// client gets the fault's Status, or a dropped connection with Drop, or
+// else waits for the real answer, which then meets ApplyThenDrop and
+// HoldAnswer as usual. The call is recorded once, when it lands, with
+// AppliedAt set; Close abandons landings still waiting (see Close).
+func (s *Server) landLate(w http.ResponseWriter, r *http.Request, call Call, f *Fault, check func(*http.Request) *response, h handler, body []byte) {
+	if denied := check(r); denied != nil {
+		s.finish(w, r, call, *denied, nil)
+		return
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.finish(w, r, call, shutDownReply(), nil)
+		return
+	}
+	s.landings.Add(1)
+	s.mu.Unlock()
+
+	type landing struct {
+		resp response
+		at   time.Time
+	}
+	landed := make(chan landing) // unbuffered: a send succeeds only if the client still waits
+	waiting := !f.Drop && f.Status == 0
+	detached := r.Clone(context.WithoutCancel(r.Context()))
+	gone := r.Context().Done()
+	go func(call Call) {
+		defer s.landings.Done()
+		resp, at := s.land(detached, f.LateLanding, h, body)
+		if waiting {
+			select {
+			case landed <- landing{resp, at}:
+				return // the handler records and answers
+			case <-gone:
+			}
+		}
+		call.AppliedAt, call.Mutated = at, resp.mutated
+		call.Status = f.Status // what the client got: the fault's status, or nothing
 		if call.ClusterID == "" {
 			call.ClusterID = resp.clusterID
 		}
-		if fault != nil && fault.ApplyThenDrop {
-			call.Status = 0
-			s.record(call)
-			dropConnection(w)
-			return
-		}
-		if fault != nil && fault.HoldAnswer > 0 {
-			// The change is made; the answer waits (a caller that dies in
-			// the meantime never gets it).
-			s.record(call)
-			if sleep(r, fault.HoldAnswer) {
-				s.write(w, r, resp)
-			}
-			return
-		}
 		s.record(call)
-		s.log.Debug("sim: call", "op", op, "method", r.Method, "path", r.URL.Path, "status", resp.status, "mutated", resp.mutated)
-		s.write(w, r, resp)
-	})
+	}(call)
+
+	switch {
+	case f.Drop:
+		dropConnection(w)
+	case f.Status != 0:
+		s.write(w, r, f.reply(call.Operation))
+	default:
+		select {
+		case l := <-landed:
+			call.AppliedAt = l.at
+			s.finish(w, r, call, l.resp, f)
+		case <-gone:
+		}
+	}
+}
+
+// land waits d, then handles the call, unless the simulator closes first:
+// then the call is not handled and the reply is a 503 (at is zero).
+func (s *Server) land(r *http.Request, d time.Duration, h handler, body []byte) (resp response, at time.Time) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.done:
+		return shutDownReply(), time.Time{}
+	}
+	if s.isClosed() {
+		return shutDownReply(), time.Time{}
+	}
+	return h(r, body), time.Now().UTC()
+}
+
+func shutDownReply() response {
+	return errorReply(http.StatusServiceUnavailable, "Unavailable", "The simulator is shut down")
 }
 
 func (s *Server) isClosed() bool {

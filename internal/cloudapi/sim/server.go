@@ -215,11 +215,11 @@ func (s *Server) endpoint(op cloudapi.Operation, bearer bool, h handler) http.Ha
 		if op == OpToken {
 			call.Body = redactForm(body)
 		}
-		check := func(r *http.Request) *response {
-			if bearer {
-				return s.authorize(r)
+		denied := func() *response { // the bearer check, when the route needs one
+			if !bearer {
+				return nil
 			}
-			return nil
+			return s.authorize(r)
 		}
 
 		fault := s.takeFault(op, r)
@@ -235,7 +235,7 @@ func (s *Server) endpoint(op cloudapi.Operation, bearer bool, h handler) http.Ha
 		case s.isClosed():
 			resp = shutDownReply()
 		case fault != nil && fault.LateLanding > 0:
-			s.landLate(w, r, call, fault, check, h, body)
+			s.landLate(w, r, call, fault, denied, h, body)
 			return
 		case fault != nil && fault.Drop:
 			s.record(call)
@@ -244,8 +244,8 @@ func (s *Server) endpoint(op cloudapi.Operation, bearer bool, h handler) http.Ha
 		case fault != nil && fault.Status != 0:
 			resp = fault.reply(op)
 		default:
-			if denied := check(r); denied != nil {
-				resp = *denied
+			if refusal := denied(); refusal != nil {
+				resp = *refusal
 			} else {
 				resp = h(r, body)
 			}
@@ -289,9 +289,9 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, call Call, resp 
 // else waits for the real answer, which then meets ApplyThenDrop and
 // HoldAnswer as usual. The call is recorded once, when it lands, with
 // AppliedAt set; Close abandons landings still waiting (see Close).
-func (s *Server) landLate(w http.ResponseWriter, r *http.Request, call Call, f *Fault, check func(*http.Request) *response, h handler, body []byte) {
-	if denied := check(r); denied != nil {
-		s.finish(w, r, call, *denied, nil)
+func (s *Server) landLate(w http.ResponseWriter, r *http.Request, call Call, f *Fault, denied func() *response, h handler, body []byte) {
+	if refusal := denied(); refusal != nil {
+		s.finish(w, r, call, *refusal, nil)
 		return
 	}
 	s.mu.Lock()

@@ -59,7 +59,20 @@
 // # Validation
 //
 // ValidateSpec and ValidateCreate apply the local rules, DryRun asks the
-// API (dryRun=true), and Check merges both. Violations carry the API's
-// target paths; FieldForTarget and Violations.Place put each on its form
-// field, or in the list at the top of the form.
+// API (dryRun=true; rollback and replace as the PUT they will send), and
+// Check merges both. Violations carry the API's target paths;
+// FieldForTarget and Violations.Place put each on its form field, or in
+// the list at the top of the form.
+//
+// # Hard updates
+//
+// A change that restarts servers of a cluster that cannot take a rolling
+// update is refused by the API unless sent with force=true. DryRun turns
+// that refusal into a Violation with NeedsHardUpdate, at the field whose
+// change causes the restarts (spec.version first). The requester may
+// choose a hard update instead (NewRequest.HardUpdate, stored as
+// Payload.HardUpdate): the dry run then asks again with force=true. The
+// choice is part of the diff hash (approvals bind to it), gives the
+// hard_update risk hint and with it the hard-update policy (two
+// approvals); execution sends force=true exactly for such revisions.
 package approvals

@@ -33,5 +33,11 @@ func (k Kind) Supported() bool { return slices.Contains(supportedKinds, k) }
 // whole proposed spec (rollback, replace) rather than a merge patch.
 func (k Kind) Replaces() bool { return k == KindRollback || k == KindReplace }
 
+// CanHardUpdate reports whether requests of kind k may carry the choice of
+// a hard update (Payload.HardUpdate): those that change the spec of a
+// running cluster (update, rollback, replace). Create has no servers yet;
+// stop and start take every server down or up anyway.
+func (k Kind) CanHardUpdate() bool { return k == KindUpdate || k.Replaces() }
+
 // onCluster reports whether k acts on an existing cluster (all but create).
 func (k Kind) onCluster() bool { return k != KindCreate }

@@ -25,6 +25,10 @@ import (
 //	production  environment production            2 from approvers
 //	delete      kind delete                       2 from approvers
 //	scale-down  risk hint scale_down              2 from approvers
+//	hard-update risk hint hard_update             2 from approvers
+//
+// (hard-update comes from migration 00070: a hard update takes the
+// cluster down, like a scale-down shrinks it.)
 //
 // When no enabled policy matches, nobody may approve (ErrNoPolicy).
 type Policy struct {

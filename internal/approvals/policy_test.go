@@ -24,7 +24,7 @@ func TestSeededPolicies(t *testing.T) {
 		require.Equal(t, []string{"approvers"}, p.ApproverGroups)
 		require.NotEmpty(t, p.Description)
 	}
-	require.Equal(t, []string{"default", "production", "delete", "scale-down"}, names)
+	require.Equal(t, []string{"default", "production", "delete", "scale-down", "hard-update"}, names)
 
 	for _, tc := range []struct {
 		name    string
@@ -38,6 +38,7 @@ func TestSeededPolicies(t *testing.T) {
 		{"moving into production", approvals.PolicySubject{Kind: approvals.KindUpdate, Environments: []string{"staging", "production"}}, "production", 2},
 		{"delete anywhere", approvals.PolicySubject{Kind: approvals.KindDelete, Environments: []string{"development"}}, "delete", 2},
 		{"scale-down anywhere", approvals.PolicySubject{Kind: approvals.KindUpdate, Environments: []string{"staging"}, Risks: []approvals.RiskCode{approvals.RiskVersion, approvals.RiskScaleDown}}, "scale-down", 2},
+		{"hard update anywhere", approvals.PolicySubject{Kind: approvals.KindRollback, Environments: []string{"development"}, Risks: []approvals.RiskCode{approvals.RiskHardUpdate, approvals.RiskVersion}}, "hard-update", 2},
 		{"other risks stay default", approvals.PolicySubject{Kind: approvals.KindUpdate, Environments: []string{"staging"}, Risks: []approvals.RiskCode{approvals.RiskVersion}}, "default", 1},
 		{"equal strictness and specificity: the oldest", approvals.PolicySubject{Kind: approvals.KindDelete, Environments: []string{"production"}}, "production", 2},
 	} {

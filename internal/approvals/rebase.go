@@ -23,14 +23,25 @@ type RevisionChanges struct {
 	// Proposal are the entries of the request's diff that appeared,
 	// disappeared or changed between the two revisions.
 	Proposal []ChangeDelta `json:"proposal"`
+	// HardUpdate is how the choice of a hard update changed: HardUpdateChosen,
+	// HardUpdateDropped, or "" when it stayed as it was.
+	HardUpdate string `json:"hardUpdate,omitempty"`
 }
+
+// How the choice of a hard update changed between two revisions.
+const (
+	HardUpdateChosen  = "chosen"
+	HardUpdateDropped = "dropped"
+)
 
 // BaseMoved reports whether the cluster changed between the two bases.
 func (c RevisionChanges) BaseMoved() bool { return c.HasBase && c.FromBase != c.ToBase }
 
 // Empty reports whether nothing changed at all (e.g. an edit of the reason
 // only).
-func (c RevisionChanges) Empty() bool { return len(c.Cluster) == 0 && len(c.Proposal) == 0 }
+func (c RevisionChanges) Empty() bool {
+	return len(c.Cluster) == 0 && len(c.Proposal) == 0 && c.HardUpdate == ""
+}
 
 // DeltaKind says how one entry of a request's diff changed between two
 // revisions.
@@ -57,6 +68,12 @@ type ChangeDelta struct {
 func CompareRevisions(a, b Revision) (RevisionChanges, error) {
 	c := RevisionChanges{FromRevision: a.Number, ToRevision: b.Number, HasBase: a.HasBase && b.HasBase,
 		Cluster: Diff{}, Proposal: diffOfDiffs(a.Diff, b.Diff)}
+	switch {
+	case !a.Payload.HardUpdate && b.Payload.HardUpdate:
+		c.HardUpdate = HardUpdateChosen
+	case a.Payload.HardUpdate && !b.Payload.HardUpdate:
+		c.HardUpdate = HardUpdateDropped
+	}
 	if c.HasBase {
 		c.FromBase, c.ToBase = a.BaseResourceVersion, b.BaseResourceVersion
 		if a.BaseSpec != nil && b.BaseSpec != nil && c.FromBase != c.ToBase {

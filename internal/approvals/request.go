@@ -195,7 +195,7 @@ func (d *revisionDest) revision(kind Kind) (Revision, error) {
 	if v.Changes, err = decodeChanges(d.changes); err != nil {
 		return Revision{}, fmt.Errorf("changes: %w", err)
 	}
-	v.Risks = Risks(kind, v.Diff, v.Environments)
+	v.Risks = Risks(kind, v.Diff, v.Payload, v.Environments)
 	return v, nil
 }
 

@@ -31,6 +31,10 @@ type Edit struct {
 	// SeenResourceVersion is the cluster version the form was built from;
 	// required with an update Spec (see NewRequest).
 	SeenResourceVersion *int64
+	// HardUpdate is the new revision's choice of a hard update (see
+	// NewRequest): an edit always states it, so leaving it false drops an
+	// earlier choice.
+	HardUpdate bool
 }
 
 // Edit makes a new revision of request id from in. Its base is the
@@ -47,7 +51,7 @@ type Edit struct {
 func (s *Service) Edit(ctx context.Context, a Actor, id int64, in Edit) (Request, error) {
 	r, err := s.revise(ctx, a, id, in.Revision, audit.RequestUpdated, func(q Querier, r Request) (proposal, error) {
 		p := proposal{kind: r.Kind, clusterUID: r.ClusterUID, name: in.Name, reason: in.Reason,
-			spec: in.Spec, instanceID: in.InstanceID, seen: in.SeenResourceVersion}
+			spec: in.Spec, instanceID: in.InstanceID, seen: in.SeenResourceVersion, hardUpdate: in.HardUpdate}
 		if p.name == "" {
 			p.name = r.ClusterName
 		}
@@ -74,7 +78,9 @@ func (s *Service) Edit(ctx context.Context, a Actor, id int64, in Edit) (Request
 // proposal applied to the current spec; for stop and start, the current
 // spec with the desired state; for rollback, the same version restored
 // onto the current spec (the fields not restored taken from it again);
-// for replace, the same whole spec; delete and restart need no spec. The
+// for replace, the same whole spec; delete and restart need no spec; the
+// choice of a hard update is kept (the API is asked again when an
+// approver opens the request). The
 // new revision records the diff of diffs (Revision.Changes). Refresh the
 // cluster in the inventory first. Earlier approvals stop counting; a stale
 // request becomes pending. Who may: as Edit. Errors: Edit's; ErrInvalid for
@@ -86,7 +92,7 @@ func (s *Service) Rebase(ctx context.Context, a Actor, id int64) (Request, error
 			return proposal{}, fmt.Errorf("%w: a create request has no base to rebase", ErrInvalid)
 		}
 		p := proposal{kind: r.Kind, clusterUID: r.ClusterUID, name: r.ClusterName, reason: r.Revision.Reason,
-			instanceID: r.Revision.Payload.InstanceID}
+			instanceID: r.Revision.Payload.InstanceID, hardUpdate: r.Revision.Payload.HardUpdate}
 		return carryOver(ctx, q, r, p)
 	})
 	if err != nil {

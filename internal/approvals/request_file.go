@@ -44,6 +44,11 @@ type NewRequest struct {
 	// undo the changes made since), optional for the other kinds on a
 	// cluster. When it is not the inventory's version: ErrStale.
 	SeenResourceVersion *int64
+	// HardUpdate is the requester's choice to let Cloud Manager restart
+	// every affected server at once (Payload.HardUpdate); update, rollback
+	// and replace only. Whether the change needs one is the API's to say
+	// (DryRun); filing does not ask it.
+	HardUpdate bool
 }
 
 // Create files a request: it takes the base (resource version and spec)
@@ -52,7 +57,8 @@ type NewRequest struct {
 // Refresh the cluster in the inventory first for the freshest base.
 //
 // Errors: ErrInvalid (unsupported kind, missing reason, spec or instance,
-// ErrNoChange, or a *ValidationError from the local rules); ErrNotFound
+// ErrNoChange, a hard update for a kind that cannot have one, or a
+// *ValidationError from the local rules); ErrNotFound
 // (cluster unknown or deleted); ErrStale (SeenResourceVersion is not the
 // inventory's); ErrConflict (create: the name is taken by a cluster or by
 // another open create request).
@@ -149,11 +155,13 @@ type proposal struct {
 	instanceID string
 	rollbackTo *int64
 	seen       *int64
+	hardUpdate bool
 }
 
 func proposalOf(in NewRequest) proposal {
 	return proposal{kind: in.Kind, clusterUID: in.ClusterUID, name: strings.TrimSpace(in.Name), reason: in.Reason,
-		spec: in.Spec, instanceID: strings.TrimSpace(in.InstanceID), rollbackTo: in.RollbackTo, seen: in.SeenResourceVersion}
+		spec: in.Spec, instanceID: strings.TrimSpace(in.InstanceID), rollbackTo: in.RollbackTo, seen: in.SeenResourceVersion,
+		hardUpdate: in.HardUpdate}
 }
 
 // draft is a revision ready to store.
@@ -175,7 +183,10 @@ func (s *Service) prepare(ctx context.Context, q Querier, p proposal, self int64
 	if reason == "" {
 		return draft{}, fmt.Errorf("%w: a reason is required", ErrInvalid)
 	}
-	d := draft{kind: p.kind, revision: Revision{Reason: reason}}
+	if p.hardUpdate && !p.kind.CanHardUpdate() {
+		return draft{}, fmt.Errorf("%w: a %s request cannot be a hard update", ErrInvalid, p.kind)
+	}
+	d := draft{kind: p.kind, revision: Revision{Reason: reason, Payload: Payload{HardUpdate: p.hardUpdate}}}
 	v := &d.revision
 
 	if p.kind == KindCreate {
@@ -323,7 +334,7 @@ func (d draft) finish() draft {
 		v.Diff = Diff{}
 	}
 	v.DiffHash = diffHash(d.kind, d.clusterUID, d.clusterName, v.Payload, v.Diff)
-	v.Risks = Risks(d.kind, v.Diff, v.Environments)
+	v.Risks = Risks(d.kind, v.Diff, v.Payload, v.Environments)
 	return d
 }
 
@@ -395,6 +406,9 @@ func revisionData(r Request, previous *Revision) map[string]any {
 	}
 	if v.Payload.RollbackTo != nil {
 		data["rollback_to"] = *v.Payload.RollbackTo
+	}
+	if v.Payload.HardUpdate {
+		data["hard_update"] = true
 	}
 	if len(v.Payload.NotRestored) > 0 {
 		kept := make([]string, len(v.Payload.NotRestored))

@@ -18,6 +18,7 @@ const (
 	RiskVersion      RiskCode = "version_change"       // a new Imply release
 	RiskDeepStorage  RiskCode = "deep_storage_change"  // segments' location changes
 	RiskEncryption   RiskCode = "encryption_change"    // volume, segment or metadata encryption
+	RiskHardUpdate   RiskCode = "hard_update"          // every affected server restarts at once (force=true)
 	RiskStop         RiskCode = "stop"                 // the cluster stops serving
 	RiskDelete       RiskCode = "delete"               // the cluster goes away
 	RiskProduction   RiskCode = "production"           // a production cluster
@@ -25,11 +26,11 @@ const (
 
 // RiskCodes lists every code in the order hints are shown.
 func RiskCodes() []RiskCode {
-	return []RiskCode{RiskDelete, RiskStop, RiskScaleDown, RiskInstanceType, RiskVersion, RiskDeepStorage, RiskEncryption, RiskProduction}
+	return []RiskCode{RiskDelete, RiskStop, RiskHardUpdate, RiskScaleDown, RiskInstanceType, RiskVersion, RiskDeepStorage, RiskEncryption, RiskProduction}
 }
 
-// Risk is a hint for approvers derived from a request's kind, diff and
-// environment. Message says the risk in words (it never relies on colour)
+// Risk is a hint for approvers derived from a request's kind, diff,
+// payload and environment. Message says the risk in words (it never relies on colour)
 // and names the values involved; Paths are the diff entries behind it.
 type Risk struct {
 	Code    RiskCode
@@ -44,13 +45,19 @@ const ProductionEnvironment = "production"
 var (
 	replicasPath     = regexp.MustCompile(`^spec\.(master|query|data\.tier[1-3])\.replicas$`)
 	instanceTypePath = regexp.MustCompile(`^spec\.(master|query|data\.tier[1-3]|metadataStore)\.instanceType$`)
-	encryptionPaths  = []string{"spec.encryptVolumes", "spec.deepStorage.encrypt", "spec.metadataStore.encrypt"}
+	// serverInstanceTypePath are the instance types of server groups,
+	// whose change replaces servers (the metadata store is no server).
+	serverInstanceTypePath = regexp.MustCompile(`^spec\.(master|query|data\.tier[1-3])\.instanceType$`)
+	encryptionPaths        = []string{"spec.encryptVolumes", "spec.deepStorage.encrypt", "spec.metadataStore.encrypt"}
 )
 
-// Risks derives the hints of a request of kind with diff d on a cluster in
-// environments, in the order of RiskCodes. A create request has no "change"
-// hints (nothing exists yet to change) but can be production.
-func Risks(kind Kind, d Diff, environments []string) []Risk {
+// Risks derives the hints of a request of kind with diff d and payload p
+// on a cluster in environments, in the order of RiskCodes. A create
+// request has no "change" hints (nothing exists yet to change) but can be
+// production. The hard update hint comes from the payload (the
+// requester's reviewed choice); its paths are the diff's entries that
+// restart servers (the version and the server groups' instance types).
+func Risks(kind Kind, d Diff, p Payload, environments []string) []Risk {
 	found := map[RiskCode]*Risk{}
 	add := func(code RiskCode, path, detail string) {
 		r := found[code]
@@ -73,6 +80,14 @@ func Risks(kind Kind, d Diff, environments []string) []Risk {
 		add(RiskDelete, "", "")
 	case KindStop:
 		add(RiskStop, "", "")
+	}
+	if p.HardUpdate {
+		add(RiskHardUpdate, "", "")
+		for _, c := range d {
+			if c.Path == "spec.version" || serverInstanceTypePath.MatchString(c.Path) {
+				add(RiskHardUpdate, c.Path, "")
+			}
+		}
 	}
 	if kind != KindCreate {
 		for _, c := range d {
@@ -122,6 +137,8 @@ func riskSentence(code RiskCode, details string) string {
 		return "Deletes the cluster and all its servers. This cannot be undone."
 	case RiskStop:
 		return "Stops the cluster: every server shuts down and queries fail until it is started again."
+	case RiskHardUpdate:
+		return "Hard update (force=true): every affected server restarts at once, not one by one; the cluster is down (downtime) until they are back."
 	case RiskScaleDown:
 		return "Fewer servers (scale-down): " + details + ". Data and query capacity shrink; segments move between servers."
 	case RiskInstanceType:

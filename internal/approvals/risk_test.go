@@ -19,6 +19,7 @@ func TestRisks(t *testing.T) {
 		name          string
 		kind          approvals.Kind
 		before, after string
+		payload       approvals.Payload
 		envs          []string
 		want          []hint
 	}{
@@ -75,6 +76,20 @@ func TestRisks(t *testing.T) {
 			want: []hint{{approvals.RiskStop, []string{"Stops the cluster"}, []string{"spec.desiredState"}}},
 		},
 		{
+			name: "a hard update, from the payload, first of the change hints", kind: approvals.KindUpdate,
+			before: `{"version":"2023.10","awsTags":[]}`, after: `{"version":"2024.01","awsTags":[{"name":"a","value":"b"}]}`,
+			payload: approvals.Payload{HardUpdate: true},
+			want: []hint{
+				{approvals.RiskHardUpdate, []string{"Hard update", "every affected server restarts at once", "downtime"}, []string{"spec.version"}},
+				{approvals.RiskVersion, nil, []string{"spec.version"}},
+			},
+		},
+		{
+			name: "a hard update of a replace that changes no restarting field", kind: approvals.KindReplace,
+			before: `{"awsKeyPair":"a"}`, after: `{"awsKeyPair":"b"}`, payload: approvals.Payload{HardUpdate: true},
+			want: []hint{{approvals.RiskHardUpdate, []string{"downtime"}, nil}},
+		},
+		{
 			name: "delete in production", kind: approvals.KindDelete, envs: []string{"production"},
 			want: []hint{
 				{approvals.RiskDelete, []string{"Deletes the cluster", "cannot be undone"}, nil},
@@ -101,7 +116,7 @@ func TestRisks(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			d, err := approvals.DiffSpecs(spec(t, tc.before), spec(t, tc.after))
 			require.NoError(t, err)
-			got := approvals.Risks(tc.kind, d, tc.envs)
+			got := approvals.Risks(tc.kind, d, tc.payload, tc.envs)
 			require.Len(t, got, len(tc.want), "%+v", got)
 			for i, w := range tc.want {
 				require.Equal(t, w.code, got[i].Code)

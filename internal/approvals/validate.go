@@ -1,9 +1,6 @@
 package approvals
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -19,6 +16,23 @@ type Violation struct {
 	Target  string
 	Code    cloudapi.ErrorCode
 	Message string
+	// NeedsHardUpdate marks the API's refusal of a change it can apply
+	// only as a hard update (force=true, every affected server restarted
+	// at once): the requester may choose one (Payload.HardUpdate) instead
+	// of changing the proposal. Target is then the field whose change
+	// causes the restarts (see DryRun).
+	NeedsHardUpdate bool
+}
+
+// HardUpdateNeeded returns the violation saying that the proposal needs a
+// hard update, if there is one.
+func (vs Violations) HardUpdateNeeded() (Violation, bool) {
+	for _, v := range vs {
+		if v.NeedsHardUpdate {
+			return v, true
+		}
+	}
+	return Violation{}, false
 }
 
 // Violations is the list of problems of one proposal.
@@ -83,9 +97,9 @@ func ValidateCreate(name string, spec cloudapi.ClusterSpec) Violations {
 	var vs Violations
 	switch {
 	case strings.TrimSpace(name) == "":
-		vs = append(vs, Violation{"metadata.name", cloudapi.CodeNullValue, "Cluster name must not be empty"})
+		vs = append(vs, Violation{Target: "metadata.name", Code: cloudapi.CodeNullValue, Message: "Cluster name must not be empty"})
 	case len(name) > 100:
-		vs = append(vs, Violation{"metadata.name", cloudapi.CodeMalformedValue, "Cluster name must be at most 100 characters"})
+		vs = append(vs, Violation{Target: "metadata.name", Code: cloudapi.CodeMalformedValue, Message: "Cluster name must be at most 100 characters"})
 	}
 	return append(vs, ValidateSpec(spec)...)
 }
@@ -99,8 +113,12 @@ func ValidateCreate(name string, spec cloudapi.ClusterSpec) Violations {
 // (every item named, no name twice). Targets are the API's paths.
 func ValidateSpec(spec cloudapi.ClusterSpec) Violations {
 	var vs Violations
-	null := func(target, message string) { vs = append(vs, Violation{target, cloudapi.CodeNullValue, message}) }
-	bad := func(target, message string) { vs = append(vs, Violation{target, cloudapi.CodeMalformedValue, message}) }
+	null := func(target, message string) {
+		vs = append(vs, Violation{Target: target, Code: cloudapi.CodeNullValue, Message: message})
+	}
+	bad := func(target, message string) {
+		vs = append(vs, Violation{Target: target, Code: cloudapi.CodeMalformedValue, Message: message})
+	}
 
 	if strings.TrimSpace(spec.Version) == "" {
 		null("spec.version", "Imply version is required")
@@ -192,7 +210,7 @@ func ValidateSpec(spec cloudapi.ClusterSpec) Violations {
 // validatePivot applies the documented PivotAccess rules.
 func validatePivot(vs *Violations, p *cloudapi.PivotAccess) {
 	add := func(code cloudapi.ErrorCode, target, message string) {
-		*vs = append(*vs, Violation{target, code, message})
+		*vs = append(*vs, Violation{Target: target, Code: code, Message: message})
 	}
 	switch p.AccessMode {
 	case "":
@@ -231,109 +249,10 @@ func namedList(vs *Violations, target string, items []cloudapi.NameValue) {
 		name := strings.TrimSpace(item.Name)
 		switch {
 		case name == "":
-			*vs = append(*vs, Violation{target, cloudapi.CodeMalformedValue, fmt.Sprintf("Item %d has no name", i+1)})
+			*vs = append(*vs, Violation{Target: target, Code: cloudapi.CodeMalformedValue, Message: fmt.Sprintf("Item %d has no name", i+1)})
 		case seen[name]:
-			*vs = append(*vs, Violation{target, cloudapi.CodeMalformedValue, fmt.Sprintf("%q appears more than once", name)})
+			*vs = append(*vs, Violation{Target: target, Code: cloudapi.CodeMalformedValue, Message: fmt.Sprintf("%q appears more than once", name)})
 		}
 		seen[name] = true
 	}
-}
-
-// DryRunner is the part of the Cloud Manager client a dry run needs;
-// *cloudapi.Client has it.
-type DryRunner interface {
-	CreateCluster(ctx context.Context, cluster *cloudapi.Cluster, opts ...cloudapi.Option) (*cloudapi.Cluster, error)
-	UpdateCluster(ctx context.Context, id string, patch json.RawMessage, opts ...cloudapi.Option) (*cloudapi.Cluster, error)
-}
-
-// Proposal is what a dry run or Check validates: a request's operation
-// before or after it is filed.
-type Proposal struct {
-	Kind       Kind
-	ClusterUID string // all kinds but create
-	Name       string // create
-	// Base is the cluster's current spec (update, stop, start); Proposed
-	// the spec asked for (create, update, stop, start).
-	Base, Proposed *cloudapi.ClusterSpec
-}
-
-// ProposalOf returns the proposal of r's current revision, for checking a
-// filed request again (when an approver opens it).
-func ProposalOf(r Request) Proposal {
-	return Proposal{Kind: r.Kind, ClusterUID: r.ClusterUID, Name: r.ClusterName,
-		Base: r.Revision.BaseSpec, Proposed: r.Revision.ProposedSpec}
-}
-
-// DryRun asks the API to validate p without applying it (dryRun=true):
-// create posts the cluster, update, stop and start send the merge patch
-// from Base to Proposed. Delete and restart_server have nothing to send:
-// no violations. A 400 reply becomes violations, one per details[] entry
-// with its target (a 400 without details gives one violation without
-// target). Any other failure (cluster busy, API unreachable) is returned
-// as the error: the proposal could not be checked.
-func DryRun(ctx context.Context, api DryRunner, p Proposal) (Violations, error) {
-	var err error
-	switch p.Kind {
-	case KindCreate:
-		if p.Proposed == nil {
-			return nil, fmt.Errorf("%w: nothing to validate", ErrInvalid)
-		}
-		_, err = api.CreateCluster(ctx, &cloudapi.Cluster{Metadata: cloudapi.ObjectMeta{Name: p.Name}, Spec: *p.Proposed}, cloudapi.DryRun())
-	case KindUpdate, KindStop, KindStart:
-		if p.Base == nil || p.Proposed == nil {
-			return nil, fmt.Errorf("%w: nothing to validate", ErrInvalid)
-		}
-		patch, perr := cloudapi.SpecPatch(*p.Base, *p.Proposed)
-		if perr != nil {
-			return nil, fmt.Errorf("approvals: dry run: %w", perr)
-		}
-		_, err = api.UpdateCluster(ctx, p.ClusterUID, patch, cloudapi.DryRun())
-	default:
-		return nil, nil
-	}
-	if err == nil {
-		return nil, nil
-	}
-	apiErr, ok := errors.AsType[*cloudapi.APIError](err)
-	if !ok || apiErr.StatusCode != 400 {
-		return nil, fmt.Errorf("approvals: dry run: %w", err)
-	}
-	if len(apiErr.Details) == 0 {
-		return Violations{{Code: apiErr.Code, Message: apiErr.Message}}, nil
-	}
-	vs := make(Violations, len(apiErr.Details))
-	for i, d := range apiErr.Details {
-		vs[i] = Violation{Target: d.Target, Code: d.Code, Message: d.Message}
-	}
-	return vs, nil
-}
-
-// Check validates p with the local rules and with the API's dry run and
-// merges them: the API's violations first (its word is final), then local
-// ones for targets the API did not mention. When the dry run fails (busy,
-// unreachable) the local violations are returned with that error, so a
-// form can still show them and say the API could not be asked.
-func Check(ctx context.Context, api DryRunner, p Proposal) (Violations, error) {
-	var local Violations
-	switch {
-	case p.Kind == KindCreate && p.Proposed != nil:
-		local = ValidateCreate(p.Name, *p.Proposed)
-	case p.Kind == KindUpdate && p.Proposed != nil:
-		local = ValidateSpec(*p.Proposed)
-	}
-	remote, err := DryRun(ctx, api, p)
-	if err != nil {
-		return local, err
-	}
-	merged := remote
-	mentioned := map[string]bool{}
-	for _, v := range remote {
-		mentioned[v.Target] = true
-	}
-	for _, v := range local {
-		if !mentioned[v.Target] {
-			merged = append(merged, v)
-		}
-	}
-	return merged, nil
 }

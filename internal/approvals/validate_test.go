@@ -231,7 +231,8 @@ func TestDryRunOfAFiledRequest(t *testing.T) {
 	vs, err = approvals.DryRun(ctx, f.client, approvals.ProposalOf(keyPair))
 	require.NoError(t, err)
 	require.Len(t, vs, 1)
-	require.Equal(t, "spec", vs[0].Target)
+	require.Equal(t, "spec", vs[0].Target, "no version or instance type changes: the API's target stays")
+	require.True(t, vs[0].NeedsHardUpdate)
 	require.Contains(t, vs[0].Message, "force=true")
 	require.Contains(t, vs.Place().Fields, "spec_json")
 }

@@ -43,7 +43,7 @@ func (s *Server) historyCompare(c echo.Context) error {
 		return err
 	}
 	v := templates.VersionCompareView{ClusterUID: cl.UID, ClusterName: cl.Name, From: from, To: to,
-		Diff: diffRows(diff, approvals.Risks(approvals.KindUpdate, diff, []string{cl.Environment}))}
+		Diff: diffRows(diff, approvals.Risks(approvals.KindUpdate, diff, approvals.Payload{}, []string{cl.Environment}))}
 	for _, ver := range versions {
 		v.Versions = append(v.Versions, ver.ResourceVersion)
 	}

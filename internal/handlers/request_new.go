@@ -271,7 +271,7 @@ func requestNewView(op simpleOperation, cl inventory.Cluster, form requestNewFor
 		Errors:       map[string]string{},
 	}
 	v.Offered = v.NotOffered == ""
-	for _, r := range approvals.Risks(op.kind, nil, []string{cl.Environment}) {
+	for _, r := range approvals.Risks(op.kind, nil, approvals.Payload{}, []string{cl.Environment}) {
 		v.Risks = append(v.Risks, r.Message)
 	}
 	if !v.Offered {

@@ -13,29 +13,44 @@ import (
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/audit"
-	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi/sim"
 	"github.com/clusterdesk/clusterdesk/internal/config"
+	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 	"github.com/clusterdesk/clusterdesk/internal/testdb"
-	"github.com/clusterdesk/clusterdesk/internal/worker"
 )
 
 // approvalStack is serve's wiring on a database of its own and the
-// simulator: the shared syncer, and the request service as serve builds it.
-func approvalStack(t *testing.T) (*pgxpool.Pool, *cloudapi.Client, *inventory.Syncer) {
+// simulator: the configuration serve would read, the shared syncer built
+// from it, and the simulator.
+func approvalStack(t *testing.T) (*pgxpool.Pool, config.Config, *inventory.Syncer, *sim.Server) {
 	t.Helper()
 	s, err := sim.New(sim.Config{ClientID: "sa", ClientSecret: "sa-secret", StageDuration: 10 * time.Millisecond, SeedDemo: true})
 	require.NoError(t, err)
 	api := httptest.NewServer(s)
 	t.Cleanup(func() { api.Close(); _ = s.Close() })
-	cloud, err := cloudapi.New(cloudapi.Config{BaseURL: s.APIURL(api.URL), TokenURL: s.TokenURL(api.URL), ClientID: "sa", ClientSecret: "sa-secret"})
+	cfg, err := config.Load(func(name string) (string, bool) {
+		v, ok := map[string]string{
+			"PORTAL_DATABASE_URL":            "postgres://unused/unused",
+			"PORTAL_CLOUD_API_URL":           s.APIURL(api.URL),
+			"PORTAL_CLOUD_TOKEN_URL":         s.TokenURL(api.URL),
+			"PORTAL_CLOUD_CLIENT_ID":         "sa",
+			"PORTAL_CLOUD_CLIENT_SECRET":     "sa-secret",
+			"PORTAL_AUDIT_VERIFY_INTERVAL":   "1h",
+			"PORTAL_INVENTORY_SYNC_INTERVAL": "1h",
+			"PORTAL_TRACK_INTERVAL":          "20ms",
+		}[name]
+		return v, ok
+	})
+	require.NoError(t, err)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cloud, err := newCloudClient(cfg, logger)
 	require.NoError(t, err)
 	pool := testdb.New(t)
-	syncer := newSyncer(pool, cloud, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	syncer := newSyncer(pool, cloud, logger)
 	_, err = syncer.Sync(t.Context())
 	require.NoError(t, err)
-	return pool, cloud, syncer
+	return pool, cfg, syncer, s
 }
 
 // approveStart files a start of clickstream-dev (one approval needed) and
@@ -74,7 +89,7 @@ func submitJobs(t *testing.T, pool *pgxpool.Pool, id int64) int {
 
 // A web-only process enqueues the submission with an insert-only client.
 func TestApprovalEnqueuesSubmissionWebOnly(t *testing.T) {
-	pool, _, syncer := approvalStack(t)
+	pool, _, syncer, _ := approvalStack(t)
 	service, err := approvalsService(pool, nil)
 	require.NoError(t, err)
 	r := approveStart(t, pool, syncer, service)
@@ -84,9 +99,9 @@ func TestApprovalEnqueuesSubmissionWebOnly(t *testing.T) {
 // With the worker in the process, the approval enqueues through it and the
 // worker sends the change to Cloud Manager.
 func TestApprovalEnqueuesSubmissionWithWorker(t *testing.T) {
-	pool, cloud, syncer := approvalStack(t)
+	pool, cfg, syncer, _ := approvalStack(t)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	jobs, err := startWorker(t.Context(), pool, cloud, syncer, config.Config{AuditVerifyInterval: time.Hour, InventorySyncInterval: time.Hour}, logger)
+	jobs, err := startWorker(t.Context(), pool, syncer, cfg, logger)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -98,7 +113,7 @@ func TestApprovalEnqueuesSubmissionWithWorker(t *testing.T) {
 	r := approveStart(t, pool, syncer, service)
 	require.Equal(t, 1, submitJobs(t, pool, r.ID))
 	require.Eventually(t, func() bool {
-		attempts, err := worker.AttemptList(t.Context(), pool, r.ID, r.Revision.Number)
+		attempts, err := execution.AttemptList(t.Context(), pool, r.ID, r.Revision.Number)
 		return err == nil && len(attempts) > 0
 	}, 20*time.Second, 50*time.Millisecond, "the worker sends the change")
 }

@@ -9,9 +9,16 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/config"
 )
 
-// newCloudClient builds the Cloud Manager API client of the service account.
+// newCloudClient builds the Cloud Manager API client of the service account
+// for the web (reads and dry runs, retried by the client).
 func newCloudClient(cfg config.Config, logger *slog.Logger) (*cloudapi.Client, error) {
-	return cloudapi.New(cloudapi.Config{
+	return cloudapi.New(cloudConfig(cfg, logger))
+}
+
+// cloudConfig is the client configuration of the service account; the
+// worker's client is built from it by execution.NewClient.
+func cloudConfig(cfg config.Config, logger *slog.Logger) cloudapi.Config {
+	return cloudapi.Config{
 		BaseURL:          cfg.CloudAPIURL,
 		TokenURL:         cfg.CloudTokenURL,
 		ClientID:         cfg.CloudClientID,
@@ -19,8 +26,31 @@ func newCloudClient(cfg config.Config, logger *slog.Logger) (*cloudapi.Client, e
 		StaticToken:      cfg.CloudToken.Reveal(),
 		Timeout:          cfg.CloudTimeout,
 		UserAgentVersion: version,
+		Behaviour:        cloudBehaviour(cfg),
 		Logger:           logger.With("component", "cloudapi"),
-	})
+	}
+}
+
+// cloudBehaviour is what the configuration says of the API where its
+// reference is silent.
+func cloudBehaviour(cfg config.Config) cloudapi.Behaviour {
+	b := cloudapi.Behaviour{
+		RestartRoute:  cfg.CloudRestartRoute,
+		FillsDefaults: cfg.CloudFillsDefaults,
+	}
+	for _, s := range cfg.CloudRunningStates {
+		b.RunningStates = append(b.RunningStates, cloudapi.ClusterState(s))
+	}
+	for _, s := range cfg.CloudStoppedStates {
+		b.StoppedStates = append(b.StoppedStates, cloudapi.ClusterState(s))
+	}
+	for _, s := range cfg.CloudBusyStates {
+		b.BusyStates = append(b.BusyStates, cloudapi.ClusterState(s))
+	}
+	for _, h := range cfg.CloudHealthyValues {
+		b.HealthyValues = append(b.HealthyValues, cloudapi.HealthStatus(h))
+	}
+	return b
 }
 
 // checkCloud lists the clusters once at the start of a web-only process, so a wrong URL or

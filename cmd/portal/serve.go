@@ -94,7 +94,7 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 	syncer := newSyncer(pool, cloud, logger)
 	var jobs *worker.Worker
 	if parts.worker {
-		if jobs, err = startWorker(ctx, pool, cloud, syncer, cfg, logger); err != nil {
+		if jobs, err = startWorker(ctx, pool, syncer, cfg, logger); err != nil {
 			return err
 		}
 		// On an early return; after the graceful stop below it does nothing.

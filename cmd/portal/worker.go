@@ -9,6 +9,7 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/config"
+	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 	"github.com/clusterdesk/clusterdesk/internal/worker"
 )
@@ -26,17 +27,18 @@ func newSyncer(pool *pgxpool.Pool, cloud *cloudapi.Client, logger *slog.Logger) 
 // verification (and pruning when a retention is set), the inventory sync
 // that keeps the cached clusters fresh, marking requests whose cluster moved
 // as stale, and the submission of approved requests.
-func startWorker(ctx context.Context, pool *pgxpool.Pool, cloud *cloudapi.Client, syncer *inventory.Syncer, cfg config.Config, logger *slog.Logger) (*worker.Worker, error) {
+func startWorker(ctx context.Context, pool *pgxpool.Pool, syncer *inventory.Syncer, cfg config.Config, logger *slog.Logger) (*worker.Worker, error) {
+	opts, err := executionOptions(cfg, syncer, logger)
+	if err != nil {
+		return nil, err
+	}
 	w, err := worker.New(pool, logger, worker.Options{
 		AuditVerifyInterval:   cfg.AuditVerifyInterval,
 		AuditRetentionYears:   cfg.AuditRetentionYears,
 		Inventory:             syncer,
 		InventorySyncInterval: cfg.InventorySyncInterval,
 		RescueAfter:           cfg.JobRescueAfter,
-		// An attempt without an answer is taken for lost once River could
-		// have rescued its job: the process that made it is dead.
-		Submission: &worker.SubmissionOptions{API: cloud, Inventory: syncer, InFlightTimeout: cfg.JobRescueAfter,
-			TrackInterval: cfg.TrackInterval},
+		Execution:             &opts,
 	})
 	if err != nil {
 		return nil, err
@@ -45,6 +47,24 @@ func startWorker(ctx context.Context, pool *pgxpool.Pool, cloud *cloudapi.Client
 		return nil, err
 	}
 	return w, nil
+}
+
+// executionOptions wires the execution of approved changes: its own
+// Cloud Manager client, without retries of its own (execution.NewClient),
+// and the timings of the configuration.
+func executionOptions(cfg config.Config, syncer *inventory.Syncer, logger *slog.Logger) (execution.Options, error) {
+	api, err := execution.NewClient(cloudConfig(cfg, logger))
+	if err != nil {
+		return execution.Options{}, err
+	}
+	return execution.Options{
+		API: api, Inventory: syncer, Behaviour: cloudBehaviour(cfg),
+		// An attempt without an answer is taken for lost once River could
+		// have rescued its job: the process that made it is dead.
+		InFlightTimeout: cfg.JobRescueAfter,
+		SettleTime:      cfg.CloudSettleTime,
+		TrackInterval:   cfg.TrackInterval,
+	}, nil
 }
 
 // approvalsService builds the change-request service: approvals that meet
@@ -63,7 +83,7 @@ func approvalsService(pool *pgxpool.Pool, jobs *worker.Worker) (*approvals.Servi
 
 // resender sends failed changes again, with the worker of this process or
 // an insert-only client when it runs none.
-func resender(pool *pgxpool.Pool, jobs *worker.Worker) (worker.ResendFunc, error) {
+func resender(pool *pgxpool.Pool, jobs *worker.Worker) (execution.ResendFunc, error) {
 	if jobs != nil {
 		return jobs.Resend, nil
 	}

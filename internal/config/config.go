@@ -48,6 +48,17 @@ type Config struct {
 	CloudClientSecret Secret        `env:"PORTAL_CLOUD_CLIENT_SECRET" help:"Client secret of the service account's OAuth client."`
 	CloudToken        Secret        `env:"PORTAL_CLOUD_TOKEN" help:"A static bearer token instead of the client-credentials grant (tokens expire: for trials only)."`
 	CloudTimeout      time.Duration `env:"PORTAL_CLOUD_TIMEOUT" default:"30s" check:"positive" help:"Time limit of one call to the Cloud Manager API."`
+	CloudSettleTime   time.Duration `env:"PORTAL_CLOUD_SETTLE_TIME" default:"2m" check:"positive" help:"The longest the Cloud Manager API, or a gateway in front of it, may still process a call the portal gave up on. A change whose answer was lost is not taken for never applied (and sent again) before this has passed; a create is then never sent again but left for a person. At least PORTAL_CLOUD_TIMEOUT."`
+
+	// What the portal assumes of the Cloud Manager API where its reference
+	// is silent (docs/cloud-manager-api/BEHAVIOUR.md §12; portal cloud check
+	// verifies them against a tenant).
+	CloudRunningStates []string `env:"PORTAL_CLOUD_RUNNING_STATES" default:"STARTED,RUNNING" help:"Values of status.state that mean a cluster runs, comma-separated: a create or start has converged when one is reached."`
+	CloudStoppedStates []string `env:"PORTAL_CLOUD_STOPPED_STATES" default:"STOPPED" help:"Values of status.state that mean a cluster is stopped, comma-separated."`
+	CloudBusyStates    []string `env:"PORTAL_CLOUD_BUSY_STATES" default:"PENDING,UPDATING" help:"Values of status.state that mean a cluster is busy applying a change, comma-separated: tracking waits while one holds."`
+	CloudHealthyValues []string `env:"PORTAL_CLOUD_HEALTHY_VALUES" default:"OK" help:"Values of status.status that mean a settled cluster is healthy, comma-separated; a change that settles on another value fails."`
+	CloudRestartRoute  string   `env:"PORTAL_CLOUD_RESTART_ROUTE" default:"POST /clusters/{clusterId}/servers/{instanceId}/restart" help:"Method and path (below the API URL) that restart one server; the reference does not print it."`
+	CloudFillsDefaults bool     `env:"PORTAL_CLOUD_FILLS_DEFAULTS" default:"false" help:"Whether Cloud Manager adds defaults to the configurations it stores. When true, a replaced configuration counts as applied when every member sent is there, whatever else the API added."`
 
 	// The cluster inventory (internal/inventory).
 	InventorySyncInterval time.Duration `env:"PORTAL_INVENTORY_SYNC_INTERVAL" default:"30s" check:"positive" help:"How often the worker copies every cluster from the Cloud Manager API into PostgreSQL; pages read that copy, so API calls do not grow with viewers."`
@@ -279,6 +290,14 @@ func (c Config) CheckServe() error {
 	hasGrant := c.CloudTokenURL != "" && c.CloudClientID != "" && c.CloudClientSecret != ""
 	if !hasGrant && c.CloudToken == "" {
 		problems = append(problems, "PORTAL_CLOUD_CLIENT_ID: the Cloud Manager API needs PORTAL_CLOUD_TOKEN_URL, PORTAL_CLOUD_CLIENT_ID and PORTAL_CLOUD_CLIENT_SECRET (or a static PORTAL_CLOUD_TOKEN)")
+	}
+	// A job rescued, or a lost answer settled, while the client could still
+	// be waiting for that answer would let a change be sent twice.
+	if c.JobRescueAfter <= c.CloudTimeout {
+		problems = append(problems, fmt.Sprintf("PORTAL_JOB_RESCUE_AFTER: %s must be longer than PORTAL_CLOUD_TIMEOUT (%s), or a change could be sent again while its first call is still being answered", c.JobRescueAfter, c.CloudTimeout))
+	}
+	if c.CloudSettleTime < c.CloudTimeout {
+		problems = append(problems, fmt.Sprintf("PORTAL_CLOUD_SETTLE_TIME: %s must be at least PORTAL_CLOUD_TIMEOUT (%s), or an answer still awaited would be taken for a lost one", c.CloudSettleTime, c.CloudTimeout))
 	}
 	if c.SessionIdleTimeout > c.SessionAbsoluteTimeout {
 		problems = append(problems, fmt.Sprintf("PORTAL_SESSION_IDLE_TIMEOUT: %s is longer than PORTAL_SESSION_ABSOLUTE_TIMEOUT (%s)", c.SessionIdleTimeout, c.SessionAbsoluteTimeout))

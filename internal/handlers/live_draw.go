@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
+	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 	"github.com/clusterdesk/clusterdesk/internal/live"
-	"github.com/clusterdesk/clusterdesk/internal/worker"
 	"github.com/clusterdesk/clusterdesk/web/templates"
 )
 
@@ -65,7 +65,7 @@ func requestLiveKey(r approvals.Request) string {
 // requestEvents are the cluster events copied while request id was
 // applied, oldest first.
 func (s *Server) requestEvents(ctx context.Context, id int64) ([]templates.ClusterEventRow, error) {
-	list, err := worker.ClusterEventList(ctx, s.deps.DB, worker.ClusterEventFilter{RequestID: id, Limit: requestEventsShown})
+	list, err := execution.ClusterEventList(ctx, s.deps.DB, execution.ClusterEventFilter{RequestID: id, Limit: requestEventsShown})
 	if err != nil {
 		return nil, err
 	}

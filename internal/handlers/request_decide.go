@@ -11,8 +11,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
+	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
-	"github.com/clusterdesk/clusterdesk/internal/worker"
 	"github.com/clusterdesk/clusterdesk/web/templates"
 )
 
@@ -148,7 +148,7 @@ func (s *Server) requestResend(c echo.Context) error {
 	}
 	return s.commentedAction(c, func(ctx context.Context, a approvals.Actor, id int64, comment string) error {
 		_, err := s.deps.Resend(ctx, a, id, comment)
-		if errors.Is(err, worker.ErrAccepted) {
+		if errors.Is(err, execution.ErrAccepted) {
 			return echo.NewHTTPError(http.StatusConflict, "Cloud Manager accepted this change, so it is not sent again. File a new request instead.")
 		}
 		return err

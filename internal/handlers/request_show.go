@@ -15,7 +15,7 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/audit"
 	"github.com/clusterdesk/clusterdesk/internal/auth"
-	"github.com/clusterdesk/clusterdesk/internal/worker"
+	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/web/templates"
 )
 
@@ -150,7 +150,7 @@ func (s *Server) requestTimeline(ctx context.Context, id int64) ([]templates.Req
 // requestSubmission is the execution of the current revision, nil before
 // its approval.
 func (s *Server) requestSubmission(ctx context.Context, r approvals.Request) (*templates.RequestSubmissionView, error) {
-	sub, err := worker.SubmissionGet(ctx, s.deps.DB, r.ID, r.Revision.Number)
+	sub, err := execution.SubmissionGet(ctx, s.deps.DB, r.ID, r.Revision.Number)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -163,7 +163,7 @@ func (s *Server) requestSubmission(ctx context.Context, r approvals.Request) (*t
 		v.Progress = fmt.Sprintf("Stage %d of %d.", sub.CurrentStage, sub.TotalStages)
 		v.CurrentStage, v.TotalStages = sub.CurrentStage, sub.TotalStages
 	}
-	attempts, err := worker.AttemptList(ctx, s.deps.DB, r.ID, r.Revision.Number)
+	attempts, err := execution.AttemptList(ctx, s.deps.DB, r.ID, r.Revision.Number)
 	if err != nil {
 		return nil, err
 	}

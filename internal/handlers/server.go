@@ -14,10 +14,10 @@ import (
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/auth"
+	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 	"github.com/clusterdesk/clusterdesk/internal/live"
 	"github.com/clusterdesk/clusterdesk/internal/specform"
-	"github.com/clusterdesk/clusterdesk/internal/worker"
 	"github.com/clusterdesk/clusterdesk/web/static"
 )
 
@@ -46,9 +46,9 @@ type Deps struct {
 	Cloud approvals.DryRunner
 	// Presets fill the create form ("small development cluster", …).
 	Presets []specform.Preset
-	// Resend sends a failed change again (admins; worker.Resend); nil
+	// Resend sends a failed change again (admins; execution.Resend); nil
 	// answers 503.
-	Resend worker.ResendFunc
+	Resend execution.ResendFunc
 	// Live carries database notifications to the pages' event streams; nil
 	// means pages update on reload only.
 	Live *live.Hub

@@ -58,7 +58,7 @@ func ClusterTopic(uid string) string { return "cluster:" + uid }
 // Notification is one payload on inventory.NotifyChannel. It carries the
 // fields of the three kinds that exist: "request"
 // (approvals.RequestNotification), "cluster" (inventory.Notification) and
-// "progress" (worker.ProgressNotification).
+// "progress" (execution.ProgressNotification).
 type Notification struct {
 	Type         string `json:"type"`
 	ID           int64  `json:"id"`

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
+	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 )
 
@@ -58,8 +59,8 @@ func setupSubmissionB(b *testing.B) *subFixture {
 	f := setupSubmission(b)
 	w, err := New(f.pool, slog.New(slog.DiscardHandler), Options{
 		AuditVerifyInterval: time.Hour,
-		Submission: &SubmissionOptions{API: f.client, Inventory: f.syncer,
-			BusyWait: 50 * time.Millisecond, TrackInterval: 20 * time.Millisecond},
+		Execution: &execution.Options{API: f.client, Inventory: f.syncer,
+			BusyWait: 50 * time.Millisecond, SettleTime: 300 * time.Millisecond, TrackInterval: 20 * time.Millisecond},
 	})
 	require.NoError(b, err)
 	f.worker = w

@@ -11,6 +11,7 @@ import (
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/audit"
+	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 )
 
@@ -42,7 +43,7 @@ func TestOnApprovedEnqueuesInTheApprovingTransaction(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, approvals.StatePending, got.State)
 	require.Zero(t, f.submitJobs(t))
-	pos, err := QueuePosition(ctx, f.pool, r.ID, 1)
+	pos, err := execution.QueuePosition(ctx, f.pool, r.ID, 1)
 	require.NoError(t, err)
 	require.Zero(t, pos)
 	require.Equal(t, []audit.Action{audit.RequestCreated}, f.actions(t, r.ID))
@@ -50,7 +51,7 @@ func TestOnApprovedEnqueuesInTheApprovingTransaction(t *testing.T) {
 	// The same approval through the real hook commits all of it.
 	f.approve(t, r, f.bob)
 	require.Equal(t, 1, f.submitJobs(t))
-	pos, err = QueuePosition(ctx, f.pool, r.ID, 1)
+	pos, err = execution.QueuePosition(ctx, f.pool, r.ID, 1)
 	require.NoError(t, err)
 	require.Equal(t, 1, pos)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/audit"
+	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi/sim"
 )
@@ -32,7 +33,7 @@ func TestSubmitRetriesServerErrors(t *testing.T) {
 	require.Equal(t, approvals.StateSucceeded, f.wait(t, r.ID).State)
 	require.Equal(t, 1, f.mutations(cloudapi.OpUpdateCluster, f.staging))
 	require.Equal(t, []string{"unknown", "unknown", "accepted"}, f.attempts(t, r.ID))
-	list, err := AttemptList(context.Background(), f.pool, r.ID, r.Revision.Number)
+	list, err := execution.AttemptList(context.Background(), f.pool, r.ID, r.Revision.Number)
 	require.NoError(t, err)
 	require.Len(t, list, 3)
 	require.Equal(t, 503, list[0].Status)
@@ -176,7 +177,7 @@ func TestSubmitFailsWithTheAPIsFieldMessages(t *testing.T) {
 	require.Equal(t, approvals.StateFailed, f.wait(t, r.ID).State)
 	require.Zero(t, f.mutations(cloudapi.OpUpdateCluster, f.staging))
 	require.Equal(t, []string{"rejected"}, f.attempts(t, r.ID))
-	sub, err := SubmissionGet(context.Background(), f.pool, r.ID, r.Revision.Number)
+	sub, err := execution.SubmissionGet(context.Background(), f.pool, r.ID, r.Revision.Number)
 	require.NoError(t, err)
 	require.Contains(t, sub.Reason, "Invalid cluster configuration")
 	require.Len(t, sub.FieldErrors, 1)
@@ -197,7 +198,7 @@ func TestSubmitAbandonsAfterTheBudget(t *testing.T) {
 	require.Equal(t, approvals.StateFailed, f.wait(t, r.ID).State)
 	require.Zero(t, f.mutations(cloudapi.OpUpdateCluster, f.staging))
 	require.Len(t, f.attempts(t, r.ID), 4)
-	sub, err := SubmissionGet(context.Background(), f.pool, r.ID, r.Revision.Number)
+	sub, err := execution.SubmissionGet(context.Background(), f.pool, r.ID, r.Revision.Number)
 	require.NoError(t, err)
 	require.Contains(t, sub.Reason, "abandoned after 4 failed attempts")
 	f.verified(t)
@@ -305,8 +306,8 @@ func TestSubmitJobSurvivesARestartAfterTheApproval(t *testing.T) {
 
 	restarted, err := New(f.pool, slog.New(slog.DiscardHandler), Options{
 		AuditVerifyInterval: time.Hour, FetchCooldown: 10 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond,
-		Submission: &SubmissionOptions{API: f.client, Inventory: f.syncer,
-			RetryBase: 20 * time.Millisecond, BusyWait: 30 * time.Millisecond, TrackInterval: 20 * time.Millisecond},
+		Execution: &execution.Options{API: f.client, Inventory: f.syncer,
+			RetryBase: 20 * time.Millisecond, BusyWait: 30 * time.Millisecond, SettleTime: 300 * time.Millisecond, TrackInterval: 20 * time.Millisecond},
 	})
 	require.NoError(t, err)
 	f.worker = restarted
@@ -329,7 +330,7 @@ func TestSubmitReconcilesBehindARetryingClient(t *testing.T) {
 		Retry:   cloudapi.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
 	})
 	require.NoError(t, err)
-	f.rebuild(t, func(o *SubmissionOptions) { o.API = retrying })
+	f.rebuild(t, func(o *execution.Options) { o.API = retrying })
 	f.sim.PauseUpdates() // the applied change keeps the cluster busy
 	f.sim.InjectFault(sim.Fault{Operation: cloudapi.OpUpdateCluster, ApplyThenDrop: true, Times: 1})
 	f.start(t)
@@ -356,7 +357,7 @@ func TestSubmitMarksStaleAChangeOvertakenBetweenAttempts(t *testing.T) {
 	t.Parallel()
 	f := setupSubmission(t)
 	ctx := context.Background()
-	f.rebuild(t, func(o *SubmissionOptions) { o.RetryBase, o.RetryMax = 2*time.Second, 2*time.Second })
+	f.rebuild(t, func(o *execution.Options) { o.RetryBase, o.RetryMax = 2*time.Second, 2*time.Second })
 	f.sim.InjectFault(sim.Fault{Operation: cloudapi.OpUpdateCluster, Status: 503, Times: 1})
 	r := f.scaleUp(t, f.staging)
 	f.approve(t, r, f.bob)

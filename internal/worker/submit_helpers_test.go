@@ -19,6 +19,7 @@ import (
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/audit"
+	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi/sim"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
@@ -89,10 +90,10 @@ func setupSubmission(t testing.TB) *subFixture {
 		AuditVerifyInterval: time.Hour,
 		FetchCooldown:       10 * time.Millisecond,
 		FetchPollInterval:   20 * time.Millisecond,
-		Submission: &SubmissionOptions{
+		Execution: &execution.Options{
 			API: f.client, Inventory: f.syncer, MaxAttempts: 4,
 			RetryBase: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond,
-			BusyWait: 30 * time.Millisecond, TrackInterval: 20 * time.Millisecond, TrackTimeout: 20 * time.Second,
+			BusyWait: 30 * time.Millisecond, SettleTime: 300 * time.Millisecond, TrackInterval: 20 * time.Millisecond, TrackTimeout: 20 * time.Second,
 		},
 	})
 	require.NoError(t, err)
@@ -261,17 +262,17 @@ func count(actions []audit.Action, a audit.Action) int {
 
 // rebuild replaces the worker (not started yet) by one whose submission
 // options edit changed.
-func (f *subFixture) rebuild(t testing.TB, edit func(*SubmissionOptions)) {
+func (f *subFixture) rebuild(t testing.TB, edit func(*execution.Options)) {
 	t.Helper()
-	opts := SubmissionOptions{
+	opts := execution.Options{
 		API: f.client, Inventory: f.syncer, MaxAttempts: 4,
 		RetryBase: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond,
-		BusyWait: 30 * time.Millisecond, TrackInterval: 20 * time.Millisecond, TrackTimeout: 20 * time.Second,
+		BusyWait: 30 * time.Millisecond, SettleTime: 300 * time.Millisecond, TrackInterval: 20 * time.Millisecond, TrackTimeout: 20 * time.Second,
 	}
 	edit(&opts)
 	w, err := New(f.pool, slog.New(slog.DiscardHandler), Options{
 		AuditVerifyInterval: time.Hour, FetchCooldown: 10 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond,
-		Submission: &opts,
+		Execution: &opts,
 	})
 	require.NoError(t, err)
 	f.worker = w

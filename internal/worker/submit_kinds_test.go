@@ -9,6 +9,7 @@ import (
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/audit"
+	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi/sim"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
@@ -119,11 +120,11 @@ func TestSubmitOneChangePerClusterInApprovalOrder(t *testing.T) {
 
 	time.Sleep(200 * time.Millisecond) // the second job runs and snoozes meanwhile
 	for id, want := range map[int64]int{first.ID: 1, second.ID: 2} {
-		pos, err := QueuePosition(ctx, f.pool, id, 1)
+		pos, err := execution.QueuePosition(ctx, f.pool, id, 1)
 		require.NoError(t, err)
 		require.Equal(t, want, pos)
 	}
-	queue, err := ClusterQueue(ctx, f.pool, f.staging)
+	queue, err := execution.ClusterQueue(ctx, f.pool, f.staging)
 	require.NoError(t, err)
 	require.Len(t, queue, 2)
 	require.Equal(t, []int64{first.ID, second.ID}, []int64{queue[0].RequestID, queue[1].RequestID})

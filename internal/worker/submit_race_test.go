@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
+	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi/sim"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
@@ -53,11 +54,11 @@ func TestSubmitTwoWorkersRacing(t *testing.T) {
 
 	// Queued changes look again every 100 ms: often enough to follow, rarely
 	// enough not to swamp two cores with the waiting jobs.
-	f.rebuild(t, func(o *SubmissionOptions) { o.BusyWait = 100 * time.Millisecond })
+	f.rebuild(t, func(o *execution.Options) { o.BusyWait = 100 * time.Millisecond })
 	second, err := New(f.pool, slog.New(slog.DiscardHandler), Options{
 		AuditVerifyInterval: time.Hour, FetchCooldown: 10 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond,
-		Submission: &SubmissionOptions{API: f.client, Inventory: f.syncer,
-			RetryBase: 20 * time.Millisecond, BusyWait: 100 * time.Millisecond, TrackInterval: 20 * time.Millisecond},
+		Execution: &execution.Options{API: f.client, Inventory: f.syncer,
+			RetryBase: 20 * time.Millisecond, BusyWait: 100 * time.Millisecond, SettleTime: 300 * time.Millisecond, TrackInterval: 20 * time.Millisecond},
 	})
 	require.NoError(t, err)
 	f.start(t)
@@ -122,9 +123,9 @@ func TestSubmitOverlappingRunsSendOnce(t *testing.T) {
 	f.approve(t, r, f.bob)
 	f.sim.InjectFault(sim.Fault{Operation: cloudapi.OpUpdateCluster, Latency: 200 * time.Millisecond, Times: 1})
 
-	opts, err := SubmissionOptions{API: f.client, Inventory: f.syncer, BusyWait: time.Minute}.withDefaults()
+	ex, err := execution.New(f.pool, f.worker.jobs, execution.Options{API: f.client, Inventory: f.syncer, BusyWait: time.Minute})
 	require.NoError(t, err)
-	w := &submitWorker{pool: f.pool, client: f.worker.client, opts: opts}
+	w := &submitWorker{executor: ex}
 	job := &river.Job[SubmitArgs]{JobRow: &rivertype.JobRow{Attempt: 1}, Args: SubmitArgs{RequestID: r.ID, Revision: 1}}
 	errs := make([]error, 2)
 	var wg sync.WaitGroup

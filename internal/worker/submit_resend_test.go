@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
+	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/audit"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi/sim"
@@ -69,7 +70,7 @@ func TestResendRefusesWhatIsNotAFailedUnacceptedChange(t *testing.T) {
 	_, err = f.pool.Exec(ctx, `UPDATE submissions SET accepted_at = now() WHERE request_id = $1`, pending.ID)
 	require.NoError(t, err)
 	_, err = f.worker.Resend(ctx, admin, pending.ID, "")
-	require.ErrorIs(t, err, ErrAccepted)
+	require.ErrorIs(t, err, execution.ErrAccepted)
 	got, err = approvals.Get(ctx, f.pool, pending.ID)
 	require.NoError(t, err)
 	require.Equal(t, approvals.StateFailed, got.State)

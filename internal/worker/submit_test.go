@@ -9,6 +9,7 @@ import (
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/audit"
+	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 )
@@ -39,20 +40,20 @@ func TestSubmitAppliesAnApprovedUpdateOnce(t *testing.T) {
 		r.ID).Scan(&events, &distinct))
 	require.Positive(t, events)
 	require.Equal(t, events, distinct)
-	list, err := ClusterEventList(ctx, f.pool, ClusterEventFilter{RequestID: r.ID})
+	list, err := execution.ClusterEventList(ctx, f.pool, execution.ClusterEventFilter{RequestID: r.ID})
 	require.NoError(t, err)
 	require.Len(t, list, events)
 	require.Equal(t, f.staging, list[0].ClusterUID)
-	more, err := ClusterEventList(ctx, f.pool, ClusterEventFilter{ClusterUID: f.staging, AfterID: list[len(list)-1].ID})
+	more, err := execution.ClusterEventList(ctx, f.pool, execution.ClusterEventFilter{ClusterUID: f.staging, AfterID: list[len(list)-1].ID})
 	require.NoError(t, err)
 	require.Empty(t, more, "catching up after the last one finds nothing new")
 
-	sub, err := SubmissionGet(ctx, f.pool, r.ID, r.Revision.Number)
+	sub, err := execution.SubmissionGet(ctx, f.pool, r.ID, r.Revision.Number)
 	require.NoError(t, err)
 	require.Equal(t, c.ResourceVersion, sub.TargetResourceVersion)
 	require.Equal(t, string(cloudapi.StateStarted), sub.ClusterState)
 	require.False(t, sub.FinishedAt.IsZero())
-	pos, err := QueuePosition(ctx, f.pool, r.ID, r.Revision.Number)
+	pos, err := execution.QueuePosition(ctx, f.pool, r.ID, r.Revision.Number)
 	require.NoError(t, err)
 	require.Zero(t, pos, "a finished change is no longer queued")
 	_ = time.Second

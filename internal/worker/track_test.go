@@ -11,6 +11,7 @@ import (
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/audit"
+	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 )
@@ -28,7 +29,7 @@ func TestTrackRecordsAndAnnouncesProgress(t *testing.T) {
 	f.sim.PauseUpdates()
 	f.start(t)
 
-	var progress ProgressNotification
+	var progress execution.ProgressNotification
 	waitCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	for progress.Type == "" {
@@ -43,7 +44,7 @@ func TestTrackRecordsAndAnnouncesProgress(t *testing.T) {
 	require.Positive(t, progress.TotalStages)
 	require.Positive(t, progress.NewEvents)
 
-	sub, err := SubmissionGet(ctx, f.pool, r.ID, r.Revision.Number)
+	sub, err := execution.SubmissionGet(ctx, f.pool, r.ID, r.Revision.Number)
 	require.NoError(t, err)
 	require.Equal(t, string(cloudapi.StateUpdating), sub.ClusterState)
 	require.Equal(t, progress.TotalStages, sub.TotalStages)
@@ -68,14 +69,14 @@ func TestTrackRecordsAndAnnouncesProgress(t *testing.T) {
 func TestTrackFailsAChangeThatNeverConverges(t *testing.T) {
 	t.Parallel()
 	f := setupSubmission(t)
-	f.rebuild(t, func(o *SubmissionOptions) { o.TrackTimeout = 300 * time.Millisecond })
+	f.rebuild(t, func(o *execution.Options) { o.TrackTimeout = 300 * time.Millisecond })
 	r := f.scaleUp(t, f.staging)
 	f.approve(t, r, f.bob)
 	f.sim.PauseUpdates()
 	f.start(t)
 
 	require.Equal(t, approvals.StateFailed, f.wait(t, r.ID).State)
-	sub, err := SubmissionGet(context.Background(), f.pool, r.ID, r.Revision.Number)
+	sub, err := execution.SubmissionGet(context.Background(), f.pool, r.ID, r.Revision.Number)
 	require.NoError(t, err)
 	require.Contains(t, sub.Reason, "had not converged")
 	require.Contains(t, sub.Reason, "Configuration version")
@@ -83,48 +84,6 @@ func TestTrackFailsAChangeThatNeverConverges(t *testing.T) {
 	actions := f.actions(t, r.ID)
 	require.Equal(t, audit.SubmissionFailed, actions[len(actions)-1])
 	f.verified(t)
-}
-
-func TestConverged(t *testing.T) {
-	t.Parallel()
-	base := approvals.Revision{Number: 1, HasBase: true, BaseResourceVersion: 4, Payload: approvals.Payload{InstanceID: "i-old"}}
-	cluster := func(state cloudapi.ClusterState, rv int64, health cloudapi.HealthStatus, servers ...string) inventory.Cluster {
-		c := inventory.Cluster{UID: "u", State: state, ResourceVersion: rv}
-		c.Status.State, c.Status.Status, c.Status.ResourceVersion = state, health, rv
-		for _, s := range servers {
-			c.Status.Servers = append(c.Status.Servers, cloudapi.Server{InstanceID: s})
-		}
-		return c
-	}
-	sub := Submission{TargetResourceVersion: 5}
-	cases := []struct {
-		name string
-		kind approvals.Kind
-		c    inventory.Cluster
-		gone bool
-		want verdict
-	}{
-		{"create still pending", approvals.KindCreate, cluster(cloudapi.StatePending, 0, "OK"), false, convergedNotYet},
-		{"create started", approvals.KindCreate, cluster(cloudapi.StateStarted, 0, "OK"), false, convergedYes},
-		{"stop updating", approvals.KindStop, cluster(cloudapi.StateUpdating, 5, "OK"), false, convergedNotYet},
-		{"stop stopped", approvals.KindStop, cluster(cloudapi.StateStopped, 5, "OK"), false, convergedYes},
-		{"start started", approvals.KindStart, cluster(cloudapi.StateStarted, 5, ""), false, convergedYes},
-		{"update at the new version", approvals.KindUpdate, cluster(cloudapi.StateStarted, 5, "OK"), false, convergedYes},
-		{"update not yet visible", approvals.KindUpdate, cluster(cloudapi.StateStarted, 4, "OK"), false, convergedNotYet},
-		{"update settled unhealthy", approvals.KindUpdate, cluster(cloudapi.StateStarted, 5, "ERROR"), false, convergedNever},
-		{"restart replaced the server", approvals.KindRestartServer, cluster(cloudapi.StateStarted, 4, "OK", "i-new"), false, convergedYes},
-		{"restart not yet", approvals.KindRestartServer, cluster(cloudapi.StateStarted, 4, "OK", "i-old"), false, convergedNotYet},
-		{"delete still there", approvals.KindDelete, cluster(cloudapi.StateStarted, 4, "OK"), false, convergedNotYet},
-		{"delete gone", approvals.KindDelete, inventory.Cluster{}, true, convergedYes},
-		{"update but gone", approvals.KindUpdate, inventory.Cluster{}, true, convergedNever},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			got, _ := converged(approvals.Request{Kind: tc.kind, Revision: base}, sub, tc.c, tc.gone)
-			require.Equal(t, tc.want, got)
-		})
-	}
 }
 
 // listener receives the notifications of inventory.NotifyChannel.

@@ -6,14 +6,12 @@
 // hands each job to one of them (FOR UPDATE SKIP LOCKED) and elects one
 // leader to enqueue periodic jobs.
 //
-// With Options.Submission it also executes approved change requests:
+// With Options.Execution it also executes approved change requests:
 // Worker.OnApproved (the approvals.Config.OnApproved hook) queues a submit
-// job in the approving transaction; the submit job sends the change once
-// (one change per cluster at a time, in approval order; stale when the
-// cluster moved; every attempt recorded and audited; reconciled with the
-// live cluster before any retry), and a track job follows the cluster until
-// it has converged, copying its events and progress. See submit.go and
-// track.go.
+// job in the approving transaction, and the submit and track jobs drive
+// internal/execution, which sends each change exactly once and follows it
+// to convergence. The jobs here are thin adapters: what a job does lives in
+// the domain package it calls (execution, inventory, audit).
 package worker
 
 import (
@@ -30,6 +28,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 )
 
@@ -50,10 +49,9 @@ type Options struct {
 	// refreshes (InventoryRefreshArgs). See sync_inventory.go.
 	Inventory             *inventory.Syncer
 	InventorySyncInterval time.Duration
-	// Submission, when set, executes approved change requests: register
-	// Worker.OnApproved as approvals.Config.OnApproved. See submit.go and
-	// track.go.
-	Submission *SubmissionOptions
+	// Execution, when set, executes approved change requests: register
+	// Worker.OnApproved as approvals.Config.OnApproved. See execution.go.
+	Execution *execution.Options
 	// FetchCooldown and FetchPollInterval tune how soon a new job is picked
 	// up; zero means FetchCooldown (10 ms) and River's 1 s poll.
 	// FetchPollInterval may not be shorter than FetchCooldown.
@@ -76,10 +74,11 @@ const FetchCooldown = 10 * time.Millisecond
 
 // Worker is the River client with every job of the portal registered.
 type Worker struct {
-	pool        *pgxpool.Pool
-	client      *river.Client[pgx.Tx]
-	logger      *slog.Logger
-	submissions bool
+	pool     *pgxpool.Pool
+	client   *river.Client[pgx.Tx]
+	logger   *slog.Logger
+	jobs     *jobs
+	executor *execution.Executor // nil without Options.Execution
 }
 
 // New prepares the worker on pool without starting it.
@@ -104,15 +103,15 @@ func New(pool *pgxpool.Pool, logger *slog.Logger, opts Options) (*Worker, error)
 			&river.PeriodicJobOpts{ID: "audit_prune", RunOnStart: true}))
 	}
 	periodic = addInventoryJobs(workers, periodic, opts)
-	var submit *submitWorker
-	if opts.Submission != nil {
-		sub, err := opts.Submission.withDefaults()
-		if err != nil {
+	j := &jobs{}
+	var executor *execution.Executor
+	if opts.Execution != nil {
+		var err error
+		if executor, err = execution.New(pool, j, *opts.Execution); err != nil {
 			return nil, err
 		}
-		submit = &submitWorker{pool: pool, opts: sub}
-		river.AddWorker(workers, submit)
-		river.AddWorker(workers, &trackWorker{pool: pool, opts: sub})
+		river.AddWorker(workers, &submitWorker{executor: executor})
+		river.AddWorker(workers, &trackWorker{executor: executor})
 	}
 
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
@@ -128,10 +127,8 @@ func New(pool *pgxpool.Pool, logger *slog.Logger, opts Options) (*Worker, error)
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
-	if submit != nil {
-		submit.client = client
-	}
-	return &Worker{pool: pool, client: client, logger: logger, submissions: submit != nil}, nil
+	j.client = client
+	return &Worker{pool: pool, client: client, logger: logger, jobs: j, executor: executor}, nil
 }
 
 // singleton keeps one job of a kind queued or running at a time, so a slow

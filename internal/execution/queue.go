@@ -1,4 +1,4 @@
-package worker
+package execution
 
 import (
 	"context"
@@ -9,51 +9,64 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/audit"
 )
+
+// Queue puts the approved revision of r in its cluster's queue (approval
+// order), in the approving transaction tx, and inserts its submit job
+// with jobs, so that the approval and its execution commit or roll back
+// together. Queueing the same revision again does nothing more.
+func Queue(ctx context.Context, tx pgx.Tx, jobs Jobs, r approvals.Request) error {
+	k, err := kindOf(r)
+	if err != nil {
+		return fmt.Errorf("execution: queue request %d: %w", r.ID, err)
+	}
+	key := r.ClusterUID
+	if k.createsCluster {
+		key = "name:" + r.ClusterName
+	}
+	_, err = tx.Exec(ctx, `
+		INSERT INTO submissions (request_id, revision, cluster_key, cluster_uid)
+		VALUES ($1, $2, $3, nullif($4, ''))
+		ON CONFLICT (request_id, revision) DO NOTHING`,
+		r.ID, r.Revision.Number, key, r.ClusterUID)
+	if err != nil {
+		return fmt.Errorf("execution: queue request %d: %w", r.ID, err)
+	}
+	if err := jobs.Submit(ctx, tx, r.ID, r.Revision.Number, 0); err != nil {
+		return fmt.Errorf("execution: enqueue request %d: %w", r.ID, err)
+	}
+	return nil
+}
 
 // ErrAccepted refuses to resend a change that Cloud Manager accepted: it
 // reached the cluster (and failed there), so sending it again is a new
 // decision: a new request, or a rollback.
 var ErrAccepted = fmt.Errorf("%w: Cloud Manager accepted this change, so it is not sent again; file a new request instead", approvals.ErrInvalidTransition)
 
-// ResendFunc sends failed request id again on behalf of admin a.
+// ResendFunc sends failed request id again on behalf of admin a (Resend
+// bound to a pool and a job queue).
 type ResendFunc func(ctx context.Context, a approvals.Actor, id int64, comment string) (approvals.Request, error)
 
 // Resend sends a failed change again: an admin's decision, audited with
 // their comment. Only a change the API never accepted is resent (its
-// submission was abandoned after the retry budget, or refused): the
-// request goes back to approved with a fresh attempt budget and a new
-// submit job, which like any other first re-reads the cluster (a cluster
-// that moved meanwhile makes the request stale; nothing is sent).
+// submission was abandoned after the retry budget, refused, or stopped
+// for a person with its outcome unknown): the request goes back to
+// approved with a fresh attempt budget and a new submit job, which like
+// any other first re-reads the cluster (a cluster that moved meanwhile
+// makes the request stale; nothing is sent).
 //
 // Errors: approvals.ErrForbidden (not an admin), approvals.ErrNotFound,
 // approvals.ErrInvalidTransition (not failed), ErrAccepted.
-func (w *Worker) Resend(ctx context.Context, a approvals.Actor, id int64, comment string) (approvals.Request, error) {
-	return resend(ctx, w.pool, w.client, a, id, comment)
-}
-
-// Resender returns Resend for a process that runs no jobs (see Enqueuer).
-func Resender(pool *pgxpool.Pool) (ResendFunc, error) {
-	client, err := insertOnlyClient(pool)
-	if err != nil {
-		return nil, fmt.Errorf("worker: resender: %w", err)
-	}
-	return func(ctx context.Context, a approvals.Actor, id int64, comment string) (approvals.Request, error) {
-		return resend(ctx, pool, client, a, id, comment)
-	}, nil
-}
-
-func resend(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx], a approvals.Actor, id int64, comment string) (approvals.Request, error) {
+func Resend(ctx context.Context, pool *pgxpool.Pool, jobs Jobs, a approvals.Actor, id int64, comment string) (approvals.Request, error) {
 	var r approvals.Request
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if !a.Admin {
 			return fmt.Errorf("%w: only an admin may send a failed change again", approvals.ErrForbidden)
 		}
-		// The request first, as the worker locks it: a concurrent resend
+		// The request first, as Submit locks it: a concurrent resend
 		// waits here and then finds it approved.
 		var err error
 		if r, err = approvals.Lock(ctx, tx, id); err != nil {
@@ -83,14 +96,13 @@ func resend(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx
 			return err
 		}
 		_, err = tx.Exec(ctx, `
-			UPDATE submissions SET resends = resends + 1, attempt_floor = $3, outcome_unknown = false,
+			UPDATE submissions SET resends = resends + 1, attempt_floor = $3, outcome_unknown = false, needs_person = false,
 			       reason = '', field_errors = '[]', finished_at = NULL
 			WHERE request_id = $1 AND revision = $2`, id, r.Revision.Number, floor)
 		if err != nil {
 			return err
 		}
-		args := SubmitArgs{RequestID: id, Revision: r.Revision.Number, Resend: resends + 1}
-		if _, err := client.InsertTx(ctx, tx, args, nil); err != nil {
+		if err := jobs.Submit(ctx, tx, id, r.Revision.Number, resends+1); err != nil {
 			return err
 		}
 		data := map[string]any{"resend": resends + 1, "revision": r.Revision.Number, "kind": string(r.Kind), "cluster_name": r.ClusterName}
@@ -104,7 +116,7 @@ func resend(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx
 		return err
 	})
 	if err != nil {
-		return approvals.Request{}, fmt.Errorf("worker: resend request %d: %w", id, err)
+		return approvals.Request{}, fmt.Errorf("execution: resend request %d: %w", id, err)
 	}
 	return r, nil
 }

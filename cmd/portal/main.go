@@ -55,6 +55,7 @@ func commands() []command {
 		{"serve", "run the web server and the background worker", runServe},
 		{"migrate", "apply, roll back or list database migrations (up, down, status)", runMigrate},
 		{"audit", "verify the audit log's hash chain, print its head, or prune it (verify, head, prune)", runAudit},
+		{"cloud", "check, read-only, what the portal assumes of the Cloud Manager tenant (check)", runCloud},
 		{"sim", "run the Cloud Manager API simulator alone", runSim},
 		{"dev", "run the whole stack locally with no set-up (PostgreSQL, simulator, identity provider)", runDev},
 	}

@@ -56,6 +56,9 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 	if err := cfg.CheckServe(); err != nil {
 		return err
 	}
+	if err := checkCloudConfig(cfg); err != nil {
+		return err
+	}
 	// Read before anything connects: a bad file is a configuration mistake.
 	var presets []specform.Preset
 	if parts.web {

@@ -49,9 +49,15 @@ type Config struct {
 	// Empty means "dev".
 	UserAgentVersion string
 
-	// Logger receives one debug record per attempt and a warning per
-	// retry. Nil discards. Records never contain tokens, secrets or bodies.
+	// Logger receives one debug record per attempt, a warning per retry
+	// and one per listed cluster that could not be read. Nil discards.
+	// Records never contain tokens, secrets or bodies.
 	Logger *slog.Logger
+
+	// Behaviour is what the client assumes where the API's reference is
+	// silent; the zero value means DefaultBehaviour. New refuses a
+	// behaviour that does not pass Validate.
+	Behaviour Behaviour
 }
 
 // String describes the configuration with its secrets masked.
@@ -91,6 +97,7 @@ type Client struct {
 	timeout   time.Duration
 	userAgent string
 	log       *slog.Logger
+	behaviour Behaviour // completed with the defaults
 }
 
 // maxResponseBody bounds how much of a reply is read.
@@ -101,6 +108,10 @@ const maxResponseBody = 16 << 20
 func New(cfg Config) (*Client, error) {
 	base, err := parseBaseURL(cfg.BaseURL)
 	if err != nil {
+		return nil, err
+	}
+	behaviour := cfg.Behaviour.WithDefaults()
+	if err := behaviour.Validate(); err != nil {
 		return nil, err
 	}
 	timeout := cfg.Timeout
@@ -121,6 +132,7 @@ func New(cfg Config) (*Client, error) {
 		timeout:   timeout,
 		userAgent: "Clusterdesk/" + version,
 		log:       logger,
+		behaviour: behaviour,
 	}
 	c.http = newHTTPClient(cfg.HTTPClient, timeout, c.userAgent)
 
@@ -140,6 +152,11 @@ func New(cfg Config) (*Client, error) {
 	}
 	return c, nil
 }
+
+// Behaviour returns the behaviour the client was configured with, its
+// empty fields completed with the defaults. The result is a copy: changing
+// it changes nothing in the client.
+func (c *Client) Behaviour() Behaviour { return c.behaviour.WithDefaults() }
 
 // parseBaseURL accepts an absolute https URL, or http for loopback hosts.
 func parseBaseURL(raw string) (*url.URL, error) {
@@ -172,6 +189,9 @@ type request struct {
 	query       url.Values
 	body        []byte
 	contentType string
+	// oneShot marks a call that is never sent again once it may have
+	// reached the service, whatever its method (POST always is).
+	oneShot bool
 }
 
 // send performs req with retries and one token refresh after a 401, and
@@ -191,7 +211,7 @@ func (c *Client) send(ctx context.Context, req request) ([]byte, error) {
 			n--
 			continue
 		}
-		safe := req.method != http.MethodPost || !res.sent
+		safe := (req.method != http.MethodPost && !req.oneShot) || !res.sent
 		if !safe || n >= c.retry.MaxAttempts || !IsRetryable(err) || ctx.Err() != nil {
 			return nil, err
 		}

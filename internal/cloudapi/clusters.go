@@ -172,21 +172,24 @@ func (c *Client) GetClusterVersion(ctx context.Context, id string, resourceVersi
 }
 
 // RestartServer terminates server instanceID of cluster id; the service
-// starts a replacement with a new instance id. The route is inferred
-// (BEHAVIOUR.md §7): POST /clusters/{id}/servers/{instanceId}/restart.
-// It is a POST, so it is not retried after it may have reached the service.
-// Errors: IsNotFound for an unknown server, IsBusy while the cluster
-// applies a change.
+// starts a replacement with a new instance id. The route is the configured
+// Behaviour.RestartRoute (by default the inferred POST
+// /clusters/{id}/servers/{instanceId}/restart, BEHAVIOUR.md §7), with both
+// ids path-escaped. Whatever its method, a restart is not retried after it
+// may have reached the service. Errors: IsNotFound for an unknown server,
+// IsBusy while the cluster applies a change.
 func (c *Client) RestartServer(ctx context.Context, id, instanceID string) error {
-	path, err := clusterPath(id)
-	if err != nil {
-		return err
+	if id == "" {
+		return errors.New("cloudapi: empty cluster id")
 	}
 	if instanceID == "" {
 		return errors.New("cloudapi: restartServer: empty instance id")
 	}
-	req := request{op: OpRestartServer, method: http.MethodPost, path: path + "/servers/" + url.PathEscape(instanceID) + "/restart"}
-	return c.call(ctx, req, nil, nil)
+	method, path, err := c.behaviour.restartRequest(id, instanceID)
+	if err != nil {
+		return fmt.Errorf("cloudapi: restartServer: %w", err)
+	}
+	return c.call(ctx, request{op: OpRestartServer, method: method, path: path, oneShot: true}, nil, nil)
 }
 
 // call encodes opts, sends req and decodes a non-empty reply into out

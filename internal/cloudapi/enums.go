@@ -23,12 +23,17 @@ const (
 	// StateStarted is inferred as the counterpart of STOPPED; it was not
 	// seen in Imply's pages (BEHAVIOUR.md §4).
 	StateStarted ClusterState = "STARTED"
+	// StateRunning is another plausible name of the running state; the
+	// default Behaviour counts it as running too.
+	StateRunning ClusterState = "RUNNING"
 )
 
 // Busy reports whether the cluster is applying a change, during which the
-// service answers every other change with 409 StateConflict
-// (BEHAVIOUR.md §4: whether PENDING blocks changes is inferred).
-func (s ClusterState) Busy() bool { return s == StatePending || s == StateUpdating }
+// service answers every other change with 409 StateConflict, as the
+// default behaviour sees it (PENDING, UPDATING; BEHAVIOUR.md §4: whether
+// PENDING blocks changes is inferred). Code that talks to a configured
+// tenant asks Client.Behaviour().Busy instead.
+func (s ClusterState) Busy() bool { return Behaviour{}.Busy(s) }
 
 // HealthStatus is the overall health indicator in status.status.
 type HealthStatus string

@@ -121,6 +121,10 @@ type crashCase struct {
 func newCrashCase(t *testing.T, bin string) *crashCase {
 	vars, s := testEnvSim(t)
 	vars["PORTAL_JOB_RESCUE_AFTER"] = "4s"
+	// Both below the rescue time, as serve requires: a call is given up
+	// after 2 s, and a lost answer may still land for 2 s more.
+	vars["PORTAL_CLOUD_TIMEOUT"] = "2s"
+	vars["PORTAL_CLOUD_SETTLE_TIME"] = "2s"
 	vars["PORTAL_INVENTORY_SYNC_INTERVAL"] = "1s"
 	vars["PORTAL_LOG_FORMAT"] = "text"
 	pool, err := pgxpool.New(t.Context(), vars["PORTAL_DATABASE_URL"])

@@ -182,3 +182,31 @@ func TestCheckServe(t *testing.T) {
 	_, err = config.Load(lookup(env))
 	require.ErrorContains(t, err, "PORTAL_OIDC_ISSUER: want an absolute http(s) URL")
 }
+
+// Timings that would let a change be sent twice stop the start: a job
+// rescued, or a lost answer given up, while the client may still be
+// waiting for that answer.
+func TestCheckServeRefusesUnsafeTimings(t *testing.T) {
+	t.Parallel()
+	env := validEnv()
+	env["PORTAL_OIDC_ISSUER"] = "https://sso.example.com"
+	env["PORTAL_OIDC_CLIENT_ID"] = "clusterdesk"
+	env["PORTAL_CLOUD_API_URL"] = "https://acme.implycloud.com/api/v1"
+	env["PORTAL_CLOUD_TOKEN"] = "static-token"
+	env["PORTAL_CLOUD_TIMEOUT"] = "1m"
+	env["PORTAL_JOB_RESCUE_AFTER"] = "1m"
+	env["PORTAL_CLOUD_SETTLE_TIME"] = "30s"
+	cfg, err := config.Load(lookup(env))
+	require.NoError(t, err)
+	var problems config.Problems
+	require.ErrorAs(t, cfg.CheckServe(), &problems)
+	require.Len(t, problems, 2)
+	require.Contains(t, problems[0], "PORTAL_JOB_RESCUE_AFTER: 1m0s must be longer than PORTAL_CLOUD_TIMEOUT (1m0s)")
+	require.Contains(t, problems[1], "PORTAL_CLOUD_SETTLE_TIME: 30s must be at least PORTAL_CLOUD_TIMEOUT (1m0s)")
+
+	env["PORTAL_JOB_RESCUE_AFTER"] = "2m"
+	env["PORTAL_CLOUD_SETTLE_TIME"] = "1m"
+	cfg, err = config.Load(lookup(env))
+	require.NoError(t, err)
+	require.NoError(t, cfg.CheckServe())
+}

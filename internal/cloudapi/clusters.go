@@ -1,6 +1,7 @@
 package cloudapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // ErrAccessModeRequired is returned by ReplaceCluster when neither the new
@@ -17,13 +19,42 @@ var ErrAccessModeRequired = errors.New("cloudapi: replace needs spec.pivot.acces
 
 // ListClusters returns every cluster of the account (no paging exists).
 // Option: Pretty.
+//
+// Each listed cluster is decoded on its own, so one the client cannot read
+// does not hide the others: it is returned with Unreadable set to the
+// reason, Metadata.UID and Metadata.Name when they could be read, and a
+// nil Status, and a warning is logged. The call fails only when the reply
+// is not a JSON array.
 func (c *Client) ListClusters(ctx context.Context, opts ...Option) ([]Cluster, error) {
-	var clusters []Cluster
-	err := c.call(ctx, request{op: OpListClusters, method: http.MethodGet, path: "/clusters"}, opts, &clusters)
+	var items []json.RawMessage
+	err := c.call(ctx, request{op: OpListClusters, method: http.MethodGet, path: "/clusters"}, opts, &items)
 	if err != nil {
 		return nil, err
 	}
+	clusters := make([]Cluster, len(items))
+	for i, item := range items {
+		if err := json.Unmarshal(item, &clusters[i]); err != nil {
+			clusters[i] = unreadableCluster(item, err)
+			c.log.WarnContext(ctx, "cloudapi: a listed cluster could not be read; it is returned as unreadable",
+				"op", OpListClusters, "index", i, "uid", clusters[i].Metadata.UID, "name", clusters[i].Metadata.Name, "err", err)
+		}
+	}
 	return clusters, nil
+}
+
+// unreadableCluster is what can be read of a cluster document that does
+// not decode: its uid and name, when they are strings.
+func unreadableCluster(doc json.RawMessage, err error) Cluster {
+	c := Cluster{Unreadable: err.Error()}
+	var top struct {
+		Metadata map[string]json.RawMessage `json:"metadata"`
+	}
+	if json.Unmarshal(doc, &top) != nil {
+		return c
+	}
+	_ = json.Unmarshal(top.Metadata["uid"], &c.Metadata.UID)   // left empty unless a string
+	_ = json.Unmarshal(top.Metadata["name"], &c.Metadata.Name) // left empty unless a string
+	return c
 }
 
 // GetCluster returns one cluster by its id (metadata.uid). Errors: an
@@ -46,6 +77,10 @@ func (c *Client) GetCluster(ctx context.Context, id string, opts ...Option) (*Cl
 // the configuration is only validated. A 400 carries per-field details (see
 // APIError.FieldErrors).
 //
+// A nil cluster with a nil error means the service accepted the call
+// without returning the cluster (a 2xx with an empty body, BEHAVIOUR.md
+// §1); read it back, here by listing and looking for its name.
+//
 // Create is never retried once the request may have reached the service:
 // after a retryable error, look for the cluster by name before creating it
 // again. Options: DryRun, Pretty.
@@ -54,12 +89,8 @@ func (c *Client) CreateCluster(ctx context.Context, cluster *Cluster, opts ...Op
 	if err != nil {
 		return nil, fmt.Errorf("cloudapi: createCluster: %w", err)
 	}
-	var created Cluster
 	req := request{op: OpCreateCluster, method: http.MethodPost, path: "/clusters", body: body, contentType: "application/json"}
-	if err := c.call(ctx, req, opts, &created); err != nil {
-		return nil, err
-	}
-	return &created, nil
+	return c.callForCluster(ctx, req, opts)
 }
 
 // UpdateCluster sends patch, a JSON merge patch (RFC 7386) such as
@@ -68,6 +99,10 @@ func (c *Client) CreateCluster(ctx context.Context, cluster *Cluster, opts ...Op
 // SpecPatch or CreateMergePatch. Errors: IsBusy while the cluster applies
 // another change, IsNotFound, a 400 with details. Options: DryRun, Force,
 // Pretty.
+//
+// A nil cluster with a nil error means the service accepted the call
+// without returning the cluster (a 2xx with an empty body, BEHAVIOUR.md
+// §1); read it back with GetCluster.
 //
 // A retried PATCH is never applied twice: merging the same patch again
 // changes nothing, and a cluster busy with the first attempt's update
@@ -80,12 +115,8 @@ func (c *Client) UpdateCluster(ctx context.Context, id string, patch json.RawMes
 	if !json.Valid(patch) {
 		return nil, errors.New("cloudapi: updateCluster: patch is not valid JSON")
 	}
-	var updated Cluster
 	req := request{op: OpUpdateCluster, method: http.MethodPatch, path: path, body: patch, contentType: "application/merge-patch+json"}
-	if err := c.call(ctx, req, opts, &updated); err != nil {
-		return nil, err
-	}
-	return &updated, nil
+	return c.callForCluster(ctx, req, opts)
 }
 
 // ReplaceCluster replaces the whole configuration of cluster id with
@@ -98,6 +129,10 @@ func (c *Client) UpdateCluster(ctx context.Context, id string, patch json.RawMes
 // the current one, both read with GetCluster. If the current cluster has no
 // access mode either, it returns ErrAccessModeRequired without calling PUT.
 // Options: DryRun, Force, Pretty.
+//
+// A nil cluster with a nil error means the service accepted the call
+// without returning the cluster (a 2xx with an empty body, BEHAVIOUR.md
+// §1); read it back with GetCluster.
 func (c *Client) ReplaceCluster(ctx context.Context, id string, cluster *Cluster, opts ...Option) (*Cluster, error) {
 	path, err := clusterPath(id)
 	if err != nil {
@@ -113,12 +148,8 @@ func (c *Client) ReplaceCluster(ctx context.Context, id string, cluster *Cluster
 	if err != nil {
 		return nil, fmt.Errorf("cloudapi: replaceCluster: %w", err)
 	}
-	var replaced Cluster
 	req := request{op: OpReplaceCluster, method: http.MethodPut, path: path, body: body, contentType: "application/json"}
-	if err := c.call(ctx, req, opts, &replaced); err != nil {
-		return nil, err
-	}
-	return &replaced, nil
+	return c.callForCluster(ctx, req, opts)
 }
 
 // currentPivot completes pivot (possibly nil) with the access mode of
@@ -192,8 +223,27 @@ func (c *Client) RestartServer(ctx context.Context, id, instanceID string) error
 	return c.call(ctx, request{op: OpRestartServer, method: method, path: path, oneShot: true}, nil, nil)
 }
 
-// call encodes opts, sends req and decodes a non-empty reply into out
-// (which may be nil for calls without a result).
+// errEmptyReply is call's answer to a 2xx reply without a body when a body
+// was expected.
+var errEmptyReply = errors.New("success reply without the expected body")
+
+// callForCluster is call for the operations that answer with the cluster
+// (create, update, replace): an empty 2xx reply is (nil, nil).
+func (c *Client) callForCluster(ctx context.Context, req request, opts []Option) (*Cluster, error) {
+	var cluster Cluster
+	err := c.call(ctx, req, opts, &cluster)
+	if errors.Is(err, errEmptyReply) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &cluster, nil
+}
+
+// call encodes opts, sends req and decodes the reply into out (which may
+// be nil for calls without a result). A reply without a body (or only
+// white space) leaves out untouched and is errEmptyReply.
 func (c *Client) call(ctx context.Context, req request, opts []Option, out any) error {
 	query, err := encodeOptions(req.op, opts)
 	if err != nil {
@@ -207,8 +257,8 @@ func (c *Client) call(ctx context.Context, req request, opts []Option, out any) 
 	if out == nil {
 		return nil
 	}
-	if len(body) == 0 {
-		return fmt.Errorf("cloudapi: %s: success reply without the expected body", req.op)
+	if len(bytes.TrimSpace(body)) == 0 {
+		return fmt.Errorf("cloudapi: %s: %w", req.op, errEmptyReply)
 	}
 	if err := json.Unmarshal(body, out); err != nil {
 		return fmt.Errorf("cloudapi: %s: decode reply: %w", req.op, err)
@@ -224,10 +274,35 @@ func clusterPath(id string) (string, error) {
 }
 
 // writable returns the part of cluster a client may send: a copy without
-// metadata.uid and status, which the service owns.
+// metadata.uid and status, which the service owns. Every other member,
+// known or not, is kept, including the top level's and metadata's unknown
+// members. The remembered forms of uid and status (see Extra) go too, and
+// the caller's maps are not modified.
 func writable(cluster *Cluster) Cluster {
 	out := *cluster
 	out.Metadata.UID = ""
 	out.Status = nil
+	out.Unreadable = ""
+	out.Extra = withoutMember(out.Extra, "status")
+	out.Metadata.Extra = withoutMember(out.Metadata.Extra, "uid")
+	return out
+}
+
+// withoutMember returns extra without the members named name in any case
+// (a copy when there was one to remove).
+func withoutMember(extra map[string]json.RawMessage, name string) map[string]json.RawMessage {
+	found := false
+	for k := range extra {
+		found = found || strings.EqualFold(k, name)
+	}
+	if !found {
+		return extra
+	}
+	out := make(map[string]json.RawMessage, len(extra))
+	for k, v := range extra {
+		if !strings.EqualFold(k, name) {
+			out[k] = v
+		}
+	}
 	return out
 }

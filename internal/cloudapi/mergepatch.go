@@ -13,12 +13,14 @@ import (
 // deletes that member, and anything else (arrays included) replaces the old
 // value whole.
 
-// ErrUnrepresentable is returned by CreateMergePatch when the target holds a
-// null member inside an object. RFC 7386 cannot express that: a null in a
-// patch means "delete this member", so no patch produces a document that
-// keeps a member whose value is null. Nulls inside arrays are fine (arrays
-// are copied verbatim). Typed specs never contain such nulls, since their
-// empty optional fields are omitted rather than written as null.
+// ErrUnrepresentable is returned by CreateMergePatch when the target has a
+// null object member that the original does not have in the same place.
+// RFC 7386 cannot express that: a null in a patch means "delete this
+// member", so no patch creates a member whose value is null. A null the
+// original already has is fine (the patch leaves it alone), and so are
+// nulls inside arrays (arrays are copied verbatim). A typed spec writes a
+// null only where it read one (see Extra), so a patch between two specs
+// read from the API fails only when the null would be new.
 var ErrUnrepresentable = errors.New("cloudapi: target has a null object member, which a merge patch cannot express")
 
 // CreateMergePatch returns the smallest RFC 7386 merge patch that turns
@@ -26,7 +28,8 @@ var ErrUnrepresentable = errors.New("cloudapi: target has a null object member, 
 // members become null, changed arrays and scalars are given whole, and
 // objects are compared member by member. Equal objects give "{}".
 // ApplyMergePatch(original, patch) is equal to target, as JSON values.
-// Errors: invalid JSON in either document, or ErrUnrepresentable.
+// Errors: invalid JSON in either document, or ErrUnrepresentable (target
+// has a null member original lacks).
 func CreateMergePatch(original, target []byte) ([]byte, error) {
 	orig, err := decodeJSON(original)
 	if err != nil {
@@ -36,10 +39,11 @@ func CreateMergePatch(original, target []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cloudapi: merge patch: target: %w", err)
 	}
-	if hasNullMember(want) {
-		return nil, ErrUnrepresentable
+	patch, err := diffValues(orig, want)
+	if err != nil {
+		return nil, err
 	}
-	return encodeJSON(diffValues(orig, want))
+	return encodeJSON(patch)
 }
 
 // ApplyMergePatch applies an RFC 7386 merge patch to doc and returns the
@@ -92,16 +96,19 @@ func mergeValue(target, patch any) any {
 	return t
 }
 
-// diffValues returns the patch turning orig into want, which holds no null
-// object members.
-func diffValues(orig, want any) any {
+// diffValues returns the patch turning orig into want, or
+// ErrUnrepresentable when want has a null object member orig lacks.
+func diffValues(orig, want any) (any, error) {
 	o, oIsObject := orig.(map[string]any)
 	w, wIsObject := want.(map[string]any)
 	if !oIsObject || !wIsObject {
 		// Replacing a non-object (or by a non-object) needs the whole
 		// value; an object given whole is merged into {} and so arrives
-		// intact because it has no null members.
-		return want
+		// intact only when it has no null members.
+		if hasNullMember(want) {
+			return nil, ErrUnrepresentable
+		}
+		return want, nil
 	}
 	patch := map[string]any{}
 	for k := range o {
@@ -112,13 +119,19 @@ func diffValues(orig, want any) any {
 	for k, wv := range w {
 		ov, had := o[k]
 		switch {
-		case !had:
-			patch[k] = wv
-		case !reflect.DeepEqual(ov, wv):
-			patch[k] = diffValues(ov, wv)
+		case had && reflect.DeepEqual(ov, wv):
+			// Unchanged, a null included: the patch leaves it alone.
+		case wv == nil:
+			return nil, ErrUnrepresentable
+		default:
+			d, err := diffValues(ov, wv)
+			if err != nil {
+				return nil, err
+			}
+			patch[k] = d
 		}
 	}
-	return patch
+	return patch, nil
 }
 
 // hasNullMember reports whether v holds, at any depth outside arrays, an

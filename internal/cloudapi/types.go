@@ -7,11 +7,15 @@ import (
 
 // Field conventions for every type in this file:
 //
-//   - Extra holds the JSON members the type does not declare; they are
-//     written back unchanged (see extra.go).
+//   - Extra holds the JSON members the type does not declare, and the known
+//     members read in a form their field would not write back (null, "",
+//     3.0, "42"…); both are written back unchanged, so a document read and
+//     written again is the same JSON value (see extra.go for the rules and
+//     for what is read leniently).
 //   - Optional numbers and booleans are pointers, so "absent" and "zero" stay
 //     apart; lists keep the difference between absent (nil) and empty ([]).
-//   - Optional strings use omitempty: an empty string is written as absent.
+//   - Optional strings use omitempty: an empty string set in Go is written
+//     as absent (one read as "" is written back as "").
 
 // Cluster is one Imply cluster: identity, desired configuration and observed
 // state. Status is set by the service and never sent by this client.
@@ -21,6 +25,13 @@ type Cluster struct {
 	Status   *ClusterStatus `json:"status,omitempty"`
 
 	Extra map[string]json.RawMessage `json:"-"`
+
+	// Unreadable is set, only by ListClusters, on a listed cluster whose
+	// document could not be decoded: it is the reason. Such a cluster has
+	// only Metadata.UID and Metadata.Name (each when it could be read) and
+	// a nil Status; do not write it back or compare its spec. Never sent
+	// or encoded.
+	Unreadable string `json:"-"`
 }
 
 // ObjectMeta is the identity of a cluster. UID is assigned by the service

@@ -64,12 +64,16 @@ func TestUnknownMembersRoundTrip(t *testing.T) {
 	require.JSONEq(t, futureCluster, string(out))
 }
 
-func TestNullKnownFieldsReadAsAbsent(t *testing.T) {
+func TestNullKnownFieldsReadAsAbsentAndAreWrittenBack(t *testing.T) {
 	t.Parallel()
 	var m MasterConfig
 	require.NoError(t, json.Unmarshal([]byte(`{"replicas":null,"instanceType":"t2.small"}`), &m))
 	require.Nil(t, m.Replicas)
-	require.JSONEq(t, `{"instanceType":"t2.small"}`, string(mustMarshal(t, m)))
+	require.JSONEq(t, `{"replicas":null,"instanceType":"t2.small"}`, string(mustMarshal(t, m)), "unchanged, so written as read")
+
+	set := m
+	set.Replicas = new(int32(3))
+	require.JSONEq(t, `{"replicas":3,"instanceType":"t2.small"}`, string(mustMarshal(t, set)), "a value set later wins")
 }
 
 func mustMarshal(t *testing.T, v any) []byte {

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -75,7 +76,11 @@ func (s *Server) historyReplaceCreate(c echo.Context) error {
 	if spec == nil {
 		return s.render(c, http.StatusUnprocessableEntity, templates.ReplaceNewPage(s.page(c, "Replace the configuration of "+cl.Name), v))
 	}
-	in := approvals.NewRequest{Kind: approvals.KindReplace, ClusterUID: cl.UID, Reason: v.Reason, Spec: spec, SeenResourceVersion: &v.Seen}
+	in := approvals.NewRequest{Kind: approvals.KindReplace, ClusterUID: cl.UID, Reason: v.Reason, Spec: spec,
+		SeenResourceVersion: &v.Seen, HardUpdate: c.FormValue("hard_update") != ""}
+	if refused := s.replacingDryRun(c, in); len(refused) > 0 {
+		v.Errors["spec_json"] = "Cloud Manager would refuse this specification (a dry run: nothing was changed): " + replacingRefusalText(refused) + "."
+	}
 	if filing && len(v.Errors) == 0 {
 		r, err := s.deps.Approvals.Create(c.Request().Context(), requestActor(c), in)
 		if err == nil {
@@ -153,4 +158,41 @@ func replacePlaceError(v *templates.ReplaceNewView, err error) error {
 		return err
 	}
 	return nil
+}
+
+// replacingDryRun asks Cloud Manager whether the rollback or replace in
+// would be accepted: a dry run of the PUT it would send (approvals.DryRun).
+// It returns what the API refuses; nothing when it accepts, when the
+// request cannot be worked out (filing then says why) or when the API
+// cannot be asked (the approver's page asks again).
+func (s *Server) replacingDryRun(c echo.Context, in approvals.NewRequest) approvals.Violations {
+	if s.deps.Cloud == nil {
+		return nil
+	}
+	ctx := c.Request().Context()
+	in.Reason = cmpOr(strings.TrimSpace(in.Reason), previewReason)
+	p, err := s.deps.Approvals.Preview(ctx, in)
+	if err != nil {
+		return nil
+	}
+	rev := p.Revision
+	ctx, cancel := context.WithTimeout(ctx, specDryRunTimeout)
+	defer cancel()
+	vs, err := approvals.DryRun(ctx, s.deps.Cloud, approvals.Proposal{Kind: in.Kind, ClusterUID: in.ClusterUID,
+		Base: rev.BaseSpec, Proposed: rev.ProposedSpec, HardUpdate: rev.Payload.HardUpdate})
+	if err != nil {
+		s.logger.Warn("dry run of a replacing request failed; filed unchecked", "request_id", RequestID(c), "kind", in.Kind, "err", err)
+		return nil
+	}
+	return vs
+}
+
+// replacingRefusalText says the API's refusal in words, each problem with
+// the field it is about.
+func replacingRefusalText(vs approvals.Violations) string {
+	texts := make([]string, len(vs))
+	for i, v := range vs {
+		texts[i] = specTopText(v)
+	}
+	return strings.Join(texts, "; ")
 }

@@ -46,7 +46,7 @@ func requestHistoryView(ctx context.Context, q approvals.Querier, d approvals.De
 func revisionChangesView(c approvals.RevisionChanges) templates.RevisionChangesView {
 	v := templates.RevisionChangesView{FromRevision: c.FromRevision, ToRevision: c.ToRevision,
 		BaseMoved: c.BaseMoved(), FromBase: c.FromBase, ToBase: c.ToBase,
-		Cluster: diffRows(c.Cluster, nil)}
+		Cluster: diffRows(c.Cluster, nil), HardUpdate: c.HardUpdate}
 	for _, d := range c.Proposal {
 		row := templates.ChangeDeltaRow{Path: d.Path, Kind: string(d.Kind)}
 		if d.Old != nil {

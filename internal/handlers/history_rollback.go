@@ -74,9 +74,16 @@ func (s *Server) historyRollbackCreate(c echo.Context) error {
 	if seenErr != nil || seen != cl.ResourceVersion {
 		top = append(top, "The cluster changed since the form was shown. Check the changes below again, then file the request.")
 	}
+	in := approvals.NewRequest{Kind: approvals.KindRollback, ClusterUID: cl.UID, Reason: reason, RollbackTo: &rv,
+		SeenResourceVersion: &seen, HardUpdate: c.FormValue("hard_update") != ""}
 	if len(errs) == 0 && len(top) == 0 {
-		r, err := s.deps.Approvals.Create(c.Request().Context(), requestActor(c), approvals.NewRequest{
-			Kind: approvals.KindRollback, ClusterUID: cl.UID, Reason: reason, RollbackTo: &rv, SeenResourceVersion: &seen})
+		if refused := s.replacingDryRun(c, in); len(refused) > 0 {
+			top = append(top, "Cloud Manager would refuse this rollback (a dry run: nothing was changed), so it was not filed: "+
+				replacingRefusalText(refused)+".")
+		}
+	}
+	if len(errs) == 0 && len(top) == 0 {
+		r, err := s.deps.Approvals.Create(c.Request().Context(), requestActor(c), in)
 		if err == nil {
 			return c.Redirect(http.StatusSeeOther, "/requests/"+strconv.FormatInt(r.ID, 10))
 		}

@@ -205,6 +205,7 @@ func requestShowView(d approvals.Details, takes approvals.Requirements) template
 		v.Risks = append(v.Risks, risk.Message)
 	}
 	v.Diff = diffRows(r.Revision.Diff, r.Revision.Risks)
+	v.HardUpdate = r.Revision.Payload.HardUpdate
 	e := takes.Evaluation
 	v.Takes = templates.RequestTakesView{
 		Policy: e.Policy.Name, PolicyDescription: e.Policy.Description,

@@ -29,6 +29,7 @@ type specForm struct {
 	seen         string // update: the resource version the form was built on
 	revision     string // edit: the revision the form was built from
 	switchTo     string // "form" or "json": switch modes instead of filing
+	hardUpdate   bool   // the choice of a hard update is ticked
 }
 
 func bindSpecForm(c echo.Context) (specForm, error) {
@@ -40,7 +41,7 @@ func bindSpecForm(c echo.Context) (specForm, error) {
 		mode: values.Get("mode"), values: values, name: values.Get("name"), reason: values.Get("reason"),
 		specJSON: values.Get("spec_json"), specBase: values.Get("spec_base"),
 		seen: values.Get("seen_resource_version"), revision: values.Get("revision"),
-		switchTo: values.Get("switch_to"),
+		switchTo: values.Get("switch_to"), hardUpdate: values.Get("hard_update") != "",
 	}
 	if f.mode != "json" {
 		f.mode = "form"
@@ -60,9 +61,10 @@ type specTarget struct {
 	request *approvals.Request
 }
 
-// proposal is what the target with spec would ask for, for a check.
-func (t specTarget) proposal(name string, spec cloudapi.ClusterSpec) approvals.Proposal {
-	p := approvals.Proposal{Kind: t.kind, Name: strings.TrimSpace(name), Proposed: &spec}
+// proposal is what the target with spec (and the choice of a hard
+// update) would ask for, for a check.
+func (t specTarget) proposal(name string, spec cloudapi.ClusterSpec, hardUpdate bool) approvals.Proposal {
+	p := approvals.Proposal{Kind: t.kind, Name: strings.TrimSpace(name), Proposed: &spec, HardUpdate: hardUpdate}
 	if t.cluster != nil {
 		current := t.cluster.Spec
 		p.ClusterUID, p.Base = t.cluster.UID, &current
@@ -110,7 +112,7 @@ func filledSpecView(v templates.SpecFormView, spec cloudapi.ClusterSpec) templat
 // postedSpecView is the form as posted: every value kept as typed.
 func postedSpecView(v templates.SpecFormView, f specForm) templates.SpecFormView {
 	v.Mode, v.Values, v.SpecJSON, v.SpecBase = f.mode, f.values, f.specJSON, f.specBase
-	v.Reason, v.SeenResourceVersion, v.Revision = f.reason, f.seen, f.revision
+	v.Reason, v.SeenResourceVersion, v.Revision, v.HardUpdate = f.reason, f.seen, f.revision, f.hardUpdate
 	if v.NameEditable {
 		v.Name = f.name
 	}
@@ -126,14 +128,17 @@ func (s *Server) specFormHandle(c echo.Context, t specTarget, f specForm, v temp
 	validate bool, file func(spec cloudapi.ClusterSpec) (string, error),
 ) error {
 	spec, parse := specRead(f, t)
+	p := t.proposal(f.name, spec, f.hardUpdate)
 	if f.switchTo != "" && !validate {
-		return s.specSwitch(c, f, v, spec, parse, title)
+		return s.specSwitch(c, f, v, p, parse, title)
 	}
-	v.Check = s.checkSpec(c, t.proposal(f.name, spec), parse)
+	var found approvals.Violations
+	v.Check, found = s.checkSpec(c, p, parse)
 	specCheckReason(&v, !validate)
 	specPlaceCheck(&v)
+	specOfferHardUpdate(&v, p, found)
 	if len(v.Check.Errors) == 0 && len(v.Check.Top) == 0 {
-		v.Preview = s.specPreview(c, t, f.name, spec)
+		v.Preview = s.specPreview(c, t, f.name, spec, f.hardUpdate)
 	}
 	if validate {
 		return s.render(c, http.StatusOK, templates.SpecCheckFragment(v))
@@ -152,18 +157,21 @@ func (s *Server) specFormHandle(c echo.Context, t specTarget, f specForm, v temp
 
 // specSwitch shows the form's spec in the other mode. What cannot be read
 // keeps the current mode, with the problem on its field.
-func (s *Server) specSwitch(c echo.Context, f specForm, v templates.SpecFormView, spec cloudapi.ClusterSpec, parse specform.Errors, title string) error {
+func (s *Server) specSwitch(c echo.Context, f specForm, v templates.SpecFormView, p approvals.Proposal, parse specform.Errors, title string) error {
 	if len(parse) > 0 {
 		v.Check = templates.SpecCheckView{Errors: map[string]string(parse), Done: true, API: specAPINotAsked}
 		specPlaceCheck(&v)
+		specOfferHardUpdate(&v, p, nil)
 		return s.render(c, http.StatusUnprocessableEntity, templates.SpecFormPage(s.page(c, title), v))
 	}
+	spec := *p.Proposed
 	if f.switchTo == "json" {
 		v.Mode, v.SpecJSON = "json", specform.EncodeJSON(spec)
 	} else {
 		v.Mode, v.Values = "form", specform.Encode(spec)
 	}
 	v.SpecBase = specBaseText(spec)
+	specOfferHardUpdate(&v, p, nil)
 	return s.render(c, http.StatusOK, templates.SpecFormPage(s.page(c, title), v))
 }
 
@@ -329,7 +337,8 @@ func (s *Server) specUpdatePost(c echo.Context, validate bool) error {
 			return "", fmt.Errorf("%w: the form lost the version it was built on; open it again", approvals.ErrInvalid)
 		}
 		r, err := s.deps.Approvals.Create(c.Request().Context(), requestActor(c), approvals.NewRequest{
-			Kind: approvals.KindUpdate, ClusterUID: cl.UID, Reason: f.reason, Spec: &spec, SeenResourceVersion: &seen})
+			Kind: approvals.KindUpdate, ClusterUID: cl.UID, Reason: f.reason, Spec: &spec, SeenResourceVersion: &seen,
+			HardUpdate: f.hardUpdate})
 		if err != nil {
 			return "", err
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -32,8 +33,9 @@ const (
 // checkSpec validates a proposal for a form: what could not be read
 // (parse) first, then the local rules, then Cloud Manager's dry run when
 // the portal has one and everything could be read. Each problem lands on
-// the field approvals.FieldForTarget names; the others go to the top.
-func (s *Server) checkSpec(c echo.Context, p approvals.Proposal, parse specform.Errors) templates.SpecCheckView {
+// the field approvals.FieldForTarget names; the others go to the top. The
+// violations are returned too, for the offer of a hard update.
+func (s *Server) checkSpec(c echo.Context, p approvals.Proposal, parse specform.Errors) (templates.SpecCheckView, approvals.Violations) {
 	check := templates.SpecCheckView{Errors: map[string]string{}, Done: true}
 	var vs approvals.Violations
 	switch {
@@ -69,7 +71,33 @@ func (s *Server) checkSpec(c echo.Context, p approvals.Proposal, parse specform.
 	for _, v := range placed.Top {
 		check.Top = append(check.Top, specTopText(v))
 	}
-	return check
+	return check, vs
+}
+
+// specOfferHardUpdate decides where v offers the choice of a hard update:
+// beside the field Cloud Manager's refusal is about (found), or, when the
+// choice is ticked and nothing was refused, beside the field whose change
+// needs it (the version first). A field the form does not show in its
+// mode hands the offer to the JSON editor. Kinds that cannot be hard
+// updates are never offered one.
+func specOfferHardUpdate(v *templates.SpecFormView, p approvals.Proposal, found approvals.Violations) {
+	v.HardUpdateField = ""
+	var target string
+	switch refusal, needed := found.HardUpdateNeeded(); {
+	case !p.Kind.CanHardUpdate():
+		return
+	case needed:
+		target = refusal.Target
+	case v.HardUpdate:
+		target = approvals.HardUpdateTarget(p, "spec")
+	default:
+		return
+	}
+	field, ok := approvals.FieldForTarget(target)
+	if !ok || !slices.Contains(templates.HardUpdateFields(), field) || !slices.Contains(v.SpecFieldNames(), field) {
+		field = "spec_json"
+	}
+	v.HardUpdateField = field
 }
 
 // specLocalRules are the portal's own rules for p.
@@ -205,7 +233,15 @@ func (s *Server) requestSpecCheck(c echo.Context, r approvals.Request, v *templa
 		for i, p := range vs {
 			texts[i] = specTopText(p)
 		}
-		said = "Cloud Manager would refuse this change (dry run), so it cannot be approved: " + strings.Join(texts, "; ") + ". The requester must edit it."
+		said = "Cloud Manager would refuse this change (dry run), so it cannot be approved: " + strings.Join(texts, "; ") + ". "
+		switch {
+		case r.Kind == approvals.KindCreate || r.Kind == approvals.KindUpdate:
+			said += "The requester must edit it."
+		default:
+			said += "The requester must cancel it and file a new request."
+		}
+	case r.Revision.Payload.HardUpdate:
+		said = "Cloud Manager's dry run accepts this change. It is sent as a hard update (force=true), as the requester chose."
 	default:
 		said = "Cloud Manager's dry run accepts this change."
 	}

@@ -92,6 +92,8 @@ func (s *Server) specEditForm(c echo.Context) error {
 	if r.Revision.HasBase {
 		v.SeenResourceVersion = strconv.FormatInt(r.Revision.BaseResourceVersion, 10)
 	}
+	v.HardUpdate = r.Revision.Payload.HardUpdate
+	specOfferHardUpdate(&v, approvals.ProposalOf(r), nil)
 	return s.ok(c, templates.SpecFormPage(s.page(c, specEditTitle(r)), v))
 }
 
@@ -121,7 +123,7 @@ func (s *Server) specEditPost(c echo.Context, validate bool) error {
 		if err != nil {
 			return "", fmt.Errorf("%w: the form lost the revision it was built from; open it again", approvals.ErrInvalid)
 		}
-		edit := approvals.Edit{Revision: revision, Reason: f.reason, Spec: &spec}
+		edit := approvals.Edit{Revision: revision, Reason: f.reason, Spec: &spec, HardUpdate: f.hardUpdate}
 		if r.Kind == approvals.KindCreate {
 			edit.Name = f.name
 		}

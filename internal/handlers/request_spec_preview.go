@@ -14,11 +14,11 @@ import (
 // specPreview is the spec form's proposal as the request it would file:
 // the diff against the cluster, its risk hints and what approval it takes.
 // Nil when it cannot be worked out (the form then shows its errors).
-func (s *Server) specPreview(c echo.Context, t specTarget, name string, spec cloudapi.ClusterSpec) *templates.SpecPreviewView {
+func (s *Server) specPreview(c echo.Context, t specTarget, name string, spec cloudapi.ClusterSpec, hardUpdate bool) *templates.SpecPreviewView {
 	if s.deps.Approvals == nil {
 		return nil
 	}
-	in := approvals.NewRequest{Kind: t.kind, Name: strings.TrimSpace(name), Reason: "preview", Spec: &spec}
+	in := approvals.NewRequest{Kind: t.kind, Name: strings.TrimSpace(name), Reason: "preview", Spec: &spec, HardUpdate: hardUpdate}
 	switch {
 	case t.cluster != nil:
 		in.ClusterUID, in.SeenResourceVersion = t.cluster.UID, &t.cluster.ResourceVersion
@@ -38,8 +38,9 @@ func (s *Server) specPreview(c echo.Context, t specTarget, name string, spec clo
 		return nil
 	}
 	v := &templates.SpecPreviewView{
-		Diff:  diffRows(p.Revision.Diff, p.Revision.Risks),
-		Takes: s.takesOf(p),
+		Diff:       diffRows(p.Revision.Diff, p.Revision.Risks),
+		Takes:      s.takesOf(p),
+		HardUpdate: p.Revision.Payload.HardUpdate,
 	}
 	for _, r := range p.Revision.Risks {
 		v.Risks = append(v.Risks, r.Message)

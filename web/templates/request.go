@@ -17,7 +17,9 @@ type RequestShowView struct {
 	BaseResourceVersion int64
 	Diff                []RequestDiffRow
 	Risks               []string
-	Takes               RequestTakesView
+	// HardUpdate: the requester chose a hard update (force=true).
+	HardUpdate bool
+	Takes      RequestTakesView
 	Decisions           []RequestDecisionRow
 	Timeline            []RequestTimelineRow
 	Submission          *RequestSubmissionView

@@ -44,6 +44,9 @@ type RevisionChangesView struct {
 	FromBase, ToBase int64
 	Cluster          []RequestDiffRow
 	Proposal         []ChangeDeltaRow
+	// HardUpdate says how the choice of a hard update changed: "chosen",
+	// "dropped", or "" (unchanged).
+	HardUpdate string
 }
 
 // ChangeDeltaRow is one entry of the proposal's diff that changed between

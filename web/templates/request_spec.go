@@ -55,6 +55,20 @@ type SpecFormView struct {
 	// Submit labels the submit button.
 	Submit string
 	Layout []specform.Section
+	// HardUpdate is the choice of a hard update (the checkbox is ticked);
+	// HardUpdateField is the field beside which the choice is offered
+	// (one of HardUpdateFields), "" when it is not offered: Cloud Manager
+	// did not ask for one and none is chosen.
+	HardUpdate      bool
+	HardUpdateField string
+}
+
+// HardUpdateFields are the fields beside which a form can offer the choice
+// of a hard update: the version, the server groups' instance types (the
+// changes that restart servers) and the JSON editor (the whole spec).
+func HardUpdateFields() []string {
+	return []string{"version", "master_instance_type", "query_instance_type",
+		"data_tier1_instance_type", "data_tier2_instance_type", "data_tier3_instance_type", "spec_json"}
 }
 
 // SpecCheckView is the outcome of checking the form.

@@ -129,8 +129,8 @@ func auditPrune(ctx context.Context, pool *pgxpool.Pool, years int, dryRun bool,
 		fmt.Fprintln(stdout, "PORTAL_AUDIT_RETENTION_YEARS is 0: every event is kept, nothing to prune")
 		return nil
 	}
-	var due int64
-	if err := pool.QueryRow(ctx, "SELECT count(*) FROM audit_log WHERE at < $1", cutoff).Scan(&due); err != nil {
+	due, err := audit.CountBefore(ctx, pool, cutoff)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%d events are older than %s (%d years)\n", due, cutoff.Format(time.RFC3339), years)

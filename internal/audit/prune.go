@@ -23,6 +23,16 @@ type Pruned struct {
 	AnchorAt   time.Time `json:"anchor_at"`
 }
 
+// CountBefore returns how many events are older than cutoff: what Prune
+// would remove.
+func CountBefore(ctx context.Context, q Querier, cutoff time.Time) (int64, error) {
+	var n int64
+	if err := q.QueryRow(ctx, "SELECT count(*) FROM audit_log WHERE at < $1", cutoff).Scan(&n); err != nil {
+		return 0, fmt.Errorf("audit: count events before %s: %w", cutoff.Format(time.RFC3339), err)
+	}
+	return n, nil
+}
+
 // Prune removes the events older than cutoff inside tx, records the last
 // one's hash as the new anchor, and appends an audit.pruned event saying what
 // went. Nothing goes silently: with nothing older than cutoff it does nothing

@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -86,12 +85,9 @@ func (w *auditPruneWorker) Work(ctx context.Context, _ *river.Job[AuditPruneArgs
 	if cutoff.IsZero() {
 		return nil
 	}
-	var due bool
-	if err := w.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM audit_log WHERE at < $1)", cutoff).Scan(&due); err != nil {
-		return fmt.Errorf("audit prune: %w", err)
-	}
-	if !due {
-		return nil
+	due, err := audit.CountBefore(ctx, w.pool, cutoff)
+	if err != nil || due == 0 {
+		return err
 	}
 	r, err := audit.Verify(ctx, w.pool)
 	if err != nil {

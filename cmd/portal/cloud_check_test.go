@@ -14,8 +14,8 @@ import (
 
 // cloudCheck runs `portal cloud check` against a simulator started with
 // cfg and the portal's variables vars (PORTAL_CLOUD_* only: the check
-// needs no database), and returns its output, error and the simulator.
-func cloudCheck(t *testing.T, cfg sim.Config, vars map[string]string) (string, error, *sim.Server) {
+// needs no database), and returns its output, the simulator and its error.
+func cloudCheck(t *testing.T, cfg sim.Config, vars map[string]string) (string, *sim.Server, error) {
 	t.Helper()
 	cfg.SeedDemo, cfg.StageDuration = true, 10*time.Millisecond
 	s, err := sim.New(cfg)
@@ -34,7 +34,7 @@ func cloudCheck(t *testing.T, cfg sim.Config, vars map[string]string) (string, e
 	}
 	var stdout, stderr bytes.Buffer
 	err = run(t.Context(), []string{"cloud", "check"}, envOf(env), &stdout, &stderr)
-	return stdout.String(), err, s
+	return stdout.String(), s, err
 }
 
 // line returns the report line of the assumption that contains what.
@@ -53,7 +53,7 @@ func line(t *testing.T, out, what string) string {
 // be checked read-only is confirmed, and nothing in the simulator changed.
 func TestCloudCheckConfirmsTheDefaults(t *testing.T) {
 	t.Parallel()
-	out, err, s := cloudCheck(t, sim.Config{}, nil)
+	out, s, err := cloudCheck(t, sim.Config{}, nil)
 	require.NoError(t, err, out)
 	require.Contains(t, out, " 0 contradicted")
 	for _, what := range []string{"list clusters", "decodes", "is metadata.uid", "status.state", "status.status",
@@ -71,14 +71,14 @@ func TestCloudCheckConfirmsTheDefaults(t *testing.T) {
 // STARTED: the check says so, with the clusters it saw, and fails.
 func TestCloudCheckFindsAnotherRunningStateName(t *testing.T) {
 	t.Parallel()
-	out, err, _ := cloudCheck(t, sim.Config{RunningState: "RUNNING"}, map[string]string{"PORTAL_CLOUD_RUNNING_STATES": "STARTED"})
+	out, _, err := cloudCheck(t, sim.Config{RunningState: "RUNNING"}, map[string]string{"PORTAL_CLOUD_RUNNING_STATES": "STARTED"})
 	require.ErrorIs(t, err, errContradicted)
 	states := line(t, out, "status.state")
 	require.True(t, strings.HasPrefix(states, "contradicted"), out)
 	require.Contains(t, states, `analytics-prod: "RUNNING"`)
 
 	// With both names (the default), the same tenant is confirmed.
-	out, err, _ = cloudCheck(t, sim.Config{RunningState: "RUNNING"}, nil)
+	out, _, err = cloudCheck(t, sim.Config{RunningState: "RUNNING"}, nil)
 	require.NoError(t, err, out)
 	require.True(t, strings.HasPrefix(line(t, out, "status.state"), "confirmed"), out)
 }
@@ -88,14 +88,14 @@ func TestCloudCheckFindsAnotherRunningStateName(t *testing.T) {
 // does not exist, and the check says so.
 func TestCloudCheckFindsAnotherRestartRoute(t *testing.T) {
 	t.Parallel()
-	out, err, s := cloudCheck(t, sim.Config{RestartRoute: "DELETE /clusters/{clusterId}/servers/{instanceId}"}, nil)
+	out, s, err := cloudCheck(t, sim.Config{RestartRoute: "DELETE /clusters/{clusterId}/servers/{instanceId}"}, nil)
 	require.ErrorIs(t, err, errContradicted)
 	route := line(t, out, "Restart route")
 	require.True(t, strings.HasPrefix(route, "contradicted"), out)
 	require.Contains(t, route, "as a route that does not exist does")
 
 	// Configured as the tenant has it, the route is confirmed.
-	out, err, _ = cloudCheck(t, sim.Config{RestartRoute: "DELETE /clusters/{clusterId}/servers/{instanceId}"},
+	out, _, err = cloudCheck(t, sim.Config{RestartRoute: "DELETE /clusters/{clusterId}/servers/{instanceId}"},
 		map[string]string{"PORTAL_CLOUD_RESTART_ROUTE": "DELETE /clusters/{clusterId}/servers/{instanceId}"})
 	require.NoError(t, err, out)
 	require.True(t, strings.HasPrefix(line(t, out, "Restart route"), "confirmed"), out)
@@ -108,20 +108,20 @@ func TestCloudCheckFindsAnotherRestartRoute(t *testing.T) {
 // does not: the PUT dry run's answer shows the added members.
 func TestCloudCheckFindsFilledDefaults(t *testing.T) {
 	t.Parallel()
-	out, err, _ := cloudCheck(t, sim.Config{FillDefaults: true}, nil)
+	out, _, err := cloudCheck(t, sim.Config{FillDefaults: true}, nil)
 	require.ErrorIs(t, err, errContradicted, out)
 	fills := line(t, out, "PORTAL_CLOUD_FILLS_DEFAULTS")
 	require.True(t, strings.HasPrefix(fills, "contradicted"), out)
 	require.Contains(t, fills, "comes back with spec.")
 
-	out, err, _ = cloudCheck(t, sim.Config{FillDefaults: true}, map[string]string{"PORTAL_CLOUD_FILLS_DEFAULTS": "true"})
+	out, _, err = cloudCheck(t, sim.Config{FillDefaults: true}, map[string]string{"PORTAL_CLOUD_FILLS_DEFAULTS": "true"})
 	require.NoError(t, err, out)
 }
 
 // Bad assumptions are configuration problems, found before any call.
 func TestCloudCheckRefusesABadRoute(t *testing.T) {
 	t.Parallel()
-	_, err, s := cloudCheck(t, sim.Config{}, map[string]string{"PORTAL_CLOUD_RESTART_ROUTE": "POST /clusters/{clusterId}/restart"})
+	_, s, err := cloudCheck(t, sim.Config{}, map[string]string{"PORTAL_CLOUD_RESTART_ROUTE": "POST /clusters/{clusterId}/restart"})
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "PORTAL_CLOUD_RESTART_ROUTE")
 	require.Empty(t, s.Calls())

@@ -2,6 +2,7 @@ package specform
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,15 +59,23 @@ func DecodeJSON(text string) (cloudapi.ClusterSpec, error) {
 	var spec cloudapi.ClusterSpec
 	if err := json.Unmarshal(doc, &spec); err != nil {
 		if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-			where := strings.TrimPrefix(te.Field, ".")
-			if where == "" {
-				where = "a value"
-			}
+			where := cmp.Or(strings.TrimPrefix(te.Field, "."), wrappedPath(err, te), "a value")
 			return cloudapi.ClusterSpec{}, &JSONError{Problem: fmt.Sprintf("%s must be %s, not a JSON %s", where, goKind(te.Type.Kind().String()), te.Value)}
 		}
 		return cloudapi.ClusterSpec{}, &JSONError{Problem: err.Error()}
 	}
 	return spec, nil
+}
+
+// wrappedPath is the member path the cloudapi decoders put before a type
+// error they pass on ("master: replicas: json: cannot …" is
+// master.replicas), "" when there is none.
+func wrappedPath(err error, te *json.UnmarshalTypeError) string {
+	prefix, ok := strings.CutSuffix(err.Error(), te.Error())
+	if !ok || prefix == "" {
+		return ""
+	}
+	return strings.ReplaceAll(strings.TrimSuffix(prefix, ": "), ": ", ".")
 }
 
 func goKind(k string) string {

@@ -122,14 +122,14 @@ func dryRunOnce(ctx context.Context, api DryRunner, p Proposal, extra ...cloudap
 		if needsForce(v.Message) {
 			vs[i].NeedsHardUpdate = true
 			vs[i].Target = HardUpdateTarget(p, v.Target)
-			vs[i].Message = HardUpdateMessage + " Cloud Manager said: " + v.Message
+			vs[i].Message = hardUpdateMessage + " Cloud Manager said: " + v.Message
 		}
 	}
 	return vs, nil
 }
 
-// HardUpdateMessage is what a form says where a change needs a hard update.
-const HardUpdateMessage = "Cloud Manager can apply this change only as a hard update: every affected server restarts at once, so the cluster is down meanwhile. Allow a hard update to go ahead, or change less."
+// hardUpdateMessage is what a form says where a change needs a hard update.
+const hardUpdateMessage = "Cloud Manager can apply this change only as a hard update: every affected server restarts at once, so the cluster is down meanwhile. Allow a hard update to go ahead, or change less."
 
 // needsForce reports whether an API message refuses a change for want of
 // force=true. Inferred: the API's wording is not documented

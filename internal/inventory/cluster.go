@@ -43,6 +43,10 @@ type Cluster struct {
 	// DeletedAt is when the API stopped listing the cluster; zero while it
 	// exists.
 	DeletedAt time.Time
+	// Unreadable is why the last sync could not read the cluster the API
+	// listed (cloudapi.Cluster.Unreadable); empty when it could. Spec,
+	// Status and the rest are then the last readable copy, as of SyncedAt.
+	Unreadable string
 }
 
 // Deleted reports whether the API no longer has the cluster.
@@ -72,6 +76,9 @@ type Summary struct {
 	SyncedAt        time.Time
 	ChangedAt       time.Time
 	DeletedAt       time.Time // zero while the cluster exists
+	// Unreadable is why the last sync could not read the cluster; empty
+	// when it could (see Cluster.Unreadable).
+	Unreadable string
 }
 
 // SortKey orders ClusterList.
@@ -122,7 +129,7 @@ type Filter struct {
 }
 
 const summaryColumns = `uid, name, state, desired_state, imply_version, server_count, environment, team,
-	resource_version, synced_at, changed_at, deleted_at`
+	resource_version, synced_at, changed_at, deleted_at, unreadable`
 
 // ClusterList returns the clusters f selects, in f's order. Errors: an
 // unknown sort key, or the database's.
@@ -190,7 +197,7 @@ func Environments(ctx context.Context, q Querier) ([]string, error) {
 }
 
 const clusterColumns = `uid, name, spec, status, resource_version, state, environment, team,
-	first_seen_at, synced_at, changed_at, deleted_at`
+	first_seen_at, synced_at, changed_at, deleted_at, unreadable`
 
 // ClusterGet returns the cluster with uid, deleted or not. Errors:
 // ErrNotFound.
@@ -229,7 +236,7 @@ func scanCluster(row pgx.Row) (Cluster, error) {
 		deletedAt    *time.Time
 	)
 	err := row.Scan(&c.UID, &c.Name, &spec, &status, &c.ResourceVersion, &state, &c.Environment, &c.Team,
-		&c.FirstSeenAt, &c.SyncedAt, &c.ChangedAt, &deletedAt)
+		&c.FirstSeenAt, &c.SyncedAt, &c.ChangedAt, &deletedAt, &c.Unreadable)
 	if err != nil {
 		return Cluster{}, err
 	}
@@ -253,7 +260,7 @@ func scanSummary(row pgx.CollectableRow) (Summary, error) {
 		deletedAt      *time.Time
 	)
 	err := row.Scan(&s.UID, &s.Name, &state, &desired, &s.Version, &s.ServerCount, &s.Environment, &s.Team,
-		&s.ResourceVersion, &s.SyncedAt, &s.ChangedAt, &deletedAt)
+		&s.ResourceVersion, &s.SyncedAt, &s.ChangedAt, &deletedAt, &s.Unreadable)
 	if err != nil {
 		return Summary{}, err
 	}

@@ -6,7 +6,10 @@
 // A Syncer lists every cluster with one API call per Sync and records them in
 // the clusters table in one transaction: new clusters are inserted, changed
 // ones updated, and clusters the API no longer lists are marked deleted
-// (their rows stay, since requests and the audit log point at them). Refresh
+// (their rows stay, since requests and the audit log point at them). A
+// listed cluster the client could not decode keeps its last readable row,
+// marked unreadable with the reason until a read succeeds again, so one odd
+// cluster neither vanishes nor stops the others from syncing. Refresh
 // does the same for one cluster with one GetCluster call. Every resource
 // version seen is added to cluster_versions; versions that came and went
 // between two reads are fetched once from the API's history call (when the

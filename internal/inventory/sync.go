@@ -97,6 +97,10 @@ type Result struct {
 	// Skipped counts clusters left alone because the database already had
 	// a newer resource version (a refresh raced the list call).
 	Skipped int
+	// Unreadable counts listed clusters the client could not decode
+	// (cloudapi.Cluster.Unreadable): their cached rows are kept as last
+	// read and marked, and they count in no other field but Listed.
+	Unreadable int
 }
 
 // syncLock serialises every write of the inventory (syncs and refreshes
@@ -107,19 +111,27 @@ const syncLock int64 = 0x636c75737465720a // "cluster\n"
 // Sync lists every cluster with exactly one API call and records the
 // result in one transaction: upserts, new versions, clusters missing from
 // the list marked deleted, one notification per change and the OnChange
-// hook. Errors: the API's (nothing is written) or the database's (nothing
-// is kept).
+// hook. A listed cluster the client could not decode is not written over
+// its cached row: the row keeps the last readable copy and is marked
+// unreadable with the reason (Cluster.Unreadable), a warning is logged,
+// and the mark is cleared when a later read succeeds; one never read is
+// not stored. Errors: the API's (nothing is written) or the database's
+// (nothing is kept).
 func (s *Syncer) Sync(ctx context.Context) (Result, error) {
-	clusters, err := s.api.ListClusters(ctx)
+	listed, err := s.api.ListClusters(ctx)
 	if err != nil {
 		return Result{}, fmt.Errorf("inventory: sync: list clusters: %w", err)
 	}
+	clusters, unreadable := splitUnreadable(listed)
 	if err := s.fillGaps(ctx, clusters); err != nil {
 		return Result{}, fmt.Errorf("inventory: sync: %w", err)
 	}
-	r := Result{Listed: len(clusters)}
+	// An unreadable cluster without a uid may be any cached one, so no
+	// cluster can be called missing this time.
+	markMissing := !slices.ContainsFunc(unreadable, func(c cloudapi.Cluster) bool { return c.Metadata.UID == "" })
+	var r Result
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		r = Result{Listed: len(clusters)}
+		r = Result{Listed: len(listed), Unreadable: len(unreadable)}
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", syncLock); err != nil {
 			return err
 		}
@@ -128,11 +140,13 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 			return err
 		}
 		r.Skipped = len(clusters) - stored
-		gone, err := clustersMarkMissing(ctx, tx, uids(clusters))
-		if err != nil {
-			return err
+		if markMissing {
+			gone, err := clustersMarkMissing(ctx, tx, uids(listed))
+			if err != nil {
+				return err
+			}
+			changes = append(changes, gone...)
 		}
-		changes = append(changes, gone...)
 		for _, c := range changes {
 			switch c.Kind {
 			case ChangeCreated:
@@ -144,18 +158,103 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 			}
 		}
 		r.Unchanged = stored - r.Created - r.Updated
-		return s.announce(ctx, tx, changes)
+		marked, err := s.markUnreadable(ctx, tx, unreadable)
+		if err != nil {
+			return err
+		}
+		return s.announce(ctx, tx, append(changes, marked...))
 	})
 	if err != nil {
 		return Result{}, fmt.Errorf("inventory: sync: %w", err)
+	}
+	if !markMissing {
+		s.logger.WarnContext(ctx, "inventory: the API listed a cluster that could not be read, not even its uid; no cluster is marked deleted by this sync")
 	}
 	// The first sync of a process always says what it found, so a start-up
 	// shows at once that the API answers; later ones only when they change.
 	if !s.synced.Swap(true) || r.Created+r.Updated+r.Deleted > 0 {
 		s.logger.InfoContext(ctx, "inventory synced", "listed", r.Listed, "created", r.Created,
-			"updated", r.Updated, "deleted", r.Deleted, "skipped", r.Skipped)
+			"updated", r.Updated, "deleted", r.Deleted, "skipped", r.Skipped, "unreadable", r.Unreadable)
 	}
 	return r, nil
+}
+
+// splitUnreadable separates the clusters the client could decode from
+// those it could not.
+func splitUnreadable(listed []cloudapi.Cluster) (readable, unreadable []cloudapi.Cluster) {
+	for _, c := range listed {
+		if c.Unreadable != "" {
+			unreadable = append(unreadable, c)
+		} else {
+			readable = append(readable, c)
+		}
+	}
+	return readable, unreadable
+}
+
+// maxUnreadableReason bounds the stored reason; decode errors are short.
+const maxUnreadableReason = 2000
+
+// markUnreadable records on each cached row that the API listed the
+// cluster but it could not be read, with the reason, and logs a warning
+// per cluster. A row whose mark changes is a change (ChangeUpdated, its
+// version unmoved), so that pages showing it redraw. A cluster never
+// stored, or without a uid, is only logged.
+func (s *Syncer) markUnreadable(ctx context.Context, tx pgx.Tx, clusters []cloudapi.Cluster) ([]Change, error) {
+	var changes []Change
+	for _, c := range clusters {
+		reason := c.Unreadable
+		if r := []rune(reason); len(r) > maxUnreadableReason {
+			reason = string(r[:maxUnreadableReason]) + "…"
+		}
+		s.logger.WarnContext(ctx, "inventory: the API listed a cluster the portal cannot read; its last readable copy is kept",
+			"uid", c.Metadata.UID, "name", c.Metadata.Name, "reason", reason)
+		if c.Metadata.UID == "" {
+			continue
+		}
+		change, found, err := clusterMarkUnreadable(ctx, tx, c.Metadata.UID, reason)
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			s.logger.WarnContext(ctx, "inventory: an unreadable cluster was never read before; it is not listed until it can be read",
+				"uid", c.Metadata.UID, "name", c.Metadata.Name)
+			continue
+		}
+		if change != nil {
+			changes = append(changes, *change)
+		}
+	}
+	return changes, nil
+}
+
+// clusterMarkUnreadable sets the unreadable mark of cluster uid to reason
+// (” clears it) and returns the change when the mark changed; found is
+// false when the inventory has no such cluster.
+func clusterMarkUnreadable(ctx context.Context, tx pgx.Tx, uid, reason string) (change *Change, found bool, err error) {
+	c := Change{Kind: ChangeUpdated, UID: uid}
+	var (
+		state   string
+		changed bool
+	)
+	err = tx.QueryRow(ctx, `
+		UPDATE clusters c SET unreadable = $2,
+			changed_at = CASE WHEN old.was = $2 THEN c.changed_at ELSE now() END
+		FROM (SELECT uid, unreadable AS was FROM clusters WHERE uid = $1) old
+		WHERE c.uid = old.uid
+		RETURNING c.name, c.state, c.resource_version, old.was <> $2`, uid, reason).
+		Scan(&c.Name, &state, &c.ResourceVersion, &changed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("mark cluster %s unreadable: %w", uid, err)
+	}
+	if !changed {
+		return nil, true, nil
+	}
+	c.State, c.PreviousResourceVersion = cloudapi.ClusterState(state), c.ResourceVersion
+	return &c, true, nil
 }
 
 // Refresh reads cluster uid from the API (one call) and records it as Sync
@@ -298,9 +397,10 @@ func (r row) args() []any {
 }
 
 // clusterUpsertSQL inserts or updates one cluster unless the stored
-// resource version is newer (then it returns no row). It returns whether
-// anything changed (changed_at and synced_at are both set to now() exactly
-// then), and the stored version and deletion before the statement (null
+// resource version is newer (then it returns no row), clearing its
+// unreadable mark. It returns whether anything changed (changed_at and
+// synced_at are both set to now() exactly then; a cleared mark is a
+// change), and the stored version and deletion before the statement (null
 // for a new cluster).
 const clusterUpsertSQL = `
 	WITH prev AS (
@@ -314,9 +414,9 @@ const clusterUpsertSQL = `
 			resource_version = EXCLUDED.resource_version, state = EXCLUDED.state,
 			desired_state = EXCLUDED.desired_state, imply_version = EXCLUDED.imply_version,
 			server_count = EXCLUDED.server_count, environment = EXCLUDED.environment, team = EXCLUDED.team,
-			synced_at = now(), deleted_at = NULL,
+			synced_at = now(), deleted_at = NULL, unreadable = '',
 			changed_at = CASE
-				WHEN c.deleted_at IS NOT NULL
+				WHEN c.deleted_at IS NOT NULL OR c.unreadable <> ''
 				  OR (c.name, c.spec, c.status, c.resource_version, c.environment, c.team)
 				     IS DISTINCT FROM
 				     (EXCLUDED.name, EXCLUDED.spec, EXCLUDED.status, EXCLUDED.resource_version, EXCLUDED.environment, EXCLUDED.team)

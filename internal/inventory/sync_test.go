@@ -4,6 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -403,4 +408,198 @@ func TestClusterListFiltersAndSorts(t *testing.T) {
 
 	_, err = inventory.ClusterGet(ctx, f.pool, "nope")
 	require.ErrorIs(t, err, inventory.ErrNotFound)
+}
+
+// corruptingTenant serves a simulator, except that while name is set the
+// list shows that cluster with a spec the client cannot decode.
+type corruptingTenant struct {
+	sim *sim.Server
+
+	mu   sync.Mutex
+	name string
+}
+
+func (c *corruptingTenant) corrupt(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.name = name
+}
+
+func (c *corruptingTenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	name := c.name
+	c.mu.Unlock()
+	if name == "" || r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/clusters") {
+		c.sim.ServeHTTP(w, r)
+		return
+	}
+	rec := httptest.NewRecorder()
+	c.sim.ServeHTTP(rec, r)
+	var items []map[string]json.RawMessage
+	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &items) != nil {
+		http.Error(w, "the simulator's list did not decode", http.StatusInternalServerError)
+		return
+	}
+	for _, item := range items {
+		var meta struct{ Name string }
+		_ = json.Unmarshal(item["metadata"], &meta)
+		if meta.Name == name {
+			item["spec"] = json.RawMessage(`{"version":"2024.01","master":{"replicas":"three"}}`)
+		}
+	}
+	body, _ := json.Marshal(items)
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(body)
+}
+
+// logBuffer collects a logger's output for a test.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestSyncKeepsAnUnreadableClusterMarkedAndSyncsTheOthers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := simtest.Start(t, 5*time.Millisecond)
+	tenant := &corruptingTenant{sim: s}
+	server := httptest.NewServer(tenant)
+	t.Cleanup(server.Close)
+	client := simtest.Client(t, s, server.URL)
+	pool := testdb.New(t)
+	logs := &logBuffer{}
+	var hooked [][]inventory.Change
+	syncer := inventory.NewSyncer(pool, client, inventory.Config{
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		OnChange: func(_ context.Context, _ pgx.Tx, changes []inventory.Change) error {
+			hooked = append(hooked, changes)
+			return nil
+		},
+	})
+	sync := func() inventory.Result {
+		t.Helper()
+		r, err := syncer.Sync(ctx)
+		require.NoError(t, err)
+		return r
+	}
+	get := func(name string) inventory.Cluster {
+		t.Helper()
+		list, err := inventory.ClusterByName(ctx, pool, name)
+		require.NoError(t, err)
+		require.Len(t, list, 1)
+		return list[0]
+	}
+
+	require.Equal(t, inventory.Result{Listed: 3, Created: 3}, sync())
+	staging, prod := get("analytics-staging"), get("analytics-prod")
+	require.Empty(t, staging.Unreadable)
+
+	// Staging turns unreadable while prod changes: prod still syncs.
+	tenant.corrupt("analytics-staging")
+	_, err := client.UpdateCluster(ctx, prod.UID, json.RawMessage(`{"spec":{"awsTags":[{"name":"environment","value":"staging"}]}}`))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		c, err := client.GetCluster(ctx, prod.UID)
+		require.NoError(t, err)
+		return !c.Status.State.Busy()
+	}, 5*time.Second, 5*time.Millisecond, "prod settles, so later syncs see no change of it")
+	r := sync()
+	require.Equal(t, 3, r.Listed)
+	require.Equal(t, 1, r.Unreadable)
+	require.Equal(t, 1, r.Updated, "prod")
+	require.Equal(t, 1, r.Unchanged, "clickstream-dev")
+	require.Zero(t, r.Deleted, "listed, so not deleted")
+
+	marked := get("analytics-staging")
+	require.Contains(t, marked.Unreadable, "replicas")
+	require.Contains(t, marked.Unreadable, "cannot unmarshal string")
+	require.Equal(t, staging.Spec, marked.Spec, "the last readable copy is kept")
+	require.Equal(t, staging.ResourceVersion, marked.ResourceVersion)
+	require.Equal(t, staging.SyncedAt, marked.SyncedAt, "synced_at is the last successful read")
+	require.True(t, marked.ChangedAt.After(staging.ChangedAt))
+	require.False(t, marked.Deleted())
+	require.Equal(t, prod.ResourceVersion+1, get("analytics-prod").ResourceVersion)
+	require.Equal(t, "staging", get("analytics-prod").Environment)
+	require.Empty(t, get("analytics-prod").Unreadable)
+
+	list, err := inventory.ClusterList(ctx, pool, inventory.Filter{Name: "analytics-staging"})
+	require.NoError(t, err)
+	require.Equal(t, marked.Unreadable, list[0].Unreadable, "the list shows the mark too")
+
+	last := hooked[len(hooked)-1]
+	i := slices.IndexFunc(last, func(c inventory.Change) bool { return c.UID == staging.UID })
+	require.GreaterOrEqual(t, i, 0, "the mark is announced, so pages redraw")
+	require.Equal(t, inventory.ChangeUpdated, last[i].Kind)
+	require.False(t, last[i].VersionMoved(), "a mark is no new configuration")
+	require.Contains(t, logs.String(), "cannot read")
+	require.Contains(t, logs.String(), "uid="+staging.UID)
+
+	// Still unreadable: nothing new to say.
+	hooks := len(hooked)
+	require.Equal(t, inventory.Result{Listed: 3, Unreadable: 1, Unchanged: 2}, sync())
+	require.Len(t, hooked, hooks)
+	require.Equal(t, marked.ChangedAt, get("analytics-staging").ChangedAt)
+
+	// Readable again: the mark clears, and that is a change.
+	tenant.corrupt("")
+	require.Equal(t, inventory.Result{Listed: 3, Updated: 1, Unchanged: 2}, sync())
+	cleared := get("analytics-staging")
+	require.Empty(t, cleared.Unreadable)
+	require.True(t, cleared.SyncedAt.After(marked.SyncedAt))
+	require.Equal(t, []inventory.Change{{Kind: inventory.ChangeUpdated, UID: staging.UID, Name: staging.Name,
+		State: staging.State, ResourceVersion: staging.ResourceVersion, PreviousResourceVersion: staging.ResourceVersion}},
+		hooked[len(hooked)-1])
+}
+
+func TestSyncStoresNoClusterItNeverRead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	logs := &logBuffer{}
+	good := cloudapi.Cluster{Metadata: cloudapi.ObjectMeta{Name: "good", UID: "u-good"},
+		Spec: cloudapi.ClusterSpec{Version: "2024.01"}, Status: &cloudapi.ClusterStatus{ResourceVersion: 1}}
+	odd := cloudapi.Cluster{Metadata: cloudapi.ObjectMeta{Name: "odd", UID: "u-odd"}, Unreadable: "spec: bad"}
+	syncer := inventory.NewSyncer(pool, staticAPI{[]cloudapi.Cluster{good, odd}},
+		inventory.Config{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	r, err := syncer.Sync(ctx)
+	require.NoError(t, err)
+	require.Equal(t, inventory.Result{Listed: 2, Created: 1, Unreadable: 1}, r)
+	_, err = inventory.ClusterGet(ctx, pool, "u-odd")
+	require.ErrorIs(t, err, inventory.ErrNotFound, "nothing readable to show yet")
+	require.Contains(t, logs.String(), "never read before")
+}
+
+func TestSyncDeletesNothingWhenAnUnreadableClusterHasNoUID(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	at := func(uid string) cloudapi.Cluster {
+		return cloudapi.Cluster{Metadata: cloudapi.ObjectMeta{Name: uid, UID: uid}, Status: &cloudapi.ClusterStatus{}}
+	}
+	_, err := inventory.NewSyncer(pool, staticAPI{[]cloudapi.Cluster{at("a"), at("b")}}, inventory.Config{}).Sync(ctx)
+	require.NoError(t, err)
+
+	anonymous := cloudapi.Cluster{Unreadable: "json: cannot unmarshal number into Go value of type cloudapi.plain"}
+	r, err := inventory.NewSyncer(pool, staticAPI{[]cloudapi.Cluster{at("a"), anonymous}}, inventory.Config{}).Sync(ctx)
+	require.NoError(t, err)
+	require.Equal(t, inventory.Result{Listed: 2, Unchanged: 1, Unreadable: 1}, r, "b may be the unreadable one")
+	b, err := inventory.ClusterGet(ctx, pool, "b")
+	require.NoError(t, err)
+	require.False(t, b.Deleted())
+
+	r, err = inventory.NewSyncer(pool, staticAPI{[]cloudapi.Cluster{at("a")}}, inventory.Config{}).Sync(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, r.Deleted, "the control: b is deleted once the list is complete")
 }

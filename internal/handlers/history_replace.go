@@ -78,7 +78,12 @@ func (s *Server) historyReplaceCreate(c echo.Context) error {
 	}
 	in := approvals.NewRequest{Kind: approvals.KindReplace, ClusterUID: cl.UID, Reason: v.Reason, Spec: spec,
 		SeenResourceVersion: &v.Seen, HardUpdate: c.FormValue("hard_update") != ""}
-	if refused := s.replacingDryRun(c, in); len(refused) > 0 {
+	v.OfferHardUpdate, v.HardUpdate = in.HardUpdate, in.HardUpdate
+	refused := s.replacingDryRun(c, in)
+	if _, needed := refused.HardUpdateNeeded(); needed {
+		v.OfferHardUpdate = true
+	}
+	if len(refused) > 0 {
 		v.Errors["spec_json"] = "Cloud Manager would refuse this specification (a dry run: nothing was changed): " + replacingRefusalText(refused) + "."
 	}
 	if filing && len(v.Errors) == 0 {

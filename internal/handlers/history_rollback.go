@@ -76,8 +76,13 @@ func (s *Server) historyRollbackCreate(c echo.Context) error {
 	}
 	in := approvals.NewRequest{Kind: approvals.KindRollback, ClusterUID: cl.UID, Reason: reason, RollbackTo: &rv,
 		SeenResourceVersion: &seen, HardUpdate: c.FormValue("hard_update") != ""}
+	offer := in.HardUpdate
 	if len(errs) == 0 && len(top) == 0 {
-		if refused := s.replacingDryRun(c, in); len(refused) > 0 {
+		refused := s.replacingDryRun(c, in)
+		if _, needed := refused.HardUpdateNeeded(); needed {
+			offer = true
+		}
+		if len(refused) > 0 {
 			top = append(top, "Cloud Manager would refuse this rollback (a dry run: nothing was changed), so it was not filed: "+
 				replacingRefusalText(refused)+".")
 		}
@@ -98,6 +103,7 @@ func (s *Server) historyRollbackCreate(c echo.Context) error {
 		return err
 	}
 	v.Errors, v.Top = errs, append(top, v.Top...)
+	v.OfferHardUpdate, v.HardUpdate = offer, in.HardUpdate
 	return s.render(c, http.StatusUnprocessableEntity, templates.RollbackNewPage(s.page(c, rollbackTitle(cl, rv)), v))
 }
 

@@ -201,6 +201,8 @@ func TestHistoryReplaceIsDryRun(t *testing.T) {
 	body := html.UnescapeString(check.body)
 	require.Contains(t, body, "Cloud Manager would refuse this specification (a dry run: nothing was changed): spec.version: Cloud Manager can apply this change only as a hard update")
 	require.Equal(t, 1, dryRuns(f.sim, cloudapi.OpReplaceCluster))
+	require.Contains(t, check.body, `data-testid="hard-update-checkbox"`, "the choice is offered beside the refusal")
+	require.Contains(t, check.body, `aria-describedby="spec_json-error"`)
 	file := post("file")
 	require.Equal(t, http.StatusUnprocessableEntity, file.status)
 	require.Zero(t, f.countRows("change_requests"), "refused by the API's dry run, nothing is filed")
@@ -227,7 +229,9 @@ func TestHistoryRollbackIsDryRun(t *testing.T) {
 	cl, err := inventory.ClusterGet(t.Context(), f.pool, staging)
 	require.NoError(t, err)
 	path := "/clusters/" + staging + "/versions/0/rollback"
-	require.Equal(t, http.StatusOK, alice.get(path).status)
+	form := alice.get(path)
+	require.Equal(t, http.StatusOK, form.status)
+	require.NotContains(t, form.body, `data-testid="hard-update-checkbox"`, "no choice before a dry run asks for it")
 	post := func(extra ...string) response {
 		form := url.Values{"csrf_token": {alice.csrfToken()}, "reason": {"2024.01 breaks a dashboard"},
 			"seen": {strconv.FormatInt(cl.ResourceVersion, 10)}}
@@ -242,6 +246,8 @@ func TestHistoryRollbackIsDryRun(t *testing.T) {
 	require.Contains(t, html.UnescapeString(refused.body), "Cloud Manager would refuse this rollback (a dry run: nothing was changed), so it was not filed: spec.version: Cloud Manager can apply this change only as a hard update")
 	require.Equal(t, 1, dryRuns(f.sim, cloudapi.OpReplaceCluster))
 	require.Zero(t, f.countRows("change_requests"))
+	require.Contains(t, refused.body, `data-testid="hard-update-checkbox"`, "the choice is offered beside the refusal")
+	require.Contains(t, refused.body, `aria-describedby="rollback-errors"`)
 
 	r := f.filedRequest(post("hard_update", "on"))
 	require.Equal(t, approvals.KindRollback, r.Kind)

@@ -76,6 +76,9 @@ type RollbackNewView struct {
 	Top []string
 	// Blocked: the rollback cannot be filed (it changes nothing).
 	Blocked bool
+	// OfferHardUpdate shows the choice of a hard update (a dry run said
+	// the rollback needs one, or it was chosen); HardUpdate is the choice.
+	OfferHardUpdate, HardUpdate bool
 }
 
 // Action is where the form posts.
@@ -101,6 +104,9 @@ type ReplaceNewView struct {
 	Policy, PolicyText string
 	NotRestored        []NotRestoredRow
 	Collisions         []CollisionRow
+	// OfferHardUpdate shows the choice of a hard update (a dry run said
+	// the change needs one, or it was chosen); HardUpdate is the choice.
+	OfferHardUpdate, HardUpdate bool
 }
 
 // Action is where the form posts.

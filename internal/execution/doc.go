@@ -23,11 +23,12 @@
 //     An attempt without an answer (a timeout, a dropped connection, a 5xx,
 //     a process that died) has an unknown outcome: before anything is sent
 //     again the cluster is read and the change looked for (reconciled).
-//   - A change of unknown outcome is not taken for "never applied" before
-//     Options.SettleTime has passed since the call: a gateway or the API
-//     may still be processing a request the client abandoned. A create is
-//     never sent twice: when its cluster has not appeared by then, the
-//     request stops as "outcome unknown — needs a person".
+//   - A change of unknown outcome is not taken for "never applied" unless
+//     a read begun after Options.SettleTime has passed since the call
+//     misses it: a gateway or the API may still be processing a request
+//     the client abandoned. A create is never sent twice: when its
+//     cluster has not appeared by then, the request stops as "outcome
+//     unknown — needs a person".
 //
 // Executor.Track then reads the cluster at a steady pace, copies its events
 // and the update's progress, and ends the request as succeeded or failed.

@@ -16,8 +16,8 @@ import (
 
 // prepare decides, under r's row lock, what this run does: nothing more
 // (finished), reconcile, wait (again), or send the returned attempt, which
-// it records first.
-func (e *Executor) prepare(ctx context.Context, tx pgx.Tx, r *approvals.Request, sub Submission, k kind, live *cloudapi.Cluster) (*attempt, time.Duration, bool, error) {
+// it records first. live is the cluster as read from readAt on.
+func (e *Executor) prepare(ctx context.Context, tx pgx.Tx, r *approvals.Request, sub Submission, k kind, live *cloudapi.Cluster, readAt time.Time) (*attempt, time.Duration, bool, error) {
 	b := e.opts.Behaviour
 	if mayBeApplied(*r, sub) {
 		applied, err := k.applied(*r, live, b)
@@ -29,8 +29,9 @@ func (e *Executor) prepare(ctx context.Context, tx pgx.Tx, r *approvals.Request,
 		}
 		if sub.OutcomeUnknown {
 			// Not there yet: the lost call may still land. Look again
-			// until the settle time has passed since it was made.
-			left, err := e.unsettled(ctx, tx, *r)
+			// until a read begun after the settle time (since the call)
+			// still misses it.
+			left, err := e.unsettled(ctx, tx, *r, readAt)
 			if err != nil {
 				return nil, 0, false, err
 			}
@@ -109,17 +110,25 @@ func (e *Executor) prepare(ctx context.Context, tx pgx.Tx, r *approvals.Request,
 	return a, 0, false, nil
 }
 
-// unsettled is how long the settle time still runs after r's latest
-// attempt of unknown outcome (since the last resend), by the database's
-// clock, which stamped the attempt.
-func (e *Executor) unsettled(ctx context.Context, tx pgx.Tx, r approvals.Request) (time.Duration, error) {
-	var left time.Duration
+// unsettled is how long the settle time still ran, when the cluster was
+// read at readAt, after r's latest attempt of unknown outcome (since the
+// last resend); zero when it had passed. A read begun before the settle
+// time ended may not show a call that landed since, however late its
+// answer came (a slow API is when calls land late): it never proves the
+// change missing. The settle time runs by the database's clock, which
+// stamped the attempt, and the read's age by this process's; now() is
+// when this transaction began, after the read, so the sum errs long.
+func (e *Executor) unsettled(ctx context.Context, tx pgx.Tx, r approvals.Request, readAt time.Time) (time.Duration, error) {
+	var left *time.Duration
 	err := tx.QueryRow(ctx, `
-		SELECT coalesce(greatest(max(a.started_at) + $3::interval - now(), '0'::interval), '0'::interval)
+		SELECT max(a.started_at) + $3::interval - now()
 		FROM submissions s JOIN submission_attempts a USING (request_id, revision)
 		WHERE s.request_id = $1 AND s.revision = $2 AND a.outcome = 'unknown' AND a.attempt > s.attempt_floor`,
 		r.ID, r.Revision.Number, e.opts.SettleTime).Scan(&left)
-	return left, err
+	if err != nil || left == nil {
+		return 0, err
+	}
+	return max(*left+time.Since(readAt), 0), nil
 }
 
 // unreachable reports whether err is the database being out of reach

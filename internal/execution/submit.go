@@ -89,6 +89,9 @@ func (e *Executor) Submit(ctx context.Context, id int64, rev int) (time.Duration
 	}
 	k, kindErr := kindOf(r)
 	var live *cloudapi.Cluster
+	// When the read began, not when it was answered, is what it shows
+	// the cluster as of (see unsettled).
+	readAt := time.Now()
 	if kindErr == nil {
 		if live, err = e.read(ctx, r, sub, k); err != nil {
 			return e.opts.backoff(1), nil // reading is safe to repeat and costs no budget
@@ -113,7 +116,7 @@ func (e *Executor) Submit(ctx context.Context, id int64, rev int) (time.Duration
 			finished = true
 			return e.fail(ctx, tx, &r, "cannot build the API request: "+kindErr.Error(), nil)
 		}
-		a, again, finished, err = e.prepare(ctx, tx, &r, sub, k, live)
+		a, again, finished, err = e.prepare(ctx, tx, &r, sub, k, live, readAt)
 		return err
 	})
 	if err != nil || finished || a == nil {

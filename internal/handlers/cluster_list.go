@@ -195,7 +195,7 @@ func clusterResults(q clusterQuery, list []inventory.Summary, pending map[string
 	for _, cl := range list {
 		r.Rows = append(r.Rows, templates.ClusterRow{
 			UID: cl.UID, Name: cl.Name, URL: clusterURL(cl.UID),
-			State:       clusterStateBadge(cl.State, !cl.DeletedAt.IsZero()),
+			State:       clusterBadge(cl.State, !cl.DeletedAt.IsZero(), cl.Unreadable),
 			Environment: cl.Environment, Version: cl.Version, Servers: cl.ServerCount,
 			Pending:  pending[cl.UID],
 			SyncedAt: cl.SyncedAt.UTC().Format(time.RFC3339), SyncedText: cl.SyncedAt.UTC().Format("2006-01-02 15:04:05 MST"),
@@ -240,24 +240,41 @@ func fmtCount(n int) string { return templates.FormatCount(int64(n)) }
 func clusterURL(uid string) string { return "/clusters/" + url.PathEscape(uid) }
 
 // clusterStateBadge says a cluster's state in words; the class only
-// repeats it in colour.
+// repeats it. The running, stopped and busy states are the default
+// behaviour's (cloudapi.Behaviour), so a tenant that says RUNNING shows
+// "Running" as running.
 func clusterStateBadge(st cloudapi.ClusterState, deleted bool) templates.ClusterStateBadge {
 	if deleted {
 		return templates.ClusterStateBadge{Text: "Deleted", Class: "state-gone"}
 	}
-	switch st {
-	case cloudapi.StateStarted:
-		return templates.ClusterStateBadge{Text: "Started", Class: "state-ok"}
-	case cloudapi.StateStopped:
-		return templates.ClusterStateBadge{Text: "Stopped", Class: "state-off"}
-	case cloudapi.StatePending:
-		return templates.ClusterStateBadge{Text: "Pending", Class: "state-busy"}
-	case cloudapi.StateUpdating:
-		return templates.ClusterStateBadge{Text: "Updating", Class: "state-busy"}
-	case "":
+	var b cloudapi.Behaviour // the zero value is the default behaviour
+	word := strings.ToLower(string(st))
+	switch {
+	case st == "":
 		return templates.ClusterStateBadge{Text: "Unknown", Class: "state-other"}
+	case b.Running(st):
+		return templates.ClusterStateBadge{Text: capitalise(word), Class: "state-ok"}
+	case b.Stopped(st):
+		return templates.ClusterStateBadge{Text: capitalise(word), Class: "state-off"}
+	case b.Busy(st):
+		return templates.ClusterStateBadge{Text: capitalise(word), Class: "state-busy"}
 	}
-	return templates.ClusterStateBadge{Text: strings.ToLower(string(st)), Class: "state-other"}
+	return templates.ClusterStateBadge{Text: word, Class: "state-other"}
+}
+
+// clusterBadge is clusterStateBadge with the mark of a cluster the last
+// sync could not read (unreadable is the reason, empty when it could).
+func clusterBadge(st cloudapi.ClusterState, deleted bool, unreadable string) templates.ClusterStateBadge {
+	b := clusterStateBadge(st, deleted)
+	b.Unreadable = unreadable
+	return b
+}
+
+func capitalise(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // clusterErrorList is the filter's errors as sentences, in a stable order.

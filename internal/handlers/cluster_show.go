@@ -58,16 +58,17 @@ func (s *Server) clusterShow(c echo.Context) error {
 
 func clusterShowView(cl inventory.Cluster, versions []inventory.Version, requests []approvals.Request) templates.ClusterShowView {
 	v := templates.ClusterShowView{
-		UID: cl.UID, Name: cl.Name, State: clusterStateBadge(cl.State, cl.Deleted()),
+		UID: cl.UID, Name: cl.Name, State: clusterBadge(cl.State, cl.Deleted(), cl.Unreadable),
 		Environment: cl.Environment, Team: cl.Team,
-		Deleted: cl.Deleted(), DeletedAt: timeText(cl.DeletedAt),
+		Deleted: cl.Deleted(), DeletedAt: timeText(cl.DeletedAt), Unreadable: cl.Unreadable,
 		Spec: clusterSpecView(cl.Spec, cl.ResourceVersion),
 		Status: templates.ClusterStatusView{
-			State:  clusterStateBadge(cl.State, cl.Deleted()),
+			State:  clusterBadge(cl.State, cl.Deleted(), cl.Unreadable),
 			Health: string(cl.Status.Status), ServerCount: len(cl.Status.Servers),
 			SyncedAt: timeText(cl.SyncedAt), ChangedAt: timeText(cl.ChangedAt), FirstSeenAt: timeText(cl.FirstSeenAt),
 		},
 	}
+	// Busy as the default behaviour sees it (ClusterState.Busy).
 	if u := cl.Status.UpdateState; u != nil && cl.State.Busy() {
 		v.Status.UpdateRunning = true
 		v.Status.Progress = fmt.Sprintf("stage %d of %d", u.CurrentStage, u.TotalStages)

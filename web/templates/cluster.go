@@ -74,6 +74,10 @@ type ClusterRow struct {
 type ClusterStateBadge struct {
 	Text  string
 	Class string // state-ok, state-busy, state-off, state-gone, state-other
+	// Unreadable is why the last sync could not read the cluster; when
+	// set, a second badge "Unreadable" follows with the reason on hover
+	// and for screen readers.
+	Unreadable string
 }
 
 // ClusterShowView is the page of one cluster.
@@ -83,8 +87,11 @@ type ClusterShowView struct {
 	Environment string
 	Team        string
 	// Deleted is set when the API no longer lists the cluster.
-	Deleted     bool
-	DeletedAt   TimeText
+	Deleted   bool
+	DeletedAt TimeText
+	// Unreadable is why the last sync could not read the cluster; the page
+	// then shows the last readable copy and says so.
+	Unreadable  string
 	Spec        ClusterSpecView
 	Status      ClusterStatusView
 	Servers     []ClusterServerRow

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -25,21 +26,30 @@ import (
 // from it, and the simulator.
 func approvalStack(t *testing.T) (*pgxpool.Pool, config.Config, *inventory.Syncer, *sim.Server) {
 	t.Helper()
+	return approvalStackWith(t, nil)
+}
+
+// approvalStackWith is approvalStack with the PORTAL_* variables of env
+// set over its own (timings, for instance).
+func approvalStackWith(t *testing.T, env map[string]string) (*pgxpool.Pool, config.Config, *inventory.Syncer, *sim.Server) {
+	t.Helper()
 	s, err := sim.New(sim.Config{ClientID: "sa", ClientSecret: "sa-secret", StageDuration: 10 * time.Millisecond, SeedDemo: true})
 	require.NoError(t, err)
 	api := httptest.NewServer(s)
 	t.Cleanup(func() { api.Close(); _ = s.Close() })
+	vars := map[string]string{
+		"PORTAL_DATABASE_URL":            "postgres://unused/unused",
+		"PORTAL_CLOUD_API_URL":           s.APIURL(api.URL),
+		"PORTAL_CLOUD_TOKEN_URL":         s.TokenURL(api.URL),
+		"PORTAL_CLOUD_CLIENT_ID":         "sa",
+		"PORTAL_CLOUD_CLIENT_SECRET":     "sa-secret",
+		"PORTAL_AUDIT_VERIFY_INTERVAL":   "1h",
+		"PORTAL_INVENTORY_SYNC_INTERVAL": "1h",
+		"PORTAL_TRACK_INTERVAL":          "20ms",
+	}
+	maps.Copy(vars, env)
 	cfg, err := config.Load(func(name string) (string, bool) {
-		v, ok := map[string]string{
-			"PORTAL_DATABASE_URL":            "postgres://unused/unused",
-			"PORTAL_CLOUD_API_URL":           s.APIURL(api.URL),
-			"PORTAL_CLOUD_TOKEN_URL":         s.TokenURL(api.URL),
-			"PORTAL_CLOUD_CLIENT_ID":         "sa",
-			"PORTAL_CLOUD_CLIENT_SECRET":     "sa-secret",
-			"PORTAL_AUDIT_VERIFY_INTERVAL":   "1h",
-			"PORTAL_INVENTORY_SYNC_INTERVAL": "1h",
-			"PORTAL_TRACK_INTERVAL":          "20ms",
-		}[name]
+		v, ok := vars[name]
 		return v, ok
 	})
 	require.NoError(t, err)

@@ -130,7 +130,7 @@ func (s *Service) Approve(ctx context.Context, a Actor, id int64, in Approve) (O
 		if err != nil {
 			return err
 		}
-		if r.Kind.onCluster() && in.LiveResourceVersion != r.Revision.BaseResourceVersion {
+		if r.Kind.OnCluster() && in.LiveResourceVersion != r.Revision.BaseResourceVersion {
 			if err := markStale(ctx, tx, &r, in.LiveResourceVersion, a.audit(), a.Origin); err != nil {
 				return err
 			}
@@ -138,7 +138,7 @@ func (s *Service) Approve(ctx context.Context, a Actor, id int64, in Approve) (O
 				ErrStale, in.LiveResourceVersion, r.Revision.BaseResourceVersion)
 			return nil
 		}
-		if r.Kind == KindCreate {
+		if !r.Kind.OnCluster() {
 			if err := checkNameFree(ctx, tx, r.ClusterName, r.ID); err != nil {
 				return err
 			}
@@ -151,7 +151,7 @@ func (s *Service) Approve(ctx context.Context, a Actor, id int64, in Approve) (O
 		e := dc.evaluation()
 		e.Approvals = append(e.Approvals, approval)
 		out = Outcome{Evaluation: e, Completed: e.Complete()}
-		if out.Completed && r.Kind.onCluster() {
+		if out.Completed && r.Kind.OnCluster() {
 			earlier, err := firstEarlierCollision(ctx, tx, r)
 			if err != nil {
 				return err
@@ -462,7 +462,7 @@ func decisionData(r Request, d Approval, p Policy, e Evaluation, live int64) map
 	if d.Decision == DecisionApprove {
 		data["approvals"] = e.Given()
 		data["approvals_needed"] = e.Needed()
-		if r.Kind.onCluster() {
+		if r.Kind.OnCluster() {
 			data["live_resource_version"] = live
 		}
 	}

@@ -171,9 +171,9 @@ func HardUpdateTarget(p Proposal, given string) string {
 func Check(ctx context.Context, api DryRunner, p Proposal) (Violations, error) {
 	var local Violations
 	switch {
-	case p.Kind == KindCreate && p.Proposed != nil:
+	case !p.Kind.OnCluster() && p.Proposed != nil:
 		local = ValidateCreate(p.Name, *p.Proposed)
-	case (p.Kind == KindUpdate || p.Kind.Replaces()) && p.Proposed != nil:
+	case (p.Kind.SpecForm() || p.Kind.Replaces()) && p.Proposed != nil:
 		local = ValidateSpec(*p.Proposed)
 	}
 	remote, err := DryRun(ctx, api, p)

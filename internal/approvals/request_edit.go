@@ -88,7 +88,7 @@ func (s *Service) Edit(ctx context.Context, a Actor, id int64, in Edit) (Request
 // has the proposed changes (cancel the request then).
 func (s *Service) Rebase(ctx context.Context, a Actor, id int64) (Request, error) {
 	r, err := s.revise(ctx, a, id, 0, audit.RequestRebased, func(q Querier, r Request) (proposal, error) {
-		if r.Kind == KindCreate {
+		if !r.Kind.OnCluster() {
 			return proposal{}, fmt.Errorf("%w: a create request has no base to rebase", ErrInvalid)
 		}
 		p := proposal{kind: r.Kind, clusterUID: r.ClusterUID, name: r.ClusterName, reason: r.Revision.Reason,
@@ -127,7 +127,7 @@ func (s *Service) revise(ctx context.Context, a Actor, id int64, revision int, a
 		if err != nil {
 			return err
 		}
-		if r.Kind == KindCreate {
+		if !r.Kind.OnCluster() {
 			if err := lockName(ctx, tx, p.name); err != nil {
 				return err
 			}

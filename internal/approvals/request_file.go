@@ -65,7 +65,7 @@ type NewRequest struct {
 func (s *Service) Create(ctx context.Context, a Actor, in NewRequest) (Request, error) {
 	var r Request
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if in.Kind == KindCreate {
+		if !in.Kind.OnCluster() {
 			if err := lockName(ctx, tx, strings.TrimSpace(in.Name)); err != nil {
 				return err
 			}
@@ -156,6 +156,8 @@ type proposal struct {
 	rollbackTo *int64
 	seen       *int64
 	hardUpdate bool
+	// self is the request being revised (0 when filing).
+	self int64
 }
 
 func proposalOf(in NewRequest) proposal {
@@ -176,131 +178,43 @@ type draft struct {
 // inventory has it. self is the request being revised (0 when filing), so
 // that a create request does not conflict with itself.
 func (s *Service) prepare(ctx context.Context, q Querier, p proposal, self int64) (draft, error) {
-	if !p.kind.Supported() {
+	rules, ok := p.kind.rules()
+	if !ok {
 		return draft{}, fmt.Errorf("%w: unsupported kind %q", ErrInvalid, p.kind)
 	}
 	reason := strings.TrimSpace(p.reason)
 	if reason == "" {
 		return draft{}, fmt.Errorf("%w: a reason is required", ErrInvalid)
 	}
-	if p.hardUpdate && !p.kind.CanHardUpdate() {
+	if p.hardUpdate && !rules.hardUpdate {
 		return draft{}, fmt.Errorf("%w: a %s request cannot be a hard update", ErrInvalid, p.kind)
 	}
+	p.self = self
 	d := draft{kind: p.kind, revision: Revision{Reason: reason, Payload: Payload{HardUpdate: p.hardUpdate}}}
 	v := &d.revision
-
-	if p.kind == KindCreate {
-		if p.spec == nil {
-			return draft{}, fmt.Errorf("%w: a create request needs a spec", ErrInvalid)
+	var cluster inventory.Cluster
+	if rules.onCluster {
+		var err error
+		cluster, err = inventory.ClusterGet(ctx, q, p.clusterUID)
+		if errors.Is(err, inventory.ErrNotFound) || err == nil && cluster.Deleted() {
+			return draft{}, fmt.Errorf("%w: cluster %q is not in the inventory", ErrNotFound, p.clusterUID)
 		}
-		if vs := ValidateCreate(p.name, *p.spec); len(vs) > 0 {
-			return draft{}, &ValidationError{Violations: vs}
-		}
-		if err := checkNameFree(ctx, q, p.name, self); err != nil {
-			return draft{}, err
-		}
-		d.clusterName = p.name
-		proposed := *p.spec
-		v.ProposedSpec = &proposed
-		env, _ := s.classifier.Classify(p.name, proposed)
-		v.Environments = []string{env}
-		spec, err := DiffSpecs(nil, v.ProposedSpec)
 		if err != nil {
 			return draft{}, err
 		}
-		name, _ := json.Marshal(p.name)
-		v.Diff = append(Diff{{Path: "metadata.name", After: name}}, spec...)
-		return d.finish(), nil
+		if p.seen != nil && *p.seen != cluster.ResourceVersion {
+			return draft{}, fmt.Errorf("%w: the form was built on version %d, the cluster is at %d", ErrStale, *p.seen, cluster.ResourceVersion)
+		}
+		d.clusterUID, d.clusterName = cluster.UID, cluster.Name
+		base := cluster.Spec
+		v.HasBase, v.BaseResourceVersion, v.BaseSpec = true, cluster.ResourceVersion, &base
+		v.Environments = []string{cluster.Environment}
 	}
-
-	cluster, err := inventory.ClusterGet(ctx, q, p.clusterUID)
-	if errors.Is(err, inventory.ErrNotFound) || err == nil && cluster.Deleted() {
-		return draft{}, fmt.Errorf("%w: cluster %q is not in the inventory", ErrNotFound, p.clusterUID)
-	}
-	if err != nil {
+	if err := rules.draft(ctx, s, q, p, &d, cluster); err != nil {
 		return draft{}, err
 	}
-	if p.seen != nil && *p.seen != cluster.ResourceVersion {
-		return draft{}, fmt.Errorf("%w: the form was built on version %d, the cluster is at %d", ErrStale, *p.seen, cluster.ResourceVersion)
-	}
-	d.clusterUID, d.clusterName = cluster.UID, cluster.Name
-	base := cluster.Spec
-	v.HasBase, v.BaseResourceVersion, v.BaseSpec = true, cluster.ResourceVersion, &base
-	v.Environments = []string{cluster.Environment}
-
-	switch p.kind {
-	case KindUpdate:
-		if p.spec == nil {
-			return draft{}, fmt.Errorf("%w: an update request needs a spec", ErrInvalid)
-		}
-		if p.seen == nil {
-			return draft{}, fmt.Errorf("%w: an update request needs the resource version its form was built on", ErrInvalid)
-		}
-		if vs := ValidateSpec(*p.spec); len(vs) > 0 {
-			return draft{}, &ValidationError{Violations: vs}
-		}
-		proposed := *p.spec
-		v.ProposedSpec = &proposed
-		if env, _ := s.classifier.Classify(cluster.Name, proposed); env != cluster.Environment {
-			v.Environments = append(v.Environments, env)
-		}
-	case KindRollback:
-		if p.rollbackTo == nil {
-			return draft{}, fmt.Errorf("%w: a rollback request needs the version to restore", ErrInvalid)
-		}
-		old, err := inventory.VersionGet(ctx, q, cluster.UID, *p.rollbackTo)
-		if errors.Is(err, inventory.ErrVersionNotFound) {
-			return draft{}, fmt.Errorf("%w: version %d of cluster %s is not known", ErrNotFound, *p.rollbackTo, cluster.Name)
-		}
-		if err != nil {
-			return draft{}, err
-		}
-		proposed, kept, err := restoreSpec(old.Spec, base)
-		if err != nil {
-			return draft{}, err
-		}
-		rv := *p.rollbackTo
-		v.Payload.RollbackTo, v.Payload.NotRestored = &rv, kept
-		if err := s.replacing(v, cluster.Name, cluster.Environment, proposed); err != nil {
-			return draft{}, err
-		}
-	case KindReplace:
-		if p.spec == nil {
-			return draft{}, fmt.Errorf("%w: a replace request needs the whole spec", ErrInvalid)
-		}
-		if p.seen == nil {
-			return draft{}, fmt.Errorf("%w: a replace request needs the resource version its form was built on", ErrInvalid)
-		}
-		proposed, err := cloneSpec(*p.spec)
-		if err != nil {
-			return draft{}, fmt.Errorf("%w: %v", ErrInvalid, err)
-		}
-		v.Payload.NotRestored = keepAccessMode(&proposed, base)
-		if err := s.replacing(v, cluster.Name, cluster.Environment, proposed); err != nil {
-			return draft{}, err
-		}
-	case KindStop, KindStart:
-		proposed := base
-		proposed.DesiredState = cloudapi.DesiredStopped
-		if p.kind == KindStart {
-			proposed.DesiredState = cloudapi.DesiredStarted
-		}
-		if base.DesiredState == proposed.DesiredState || base.DesiredState == "" && p.kind == KindStart {
-			return draft{}, fmt.Errorf("%w: the cluster is already %s", ErrNoChange, strings.ToLower(string(proposed.DesiredState)))
-		}
-		v.ProposedSpec = &proposed
-	case KindRestartServer:
-		if p.instanceID == "" {
-			return draft{}, fmt.Errorf("%w: choose the server to restart", ErrInvalid)
-		}
-		if _, ok := cluster.Server(p.instanceID); !ok {
-			return draft{}, fmt.Errorf("%w: cluster %s has no server %q", ErrInvalid, cluster.Name, p.instanceID)
-		}
-		v.Payload.InstanceID = p.instanceID
-	case KindDelete:
-		// The diff stays empty: the whole cluster goes (see the delete risk).
-	}
-	if v.ProposedSpec != nil {
+	if v.ProposedSpec != nil && v.HasBase {
+		var err error
 		if v.Diff, err = DiffSpecs(v.BaseSpec, v.ProposedSpec); err != nil {
 			return draft{}, err
 		}

@@ -89,7 +89,7 @@ func blocker(ctx context.Context, q Querier, r Request, e Evaluation, viewer Act
 	if !viewer.inAnyGroup(e.Policy.ApproverGroups) {
 		return fmt.Errorf("%w: policy %q asks for a member of %v", ErrNotEligible, e.Policy.Name, e.Policy.ApproverGroups), nil
 	}
-	if e.Missing() <= 1 && r.Kind.onCluster() {
+	if e.Missing() <= 1 && r.Kind.OnCluster() {
 		// The viewer's approval would complete it: Approve refuses that
 		// while an earlier colliding request is open.
 		earlier, err := firstEarlierCollision(ctx, q, r)
@@ -118,7 +118,7 @@ func overlapsWith(ctx context.Context, q Querier, r Request) ([]Overlap, error) 
 		if other.ID == r.ID {
 			continue
 		}
-		o := Overlap{Request: other, WholeCluster: r.Kind == KindDelete || other.Kind == KindDelete}
+		o := Overlap{Request: other, WholeCluster: r.Kind.WholeCluster() || other.Kind.WholeCluster()}
 		for _, a := range r.Revision.Diff.Paths() {
 			for _, b := range other.Revision.Diff.Paths() {
 				if overlaps(a, b) {

@@ -22,7 +22,7 @@ func AttachCluster(ctx context.Context, tx pgx.Tx, id int64, uid string) (Reques
 	if r.ClusterUID == uid {
 		return r, nil
 	}
-	if r.Kind != KindCreate || r.ClusterUID != "" {
+	if r.Kind.OnCluster() || r.ClusterUID != "" {
 		return Request{}, fmt.Errorf("approvals: attach cluster to request %d: %w: it is a %s request on %q",
 			id, ErrConflict, r.Kind, r.ClusterUID)
 	}

@@ -108,8 +108,8 @@ func (s *Server) renderRequest(c echo.Context, status int, form templates.Reques
 	}
 	author := r.Requester.ID == viewer.UserID || viewer.Admin
 	openForEdit := r.State == approvals.StatePending || r.State == approvals.StateStale
-	v.CanEdit = author && openForEdit && (r.Kind == approvals.KindCreate || r.Kind == approvals.KindUpdate)
-	v.CanRebase = author && r.State == approvals.StateStale && r.Kind != approvals.KindCreate
+	v.CanEdit = author && openForEdit && r.Kind.SpecForm()
+	v.CanRebase = author && r.State == approvals.StateStale && r.Kind.OnCluster()
 	v.CanCancel = author && slices.Contains([]approvals.State{approvals.StatePending, approvals.StateStale, approvals.StateApproved}, r.State) ||
 		r.State == approvals.StateFailed && viewer.Admin
 

@@ -105,7 +105,7 @@ func specLocalRules(p approvals.Proposal) approvals.Violations {
 	switch {
 	case p.Proposed == nil:
 		return nil
-	case p.Kind == approvals.KindCreate:
+	case !p.Kind.OnCluster():
 		return approvals.ValidateCreate(p.Name, *p.Proposed)
 	}
 	return approvals.ValidateSpec(*p.Proposed)
@@ -235,7 +235,7 @@ func (s *Server) requestSpecCheck(c echo.Context, r approvals.Request, v *templa
 		}
 		said = "Cloud Manager would refuse this change (dry run), so it cannot be approved: " + strings.Join(texts, "; ") + ". "
 		switch {
-		case r.Kind == approvals.KindCreate || r.Kind == approvals.KindUpdate:
+		case r.Kind.SpecForm():
 			said += "The requester must edit it."
 		default:
 			said += "The requester must cancel it and file a new request."

@@ -35,7 +35,7 @@ func (s *Server) specEditableRequest(c echo.Context) (approvals.Request, error) 
 	switch {
 	case viewer.UserID != r.Requester.ID && !viewer.Admin:
 		return r, fmt.Errorf("handlers: edit request %d: %w", id, approvals.ErrForbidden)
-	case r.Kind != approvals.KindCreate && r.Kind != approvals.KindUpdate || r.Revision.ProposedSpec == nil:
+	case !r.Kind.SpecForm() || r.Revision.ProposedSpec == nil:
 		return r, echo.ErrNotFound // the other kinds have no spec to edit
 	case r.State != approvals.StatePending && r.State != approvals.StateStale:
 		return r, fmt.Errorf("handlers: edit request %d: %w", id, approvals.ErrInvalidTransition)
@@ -50,16 +50,16 @@ func specEditTitle(r approvals.Request) string {
 func specEditView(r approvals.Request) templates.SpecFormView {
 	id := strconv.FormatInt(r.ID, 10)
 	v := templates.SpecFormView{
-		Heading: specEditTitle(r), RequestID: r.ID, Name: r.ClusterName, NameEditable: r.Kind == approvals.KindCreate,
+		Heading: specEditTitle(r), RequestID: r.ID, Name: r.ClusterName, NameEditable: !r.Kind.OnCluster(),
 		Action: "/requests/" + id + "/edit", ValidateURL: "/requests/" + id + "/edit/validate",
 		Submit: "Save as revision " + strconv.Itoa(r.Revision.Number+1),
 	}
-	if r.Kind == approvals.KindUpdate {
+	if r.Kind.OnCluster() {
 		v.ClusterUID, v.ClusterName = r.ClusterUID, r.ClusterName
 	}
 	if r.State == approvals.StateStale {
 		v.Notice = "The cluster changed since this request was made, so it cannot be approved. Rebase it first: its changes are re-applied to the cluster's current configuration."
-		if r.Kind == approvals.KindUpdate {
+		if r.Kind.OnCluster() {
 			v.RebaseURL = "/requests/" + id + "/rebase"
 		}
 	}
@@ -70,7 +70,7 @@ func specEditView(r approvals.Request) templates.SpecFormView {
 // inventory has it (refreshed when filing).
 func (s *Server) specTargetOf(c echo.Context, r approvals.Request, refresh bool) (specTarget, error) {
 	t := specTarget{kind: r.Kind, start: *r.Revision.ProposedSpec, request: &r}
-	if r.Kind == approvals.KindUpdate {
+	if r.Kind.OnCluster() {
 		cl, err := s.specCluster(c, r.ClusterUID, refresh)
 		if err != nil {
 			return t, err
@@ -124,10 +124,10 @@ func (s *Server) specEditPost(c echo.Context, validate bool) error {
 			return "", fmt.Errorf("%w: the form lost the revision it was built from; open it again", approvals.ErrInvalid)
 		}
 		edit := approvals.Edit{Revision: revision, Reason: f.reason, Spec: &spec, HardUpdate: f.hardUpdate}
-		if r.Kind == approvals.KindCreate {
+		if !r.Kind.OnCluster() {
 			edit.Name = f.name
 		}
-		if seen, err := strconv.ParseInt(f.seen, 10, 64); err == nil && r.Kind == approvals.KindUpdate {
+		if seen, err := strconv.ParseInt(f.seen, 10, 64); err == nil && r.Kind.OnCluster() {
 			edit.SeenResourceVersion = &seen
 		}
 		if revision != r.Revision.Number {
@@ -173,7 +173,7 @@ func (s *Server) specRebase(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if r.Kind != approvals.KindCreate {
+	if r.Kind.OnCluster() {
 		if _, err := s.refreshedCluster(c, r.ClusterUID); err != nil && !errors.Is(err, inventory.ErrNotFound) {
 			return err
 		}

@@ -82,4 +82,3 @@ func TestVerdict(t *testing.T) {
 		})
 	}
 }
-

@@ -12,9 +12,9 @@ import (
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/audit"
-	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi/sim"
+	"github.com/clusterdesk/clusterdesk/internal/execution"
 )
 
 // The fault tests of issue 7 (part D of the performance and security

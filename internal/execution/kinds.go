@@ -17,7 +17,8 @@ import (
 
 // kind is how execution handles one kind of change request. Every kind
 // that can be filed has an entry in kinds; nothing else in this package
-// switches on the kind.
+// switches on the kind. What the domain knows of a kind (what it acts on,
+// how its revision is drafted) is its entry in internal/approvals/kind.go.
 type kind struct {
 	// send builds the call that applies r's change. live is the cluster as
 	// read before the attempt (nil for a create): the resource version the
@@ -36,10 +37,6 @@ type kind struct {
 	// unknown outcome has settled (Options.SettleTime) without its effect
 	// showing. Not for a create: that could make a second cluster.
 	sendsAgain bool
-	// createsCluster: the change makes a new cluster, known by its name
-	// until the API names its uid; after a lost answer it is looked for by
-	// name, and it queues behind other changes of that name.
-	createsCluster bool
 	// notFoundIsDone: a 404 answer means the change is done (a delete
 	// whose cluster is already gone).
 	notFoundIsDone bool
@@ -50,8 +47,7 @@ type kind struct {
 
 var kinds = map[approvals.Kind]kind{
 	approvals.KindCreate: {
-		createsCluster: true,
-		send:           sendCreate,
+		send: sendCreate,
 		applied: func(_ approvals.Request, live *cloudapi.Cluster, _ cloudapi.Behaviour) (bool, error) {
 			return live != nil, nil
 		},
@@ -99,6 +95,11 @@ func kindOf(r approvals.Request) (kind, error) {
 	}
 	return k, nil
 }
+
+// createsCluster reports whether r makes a new cluster (a create): known
+// by its name until the API names its uid, looked for by name after a lost
+// answer, queued behind other changes of that name.
+func createsCluster(r approvals.Request) bool { return !r.Kind.OnCluster() }
 
 // call is one API call that may change a cluster.
 type call struct {

@@ -45,7 +45,7 @@ func (e *Executor) prepare(ctx context.Context, tx pgx.Tx, r *approvals.Request,
 			}
 		}
 	}
-	if !k.createsCluster {
+	if !createsCluster(*r) {
 		if live == nil {
 			return nil, 0, true, e.fail(ctx, tx, r, "the cluster no longer exists", nil)
 		}

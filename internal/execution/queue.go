@@ -19,15 +19,14 @@ import (
 // with jobs, so that the approval and its execution commit or roll back
 // together. Queueing the same revision again does nothing more.
 func Queue(ctx context.Context, tx pgx.Tx, jobs Jobs, r approvals.Request) error {
-	k, err := kindOf(r)
-	if err != nil {
+	if _, err := kindOf(r); err != nil {
 		return fmt.Errorf("execution: queue request %d: %w", r.ID, err)
 	}
 	key := r.ClusterUID
-	if k.createsCluster {
+	if createsCluster(r) {
 		key = "name:" + r.ClusterName
 	}
-	_, err = tx.Exec(ctx, `
+	_, err := tx.Exec(ctx, `
 		INSERT INTO submissions (request_id, revision, cluster_key, cluster_uid)
 		VALUES ($1, $2, $3, nullif($4, ''))
 		ON CONFLICT (request_id, revision) DO NOTHING`,

@@ -177,7 +177,7 @@ func (e *Executor) settleInFlight(ctx context.Context, id int64, rev int) (wait 
 // otherwise a GET through the inventory, which refreshes its copy.
 func (e *Executor) read(ctx context.Context, r approvals.Request, sub Submission, k kind) (*cloudapi.Cluster, error) {
 	switch {
-	case k.createsCluster:
+	case createsCluster(r):
 		if !mayBeApplied(r, sub) {
 			return nil, nil
 		}

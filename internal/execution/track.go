@@ -45,7 +45,7 @@ func (e *Executor) Track(ctx context.Context, id int64, rev int) (time.Duration,
 		return e.opts.TrackInterval, nil // reading again is the retry
 	}
 	done, failure := e.verdict(r, sub, k, c, gone)
-	if done && k.createsCluster {
+	if done && createsCluster(r) {
 		// A create sent more than once could have made two clusters:
 		// look before calling it done.
 		if twins, err := e.byName(ctx, r.ClusterName); err != nil {
@@ -68,7 +68,7 @@ func (e *Executor) Track(ctx context.Context, id int64, rev int) (time.Duration,
 			finished = true
 			return nil
 		}
-		if k.createsCluster && !gone {
+		if createsCluster(r) && !gone {
 			if r, err = approvals.AttachCluster(ctx, tx, id, sub.ClusterUID); err != nil {
 				return err
 			}

@@ -151,9 +151,11 @@ func orDefault[T any](list, def []T) []T {
 	return list
 }
 
-// restartRequest is the method and path (below the API root, escaped) of
-// the restart of server instanceID of cluster id.
-func (b Behaviour) restartRequest(id, instanceID string) (method, path string, err error) {
+// RestartRequest returns the method and the path (below the API root, each
+// id path-escaped) that RestartServer sends to restart server instanceID
+// of cluster id: RestartRoute filled in, or the default route when it is
+// empty. Errors: a route that does not pass Validate.
+func (b Behaviour) RestartRequest(id, instanceID string) (method, path string, err error) {
 	route := strings.TrimSpace(b.RestartRoute)
 	if route == "" {
 		route = defaultRestartRoute

@@ -173,6 +173,21 @@ func TestRestartServerUsesTheConfiguredRoute(t *testing.T) {
 	}
 }
 
+func TestBehaviourRestartRequest(t *testing.T) {
+	t.Parallel()
+	method, path, err := cloudapi.Behaviour{}.RestartRequest("c/1", "i 1")
+	require.NoError(t, err)
+	require.Equal(t, "POST", method)
+	require.Equal(t, "/clusters/c%2F1/servers/i%201/restart", path)
+
+	method, path, err = cloudapi.Behaviour{RestartRoute: "DELETE /clusters/{clusterId}/servers/{instanceId}"}.RestartRequest("c1", "i-1")
+	require.NoError(t, err)
+	require.Equal(t, "DELETE /clusters/c1/servers/i-1", method+" "+path)
+
+	_, _, err = cloudapi.Behaviour{RestartRoute: "POST /restart"}.RestartRequest("c1", "i-1")
+	require.ErrorContains(t, err, "{clusterId} once")
+}
+
 func TestRestartServerIsNotRetriedWhateverItsMethod(t *testing.T) {
 	t.Parallel()
 	log := &requestLog{status: http.StatusServiceUnavailable}

@@ -216,7 +216,7 @@ func (c *Client) RestartServer(ctx context.Context, id, instanceID string) error
 	if instanceID == "" {
 		return errors.New("cloudapi: restartServer: empty instance id")
 	}
-	method, path, err := c.behaviour.restartRequest(id, instanceID)
+	method, path, err := c.behaviour.RestartRequest(id, instanceID)
 	if err != nil {
 		return fmt.Errorf("cloudapi: restartServer: %w", err)
 	}

@@ -26,9 +26,9 @@ import (
 //
 //   - a member the type has no field for: its value, written back as is;
 //   - a member the type has a field for, whose value the field alone would
-//     write differently or not at all (null, "" in an omitted string, 3.0
-//     for an integer, "42", a zone-less timestamp, a string with escapes):
-//     the value as read. It is written instead of the field's value while
+//     write as another JSON value or not at all (null, "" in an omitted
+//     string, 3.0 for an integer, "42", a zone-less timestamp): the value
+//     as read. It is written instead of the field's value while
 //     the field still holds what that value reads as; once the field is
 //     changed (a form sets replicas), the field's value is written;
 //   - a member the type always writes (metadata, spec, resourceVersion,

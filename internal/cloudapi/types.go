@@ -183,9 +183,11 @@ type ClusterStatus struct {
 	Status               HealthStatus   `json:"status,omitempty"`
 	State                ClusterState   `json:"state,omitempty"`
 	// UpdateState is the progress of the running update; nil when none runs.
-	UpdateState     *UpdateState `json:"updateState,omitempty"`
-	Events          []Event      `json:"events,omitzero"`
-	ResourceVersion int64        `json:"resourceVersion"`
+	UpdateState *UpdateState `json:"updateState,omitempty"`
+	Events      []Event      `json:"events,omitzero"`
+	// ResourceVersion is read from a number, also one written 42.0 or
+	// "42" (lenient, see extra.go).
+	ResourceVersion int64 `json:"resourceVersion"`
 
 	Extra map[string]json.RawMessage `json:"-"`
 }
@@ -223,10 +225,12 @@ type UpdateState struct {
 
 // Event is one entry of a cluster's log.
 type Event struct {
-	Level     EventLevel  `json:"level,omitempty"`
-	Message   string      `json:"message"`
-	Source    EventSource `json:"source,omitempty"`
-	Timestamp time.Time   `json:"timestamp,omitzero"`
+	Level   EventLevel  `json:"level,omitempty"`
+	Message string      `json:"message"`
+	Source  EventSource `json:"source,omitempty"`
+	// Timestamp is read from RFC 3339, a zone-less time (UTC) or epoch
+	// milliseconds; written back as read while unchanged.
+	Timestamp time.Time `json:"timestamp,omitzero"`
 
 	Extra map[string]json.RawMessage `json:"-"`
 }

@@ -150,6 +150,7 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 		Approvals: requests,
 		Inventory: syncer,
 		Cloud:     cloud,
+		Behaviour: cloudBehaviour(cfg),
 		Presets:   presets,
 		Live:      hub,
 		Resend:    resend,

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strings"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
@@ -164,13 +162,10 @@ func sendDelete(r approvals.Request, _ *cloudapi.Cluster, _ cloudapi.Behaviour) 
 
 func sendRestart(r approvals.Request, _ *cloudapi.Cluster, b cloudapi.Behaviour) (call, error) {
 	uid, instance := r.ClusterUID, r.Revision.Payload.InstanceID
-	method, path, _ := strings.Cut(b.RestartRoute, " ")
-	path = strings.NewReplacer("{clusterId}", url.PathEscape(uid), "{instanceId}", url.PathEscape(instance)).Replace(path)
+	method, path, err := b.RestartRequest(uid, instance)
 	return call{operation: cloudapi.OpRestartServer, method: method, path: path,
-		do: func(ctx context.Context, api API) (*cloudapi.Cluster, error) {
-			return nil, api.RestartServer(ctx, uid, instance)
-		},
-	}, nil
+		do: func(ctx context.Context, api API) (*cloudapi.Cluster, error) { return nil, api.RestartServer(ctx, uid, instance) },
+	}, err
 }
 
 // hardUpdate is force=true when the request carries the reviewed choice

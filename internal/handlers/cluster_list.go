@@ -32,7 +32,7 @@ func (s *Server) clusterList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	q := parseClusterQuery(c.QueryParams(), envs)
+	q := parseClusterQuery(c.QueryParams(), envs, s.states)
 	status := http.StatusOK
 	var results templates.ClusterResults
 	if len(q.form.Errors) > 0 {
@@ -53,7 +53,7 @@ func (s *Server) clusterList(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		results = clusterResults(q, list, pending)
+		results = clusterResults(q, list, pending, s.states)
 	}
 	if isHTMX(c) && c.Request().Header.Get("HX-History-Restore-Request") != "true" {
 		// A live reload of the results (HX-Trigger: its id) stays on the URL.
@@ -74,9 +74,6 @@ type clusterQuery struct {
 	form   templates.ClusterForm
 }
 
-// clusterStates are the states the filter offers, in lifecycle order.
-var clusterStates = []cloudapi.ClusterState{cloudapi.StateStarted, cloudapi.StatePending, cloudapi.StateUpdating, cloudapi.StateStopped}
-
 var clusterSortLabels = map[inventory.SortKey]string{
 	inventory.SortName: "name", inventory.SortState: "state", inventory.SortEnvironment: "environment",
 	inventory.SortVersion: "Imply version", inventory.SortServers: "server count",
@@ -88,7 +85,7 @@ const maxNameFilter = 200
 
 // parseClusterQuery reads the URL's parameters. Mistakes become messages
 // on the form's fields, never a silently different filter.
-func parseClusterQuery(v url.Values, envs []string) clusterQuery {
+func parseClusterQuery(v url.Values, envs []string, states clusterStates) clusterQuery {
 	q := clusterQuery{page: 1}
 	errs := map[string]string{}
 	f := &q.filter
@@ -99,7 +96,7 @@ func parseClusterQuery(v url.Values, envs []string) clusterQuery {
 	}
 	if st := strings.TrimSpace(v.Get("state")); st != "" {
 		f.State = cloudapi.ClusterState(strings.ToUpper(st))
-		if !slices.Contains(clusterStates, f.State) {
+		if !slices.Contains(states.offered(), f.State) {
 			errs["state"] = fmt.Sprintf("There is no state %q.", st)
 		}
 	}
@@ -127,9 +124,9 @@ func parseClusterQuery(v url.Values, envs []string) clusterQuery {
 	}
 
 	q.form = templates.ClusterForm{Name: f.Name, Desc: f.Desc, Errors: errs}
-	for _, st := range clusterStates {
+	for _, st := range states.offered() {
 		q.form.States = append(q.form.States, templates.ClusterOption{
-			Value: string(st), Label: clusterStateBadge(st, false).Text, Selected: st == f.State})
+			Value: string(st), Label: states.badge(st, false, "").Text, Selected: st == f.State})
 	}
 	if f.Environment != "" && !slices.Contains(envs, f.Environment) {
 		// Keep a bookmarked environment that has no cluster left selectable.
@@ -183,7 +180,7 @@ func (q clusterQuery) filtered() bool {
 
 // clusterResults is the table part of the page for one fetched page, which
 // holds up to one cluster more than a page to tell whether another follows.
-func clusterResults(q clusterQuery, list []inventory.Summary, pending map[string]int) templates.ClusterResults {
+func clusterResults(q clusterQuery, list []inventory.Summary, pending map[string]int, states clusterStates) templates.ClusterResults {
 	var r templates.ClusterResults
 	if len(list) > clusterPageSize {
 		list = list[:clusterPageSize]
@@ -195,7 +192,7 @@ func clusterResults(q clusterQuery, list []inventory.Summary, pending map[string
 	for _, cl := range list {
 		r.Rows = append(r.Rows, templates.ClusterRow{
 			UID: cl.UID, Name: cl.Name, URL: clusterURL(cl.UID),
-			State:       clusterBadge(cl.State, !cl.DeletedAt.IsZero(), cl.Unreadable),
+			State:       states.badge(cl.State, !cl.DeletedAt.IsZero(), cl.Unreadable),
 			Environment: cl.Environment, Version: cl.Version, Servers: cl.ServerCount,
 			Pending:  pending[cl.UID],
 			SyncedAt: cl.SyncedAt.UTC().Format(time.RFC3339), SyncedText: cl.SyncedAt.UTC().Format("2006-01-02 15:04:05 MST"),
@@ -239,35 +236,47 @@ func fmtCount(n int) string { return templates.FormatCount(int64(n)) }
 // clusterURL is the stable address of a cluster's page.
 func clusterURL(uid string) string { return "/clusters/" + url.PathEscape(uid) }
 
-// clusterStateBadge says a cluster's state in words; the class only
-// repeats it. The running, stopped and busy states are the default
-// behaviour's (cloudapi.Behaviour), so a tenant that says RUNNING shows
-// "Running" as running.
-func clusterStateBadge(st cloudapi.ClusterState, deleted bool) templates.ClusterStateBadge {
+// clusterStates names a cluster's status.state as the configuration does
+// (PORTAL_CLOUD_RUNNING_STATES, _STOPPED_STATES, _BUSY_STATES): a tenant
+// that says RUNNING shows "Running" as running.
+type clusterStates struct{ b cloudapi.Behaviour }
+
+func newClusterStates(b cloudapi.Behaviour) clusterStates { return clusterStates{b.WithDefaults()} }
+
+// offered are the states the filter offers, in lifecycle order: running,
+// busy, stopped.
+func (s clusterStates) offered() []cloudapi.ClusterState {
+	return slices.Concat(s.b.RunningStates, s.b.BusyStates, s.b.StoppedStates)
+}
+
+// busy reports whether st is a state of a cluster applying a change.
+func (s clusterStates) busy(st cloudapi.ClusterState) bool { return s.b.Busy(st) }
+
+// badge says a cluster's state in words; the class only repeats it.
+// unreadable is why the last sync could not read the cluster, empty when
+// it could.
+func (s clusterStates) badge(st cloudapi.ClusterState, deleted bool, unreadable string) templates.ClusterStateBadge {
+	b := s.stateBadge(st, deleted)
+	b.Unreadable = unreadable
+	return b
+}
+
+func (s clusterStates) stateBadge(st cloudapi.ClusterState, deleted bool) templates.ClusterStateBadge {
 	if deleted {
 		return templates.ClusterStateBadge{Text: "Deleted", Class: "state-gone"}
 	}
-	var b cloudapi.Behaviour // the zero value is the default behaviour
 	word := strings.ToLower(string(st))
 	switch {
 	case st == "":
 		return templates.ClusterStateBadge{Text: "Unknown", Class: "state-other"}
-	case b.Running(st):
+	case s.b.Running(st):
 		return templates.ClusterStateBadge{Text: capitalise(word), Class: "state-ok"}
-	case b.Stopped(st):
+	case s.b.Stopped(st):
 		return templates.ClusterStateBadge{Text: capitalise(word), Class: "state-off"}
-	case b.Busy(st):
+	case s.b.Busy(st):
 		return templates.ClusterStateBadge{Text: capitalise(word), Class: "state-busy"}
 	}
 	return templates.ClusterStateBadge{Text: word, Class: "state-other"}
-}
-
-// clusterBadge is clusterStateBadge with the mark of a cluster the last
-// sync could not read (unreadable is the reason, empty when it could).
-func clusterBadge(st cloudapi.ClusterState, deleted bool, unreadable string) templates.ClusterStateBadge {
-	b := clusterStateBadge(st, deleted)
-	b.Unreadable = unreadable
-	return b
 }
 
 func capitalise(s string) string {

@@ -41,7 +41,7 @@ func (s *Server) clusterShow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	view := clusterShowView(cl, versions, requests)
+	view := clusterShowView(cl, versions, requests, s.states)
 	view.Operations = clusterOperations(cl)
 	if u, _ := auth.UserFrom(ctx); !u.Has(auth.RoleRequester) {
 		// Only requesters file requests; the others see no way to.
@@ -56,20 +56,19 @@ func (s *Server) clusterShow(c echo.Context) error {
 	return s.ok(c, templates.ClusterShowPage(s.page(c, "Cluster "+cl.Name), view))
 }
 
-func clusterShowView(cl inventory.Cluster, versions []inventory.Version, requests []approvals.Request) templates.ClusterShowView {
+func clusterShowView(cl inventory.Cluster, versions []inventory.Version, requests []approvals.Request, states clusterStates) templates.ClusterShowView {
 	v := templates.ClusterShowView{
-		UID: cl.UID, Name: cl.Name, State: clusterBadge(cl.State, cl.Deleted(), cl.Unreadable),
+		UID: cl.UID, Name: cl.Name, State: states.badge(cl.State, cl.Deleted(), cl.Unreadable),
 		Environment: cl.Environment, Team: cl.Team,
 		Deleted: cl.Deleted(), DeletedAt: timeText(cl.DeletedAt), Unreadable: cl.Unreadable,
 		Spec: clusterSpecView(cl.Spec, cl.ResourceVersion),
 		Status: templates.ClusterStatusView{
-			State:  clusterBadge(cl.State, cl.Deleted(), cl.Unreadable),
+			State:  states.badge(cl.State, cl.Deleted(), cl.Unreadable),
 			Health: string(cl.Status.Status), ServerCount: len(cl.Status.Servers),
 			SyncedAt: timeText(cl.SyncedAt), ChangedAt: timeText(cl.ChangedAt), FirstSeenAt: timeText(cl.FirstSeenAt),
 		},
 	}
-	// Busy as the default behaviour sees it (ClusterState.Busy).
-	if u := cl.Status.UpdateState; u != nil && cl.State.Busy() {
+	if u := cl.Status.UpdateState; u != nil && states.busy(cl.State) {
 		v.Status.UpdateRunning = true
 		v.Status.Progress = fmt.Sprintf("stage %d of %d", u.CurrentStage, u.TotalStages)
 	}

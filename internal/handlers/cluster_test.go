@@ -174,7 +174,7 @@ func TestClusterListFiltersAndSorts(t *testing.T) {
 	require.Contains(t, none.body, `data-testid="cluster-empty">No cluster matches this filter. Widen it, or clear it to see every cluster.<`)
 
 	// Mistakes are said on the form, not applied silently.
-	bad := b.get("/clusters?sort=uid%3Bdrop&state=RUNNING&dir=up")
+	bad := b.get("/clusters?sort=uid%3Bdrop&state=FROZEN&dir=up")
 	require.Equal(t, http.StatusUnprocessableEntity, bad.status)
 	require.Contains(t, bad.body, `data-testid="sort-error"`)
 	require.Contains(t, bad.body, `data-testid="state-error"`)
@@ -377,24 +377,43 @@ func TestClusterPageOfADeletedCluster(t *testing.T) {
 
 func TestClusterListPages(t *testing.T) {
 	t.Parallel()
-	q := parseClusterQuery(map[string][]string{"environment": {"production"}, "page": {"2"}}, []string{"production"})
+	states := newClusterStates(cloudapi.Behaviour{})
+	q := parseClusterQuery(map[string][]string{"environment": {"production"}, "page": {"2"}}, []string{"production"}, states)
 	list := make([]inventory.Summary, clusterPageSize+1)
 	for i := range list {
 		list[i] = inventory.Summary{UID: "cl-" + strconv.Itoa(i), Name: "c" + strconv.Itoa(i)}
 	}
-	r := clusterResults(q, list, map[string]int{"cl-3": 2})
+	r := clusterResults(q, list, map[string]int{"cl-3": 2}, states)
 	require.Len(t, r.Rows, clusterPageSize, "the extra cluster only tells that another page follows")
 	require.Equal(t, "/clusters?environment=production&page=3", r.NextURL)
 	require.Equal(t, "/clusters?environment=production", r.PrevURL, "page 1 has no page parameter")
 	require.Equal(t, 2, r.Rows[3].Pending)
 	require.Equal(t, "Matching clusters 51 to 100.", r.Summary)
 
-	last := clusterResults(q, list[:3], nil)
+	last := clusterResults(q, list[:3], nil, states)
 	require.Empty(t, last.NextURL)
 	require.Equal(t, "Matching clusters 51 to 53.", last.Summary)
 
 	for _, bad := range []string{"0", "-1", "x", "100000"} {
-		q := parseClusterQuery(map[string][]string{"page": {bad}}, nil)
+		q := parseClusterQuery(map[string][]string{"page": {bad}}, nil, states)
 		require.Contains(t, q.form.Errors, "page", bad)
 	}
+}
+
+// The state names come from the configuration: a tenant whose running
+// state is ACTIVE shows it as running and offers it in the filter.
+func TestClusterStatesFollowTheConfiguration(t *testing.T) {
+	t.Parallel()
+	states := newClusterStates(cloudapi.Behaviour{RunningStates: []cloudapi.ClusterState{"ACTIVE"}})
+	require.Equal(t, "state-ok", states.badge("ACTIVE", false, "").Class)
+	require.Equal(t, "state-other", states.badge(cloudapi.StateStarted, false, "").Class, "STARTED is not a running state here")
+	require.Equal(t, "state-busy", states.badge(cloudapi.StateUpdating, false, "").Class)
+	require.Equal(t, []cloudapi.ClusterState{"ACTIVE", "PENDING", "UPDATING", "STOPPED"}, states.offered())
+	q := parseClusterQuery(map[string][]string{"state": {"active"}}, nil, states)
+	require.Empty(t, q.form.Errors)
+	require.Equal(t, cloudapi.ClusterState("ACTIVE"), q.filter.State)
+	q = parseClusterQuery(map[string][]string{"state": {"started"}}, nil, states)
+	require.Contains(t, q.form.Errors["state"], `There is no state "started"`)
+	unreadable := states.badge("ACTIVE", false, "spec: master: replicas: not a number")
+	require.Equal(t, "spec: master: replicas: not a number", unreadable.Unreadable)
 }

@@ -95,7 +95,7 @@ func (s *Server) drawCluster(uid string) live.Renderer {
 		if err != nil {
 			return live.Frame{}, err
 		}
-		v := clusterShowView(cl, nil, requests)
+		v := clusterShowView(cl, nil, requests, s.states)
 		v.Operations = clusterOperations(cl)
 		parts, err := fragments(ctx,
 			part{"cluster-state", templates.ClusterStateBadgeFragment(v.State)},
@@ -146,7 +146,7 @@ func (s *Server) drawClusters(ctx context.Context, d live.Draw) (live.Frame, err
 		}
 		rows = append(rows, templates.ClusterRow{
 			UID: cl.UID, Name: cl.Name, URL: clusterURL(cl.UID),
-			State:       clusterStateBadge(cl.State, cl.Deleted()),
+			State:       s.states.badge(cl.State, cl.Deleted(), cl.Unreadable),
 			Environment: cl.Environment, Version: cl.Spec.Version, Servers: len(cl.Status.Servers),
 			Pending:  pending[cl.UID],
 			SyncedAt: cl.SyncedAt.UTC().Format(time.RFC3339), SyncedText: cl.SyncedAt.UTC().Format("2006-01-02 15:04:05 MST"),

@@ -14,6 +14,7 @@ import (
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/auth"
+	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 	"github.com/clusterdesk/clusterdesk/internal/live"
@@ -44,6 +45,9 @@ type Deps struct {
 	// a form is filled in, on submit and when an approver opens a request;
 	// nil checks with the local rules only.
 	Cloud approvals.DryRunner
+	// Behaviour is what the configuration says of the API's state names
+	// (running, stopped, busy); the zero value is the default.
+	Behaviour cloudapi.Behaviour
 	// Presets fill the create form ("small development cluster", …).
 	Presets []specform.Preset
 	// Resend sends a failed change again (admins; execution.Resend); nil
@@ -65,6 +69,8 @@ type Server struct {
 	secure bool
 	// crossOrigin refuses cross-site state-changing requests (csrf).
 	crossOrigin *http.CrossOriginProtection
+	// states names clusters' states as Deps.Behaviour says.
+	states clusterStates
 }
 
 // New builds the router with every route and middleware.
@@ -75,7 +81,8 @@ func New(deps Deps) *Server {
 	// believed only as far as it was added by proxies on loopback or private
 	// addresses, so a client cannot pick the address it is logged under.
 	e.IPExtractor = echo.ExtractIPFromXFFHeader()
-	s := &Server{echo: e, deps: deps, logger: deps.Logger, secure: deps.Secure, crossOrigin: http.NewCrossOriginProtection()}
+	s := &Server{echo: e, deps: deps, logger: deps.Logger, secure: deps.Secure, crossOrigin: http.NewCrossOriginProtection(),
+		states: newClusterStates(deps.Behaviour)}
 	e.HTTPErrorHandler = s.handleError
 	s.routes()
 	return s

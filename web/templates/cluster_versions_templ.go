@@ -737,7 +737,7 @@ func RollbackNewPage(p Page, v RollbackNewView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if len(v.Top) > 0 {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 69, "<div class=\"flash error\" role=\"alert\" data-testid=\"rollback-errors\"><ul>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 69, "<div id=\"rollback-errors\" class=\"flash error\" role=\"alert\" data-testid=\"rollback-errors\"><ul>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"context"
+	"io"
+	"net"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -125,4 +129,54 @@ func TestCloudCheckRefusesABadRoute(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "PORTAL_CLOUD_RESTART_ROUTE")
 	require.Empty(t, s.Calls())
+}
+
+// The operator's path end to end, through the command line only: `portal
+// sim` started to contradict two assumptions, then `portal cloud check`
+// with the default settings against it.
+func TestCloudCheckAgainstPortalSimFromTheCommandLine(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	ctx, cancel := context.WithCancel(t.Context())
+	out, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"sim", "-addr", addr, "-stage", "10ms", "-running-state", "RUNNING",
+			"-restart-route", "DELETE /clusters/{clusterId}/servers/{instanceId}"}, envOf(nil), outW, io.Discard)
+		outW.Close()
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	var api, token string
+	lines := bufio.NewScanner(out)
+	for token == "" && lines.Scan() {
+		if v, ok := strings.CutPrefix(lines.Text(), "portal sim: API "); ok {
+			api = v
+		}
+		if v, ok := strings.CutPrefix(lines.Text(), "portal sim: token URL "); ok {
+			token, _, _ = strings.Cut(v, " ")
+		}
+	}
+	require.NotEmpty(t, token, "portal sim printed no URLs")
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+
+	env := envOf(map[string]string{"PORTAL_CLOUD_API_URL": api, "PORTAL_CLOUD_TOKEN_URL": token,
+		"PORTAL_CLOUD_CLIENT_ID": simClientID, "PORTAL_CLOUD_CLIENT_SECRET": simClientSecret,
+		"PORTAL_CLOUD_RUNNING_STATES": "STARTED"})
+	var stdout bytes.Buffer
+	err = run(t.Context(), []string{"cloud", "check"}, env, &stdout, io.Discard)
+	require.ErrorIs(t, err, errContradicted)
+	report := stdout.String()
+	require.True(t, strings.HasPrefix(line(t, report, "status.state"), "contradicted"), report)
+	require.True(t, strings.HasPrefix(line(t, report, "Restart route"), "contradicted"), report)
+	require.Contains(t, report, "2 contradicted")
+
+	// A bad rule name is a usage error that lists the known ones.
+	err = run(t.Context(), []string{"sim", "-rules", "no-such-rule=off"}, envOf(nil), io.Discard, io.Discard)
+	var usage usageError
+	require.ErrorAs(t, err, &usage)
+	require.Contains(t, err.Error(), "master-ha")
 }

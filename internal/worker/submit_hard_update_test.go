@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -11,19 +10,13 @@ import (
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
-	"github.com/clusterdesk/clusterdesk/internal/inventory"
 )
 
 // fileUpgrade files alice's version upgrade of uid, with or without the
 // choice of a hard update.
 func (f *subFixture) fileUpgrade(t *testing.T, uid string, hard bool) approvals.Request {
 	t.Helper()
-	c, err := inventory.ClusterGet(context.Background(), f.pool, uid)
-	require.NoError(t, err)
-	raw, err := json.Marshal(c.Spec)
-	require.NoError(t, err)
-	var spec cloudapi.ClusterSpec
-	require.NoError(t, json.Unmarshal(raw, &spec))
+	c, spec := f.specOf(t, uid)
 	spec.Version = "2024.09"
 	r, err := f.svc.Create(context.Background(), f.alice, approvals.NewRequest{
 		Kind: approvals.KindUpdate, ClusterUID: uid, Reason: "upgrade", Spec: &spec,

@@ -135,8 +135,9 @@ func (f *subFixture) user(t testing.TB, name string, admin bool, groups ...strin
 	return approvals.Actor{UserID: id, Name: name + " Example", Groups: groups, Admin: admin}
 }
 
-// scaleUp files alice's request to add a tier-1 data server to uid.
-func (f *subFixture) scaleUp(t testing.TB, uid string) approvals.Request {
+// specOf returns cluster uid as the inventory has it, with a deep copy of
+// its spec to edit.
+func (f *subFixture) specOf(t testing.TB, uid string) (inventory.Cluster, cloudapi.ClusterSpec) {
 	t.Helper()
 	c, err := inventory.ClusterGet(context.Background(), f.pool, uid)
 	require.NoError(t, err)
@@ -144,6 +145,13 @@ func (f *subFixture) scaleUp(t testing.TB, uid string) approvals.Request {
 	require.NoError(t, err)
 	var spec cloudapi.ClusterSpec
 	require.NoError(t, json.Unmarshal(raw, &spec))
+	return c, spec
+}
+
+// scaleUp files alice's request to add a tier-1 data server to uid.
+func (f *subFixture) scaleUp(t testing.TB, uid string) approvals.Request {
+	t.Helper()
+	c, spec := f.specOf(t, uid)
 	n := *spec.Data.Tier1.Replicas + 1
 	spec.Data.Tier1.Replicas = &n
 	r, err := f.svc.Create(context.Background(), f.alice, approvals.NewRequest{

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -76,6 +77,24 @@ func step(ctx context.Context, actions ...chromedp.Action[chromedp.Void]) error 
 		return err
 	}
 	return chromedp.Do(ctx, actions...)
+}
+
+// decisionsShown waits until the page in tab lists at least n decisions,
+// across the navigation a decision's form makes.
+func decisionsShown(tab context.Context, n int) error {
+	deadline := time.Now().Add(45 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(tab, 5*time.Second)
+		shown, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="decision"]').length`))
+		cancel()
+		if err == nil && shown >= n {
+			return step(tab, chromedp.WaitVisible(chromedp.CSS(`[data-testid="request-state"]`)))
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the page never listed %d decisions (last: %d, %v)", n, shown, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // newTab opens a tab beside parent's. Its target is made here, under the
@@ -213,14 +232,14 @@ func TestBrowserLiveJourney(t *testing.T) {
 
 			// Bob approves on the request page, in a browser context of his
 			// own; carol too while the policy asks for more approvals.
-			for _, approver := range []string{"bob", "carol"} {
+			for i, approver := range []string{"bob", "carol"} {
 				tab := j.newTab(alice, chromedp.WithNewBrowserContext())
 				j.signInAt(tab, path, approver)
-				j.noError(tab, step(tab,
-					chromedp.Click(chromedp.CSS(`[data-testid="approve-button"]`)),
-					chromedp.WaitNotPresent(chromedp.CSS(`[data-testid="approve-button"]`)),
-					chromedp.WaitVisible(chromedp.CSS(`[data-testid="request-state"]`)),
-				))
+				// Done when the page shows this approval among the
+				// decisions: the button can also vanish for a moment while
+				// a live part of the page reloads.
+				j.noError(tab, step(tab, chromedp.Click(chromedp.CSS(`[data-testid="approve-button"]`))))
+				j.noError(tab, decisionsShown(tab, i+1))
 				state, err := chromedp.Run(tab, chromedp.AttributeValue(chromedp.CSS(`[data-testid="request-state"]`), "data-state"))
 				require.NoError(t, err)
 				if state.Value != "pending" {

@@ -82,7 +82,7 @@ func (c *checker) run(ctx context.Context) {
 	c.checkPutDryRun(ctx, live)
 	c.checkRestartRoute(ctx, live)
 	c.checkUnchanged(ctx, live)
-	c.add(Finding{Assumption: "A change that restarts servers of a cluster with fewer than 3 masters needs force=true (PORTAL: a reviewed hard update)",
+	c.add(Finding{Assumption: "A change that restarts servers of a cluster with fewer than 3 masters needs force=true (the portal sends it only for a reviewed hard update)",
 		Section: "§6", Result: NotCheckable, Evidence: "only a real change shows it; the portal asks for force=true only when a dry run says so"})
 	c.add(Finding{Assumption: "Create, update and replace may answer 2xx without a body; delete answers 2xx without one",
 		Section: "§1", Result: NotCheckable, Evidence: "only a real change shows it; the portal reads the cluster back when a reply has no body"})

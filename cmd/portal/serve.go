@@ -118,7 +118,9 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 
 	authCfg := authConfig(cfg, logger)
 	authCfg.Recorder = auditRecorder(pool, logger)
-	authn, err := auth.New(ctx, pool, authCfg)
+	// An unreachable provider does not stop the start: sign-in waits for it
+	// (auth.Start retries in the background), sessions and the worker go on.
+	authn, err := auth.Start(ctx, pool, authCfg)
 	if err != nil {
 		return fmt.Errorf("sign-in provider (PORTAL_OIDC_ISSUER=%s): %w", cfg.OIDCIssuer, err)
 	}

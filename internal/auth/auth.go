@@ -56,6 +56,13 @@ type Config struct {
 	// ends any session that old. LoginTimeout bounds the time on the
 	// provider's pages.
 	IdleTimeout, AbsoluteTimeout, LoginTimeout time.Duration
+	// DiscoveryMinBackoff and DiscoveryMaxBackoff bound the wait between
+	// attempts to discover a provider that did not answer at Start;
+	// defaults 1 s and 1 min.
+	DiscoveryMinBackoff, DiscoveryMaxBackoff time.Duration
+	// SessionRecheck is how often the sessions behind open event streams are
+	// checked (WatchSession); default 2 s.
+	SessionRecheck time.Duration
 	// HTTPClient talks to the provider; nil means one with a 10 s timeout.
 	HTTPClient *http.Client
 	// Now is the clock (tests move it); nil means time.Now.
@@ -72,7 +79,8 @@ type Config struct {
 type Service struct {
 	cfg      Config
 	pool     *pgxpool.Pool
-	rp       *relyingParty
+	rp       *discovery
+	watch    *sessionWatch
 	logger   *slog.Logger
 	recorder Recorder
 	now      func() time.Time
@@ -82,6 +90,47 @@ type Service struct {
 // service. A provider whose discovery document names another issuer than
 // cfg.Issuer is refused.
 func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Service, error) {
+	s, err := newService(pool, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.rp.attempt(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Start is New for a server that must run while the provider is down: it
+// returns the service even when the provider does not answer (within a few
+// seconds) and keeps discovering it in the background, with backoff, until
+// it answers or ctx ends. Until then BeginLogin and FinishLogin return
+// ErrProviderUnavailable and ProviderStatus says why; sessions work as ever.
+// A provider that answers with something the portal refuses (another
+// issuer, no PKCE S256) is an error here as in New.
+func Start(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Service, error) {
+	s, err := newService(pool, cfg)
+	if err != nil {
+		return nil, err
+	}
+	attemptCtx, cancel := context.WithTimeout(ctx, startAttempt)
+	err = s.rp.attempt(attemptCtx)
+	cancel()
+	var refusal *providerRefusal
+	switch {
+	case err == nil:
+		return s, nil
+	case errors.As(err, &refusal), ctx.Err() != nil:
+		return nil, err
+	}
+	s.logger.Warn("sign-in provider unreachable; sign-in waits for it, signed-in people go on",
+		"issuer", cfg.Issuer, "err", err, "retry_in", s.cfg.DiscoveryMinBackoff.String())
+	go s.rp.retry(ctx, time.Now())
+	return s, nil
+}
+
+// newService checks cfg, fills its defaults and returns a service whose
+// provider is not discovered yet.
+func newService(pool *pgxpool.Pool, cfg Config) (*Service, error) {
 	if cfg.Issuer == "" || cfg.ClientID == "" {
 		return nil, errors.New("auth: an issuer and a client id are required")
 	}
@@ -108,6 +157,15 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Service, error) 
 	if cfg.LoginTimeout <= 0 {
 		cfg.LoginTimeout = DefaultLoginTimeout
 	}
+	if cfg.DiscoveryMinBackoff <= 0 {
+		cfg.DiscoveryMinBackoff = DefaultDiscoveryMinBackoff
+	}
+	if cfg.DiscoveryMaxBackoff <= 0 {
+		cfg.DiscoveryMaxBackoff = DefaultDiscoveryMaxBackoff
+	}
+	if cfg.SessionRecheck <= 0 {
+		cfg.SessionRecheck = DefaultSessionRecheck
+	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
@@ -117,10 +175,8 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Service, error) 
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{cfg: cfg, pool: pool, logger: cfg.Logger, recorder: cfg.Recorder, now: cfg.Now}
-	if s.rp, err = discover(ctx, cfg); err != nil {
-		return nil, err
-	}
+	s := &Service{cfg: cfg, pool: pool, rp: newDiscovery(cfg), logger: cfg.Logger, recorder: cfg.Recorder, now: cfg.Now}
+	s.watch = newSessionWatch(s)
 	return s, nil
 }
 
@@ -128,9 +184,14 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Service, error) 
 func (s *Service) Roles() RoleGroups { return s.cfg.Roles }
 
 // ProviderOrigin is the scheme and host of the provider's end-session
-// endpoint (where sign-out continues), or "" when it has none. The
-// Content-Security-Policy's form-action must allow it.
-func (s *Service) ProviderOrigin() string { return s.rp.endSessionOrigin }
+// endpoint (where sign-out continues), or "" when it has none or is not
+// discovered yet. The Content-Security-Policy's form-action must allow it.
+func (s *Service) ProviderOrigin() string {
+	if rp := s.rp.get(); rp != nil {
+		return rp.endSessionOrigin
+	}
+	return ""
+}
 
 // Timeouts returns the idle and absolute session timeouts in force.
 func (s *Service) Timeouts() (idle, absolute time.Duration) {

@@ -43,8 +43,15 @@ type LoginStart struct {
 
 // BeginLogin starts a sign-in that will return to returnTo (made safe with
 // SafeReturnPath). The state, nonce and PKCE verifier stay in the database,
-// bound to the returned cookie.
+// bound to the returned cookie. While the provider is undiscovered it
+// returns an error matching ErrProviderUnavailable and asks the background
+// discovery to try again soon.
 func (s *Service) BeginLogin(ctx context.Context, returnTo string) (LoginStart, error) {
+	rp := s.rp.get()
+	if rp == nil {
+		s.rp.hurry()
+		return LoginStart{}, s.rp.status()
+	}
 	id, state, nonce, verifier := newToken(), newToken(), newToken(), oauth2.GenerateVerifier()
 	now := s.now()
 	_, err := s.pool.Exec(ctx, `
@@ -54,7 +61,7 @@ func (s *Service) BeginLogin(ctx context.Context, returnTo string) (LoginStart, 
 	if err != nil {
 		return LoginStart{}, fmt.Errorf("auth: begin sign-in: %w", err)
 	}
-	return LoginStart{Cookie: id, RedirectURL: s.rp.authCodeURL(state, nonce, verifier)}, nil
+	return LoginStart{Cookie: id, RedirectURL: rp.authCodeURL(state, nonce, verifier)}, nil
 }
 
 // Callback is what the provider sent back to the redirect URI.
@@ -67,8 +74,15 @@ type Callback struct {
 // used up whatever happens, so a callback cannot be replayed. On success the
 // person is recorded (by issuer and subject), the session that
 // previousSession names (if any) is deleted and a new session with a fresh
-// id is created. Every refusal is a *LoginError.
+// id is created. Every refusal is a *LoginError. A provider not discovered
+// (yet) by this process gives an error matching ErrProviderUnavailable, and
+// the sign-in is not used up.
 func (s *Service) FinishLogin(ctx context.Context, loginCookie string, cb Callback, previousSession string) (NewSession, error) {
+	rp := s.rp.get()
+	if rp == nil {
+		s.rp.hurry()
+		return NewSession{}, s.rp.status()
+	}
 	if loginCookie == "" {
 		return NewSession{}, loginFailed("no sign-in in progress in this browser (no sign-in cookie)")
 	}
@@ -98,7 +112,7 @@ func (s *Service) FinishLogin(ctx context.Context, loginCookie string, cb Callba
 	case cb.Code == "":
 		return NewSession{}, loginFailed("the callback has no code")
 	}
-	id, err := s.rp.exchange(ctx, cb.Code, verifier, nonce)
+	id, err := rp.exchange(ctx, cb.Code, verifier, nonce)
 	if err != nil {
 		return NewSession{}, loginFailed("%v", err)
 	}

@@ -28,6 +28,11 @@ type relyingParty struct {
 	endSessionOrigin string
 }
 
+// discover reads the provider's discovery document. A provider that answers
+// with something the portal refuses (another issuer, no PKCE S256, a bad
+// end-session endpoint) gives a *providerRefusal: asking again will not help
+// until someone fixes the configuration. Any other error (unreachable, not
+// answering, a broken document) may pass.
 func discover(ctx context.Context, cfg Config) (*relyingParty, error) {
 	ctx, cancel := context.WithTimeout(oidc.ClientContext(ctx, cfg.HTTPClient), 30*time.Second)
 	defer cancel()
@@ -35,7 +40,7 @@ func discover(ctx context.Context, cfg Config) (*relyingParty, error) {
 	if err != nil {
 		var mismatch *oidc.IssuerMismatchError
 		if errors.As(err, &mismatch) {
-			return nil, fmt.Errorf("auth: the provider at %s announces the issuer %q; the configured issuer must match it exactly", cfg.Issuer, mismatch.Discovered)
+			return nil, refused("auth: the provider at %s announces the issuer %q; the configured issuer must match it exactly", cfg.Issuer, mismatch.Discovered)
 		}
 		return nil, fmt.Errorf("auth: discover the OpenID provider at %s: %w", cfg.Issuer, err)
 	}
@@ -47,7 +52,7 @@ func discover(ctx context.Context, cfg Config) (*relyingParty, error) {
 		return nil, fmt.Errorf("auth: read the provider's metadata: %w", err)
 	}
 	if len(meta.PKCEMethods) > 0 && !slices.Contains(meta.PKCEMethods, "S256") {
-		return nil, fmt.Errorf("auth: the provider at %s does not support PKCE with S256", cfg.Issuer)
+		return nil, refused("auth: the provider at %s does not support PKCE with S256", cfg.Issuer)
 	}
 	endpoint := provider.Endpoint()
 	if cfg.ClientSecret != "" {
@@ -73,7 +78,7 @@ func discover(ctx context.Context, cfg Config) (*relyingParty, error) {
 	if meta.EndSession != "" {
 		u, err := url.Parse(meta.EndSession)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, fmt.Errorf("auth: the provider's end_session_endpoint %q is not an http(s) URL", meta.EndSession)
+			return nil, refused("auth: the provider's end_session_endpoint %q is not an http(s) URL", meta.EndSession)
 		}
 		rp.endSession = meta.EndSession
 		rp.endSessionOrigin = u.Scheme + "://" + u.Host

@@ -13,12 +13,15 @@ import (
 // authLogin starts a sign-in: it binds a new sign-in to this browser with a
 // short-lived cookie and sends the browser to the provider. The query
 // parameter next is the page to come back to; anything but a path on this
-// site is ignored.
+// site is ignored. While the provider is unreachable it says so (503).
 func (s *Server) authLogin(c echo.Context) error {
 	if s.deps.Auth == nil {
 		return errNoSignIn
 	}
 	start, err := s.deps.Auth.BeginLogin(c.Request().Context(), c.QueryParam("next"))
+	if errors.Is(err, auth.ErrProviderUnavailable) {
+		return s.signInUnavailable(c, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -42,6 +45,9 @@ func (s *Server) authCallback(c echo.Context) error {
 		Error:     c.QueryParam("error"),
 		ErrorDesc: c.QueryParam("error_description"),
 	}, cookieValue(c, s.sessionCookie()))
+	if errors.Is(err, auth.ErrProviderUnavailable) {
+		return s.signInUnavailable(c, err)
+	}
 	var failed *auth.LoginError
 	if errors.As(err, &failed) {
 		s.recordEvent(c, auth.Event{Kind: auth.EventLoginFailed, Reason: failed.Reason})
@@ -54,4 +60,21 @@ func (s *Server) authCallback(c echo.Context) error {
 	u := created.Session.User
 	s.recordEvent(c, auth.Event{Kind: auth.EventLogin, UserID: u.ID, Username: u.Username, Subject: u.Subject})
 	return c.Redirect(http.StatusSeeOther, created.ReturnTo)
+}
+
+// signInRetryAfter is what an unavailable sign-in asks browsers to wait.
+const signInRetryAfter = "5"
+
+// signInUnavailable answers a sign-in while the provider has not been
+// reached: a page that says so (503, Retry-After), the reason in the log.
+// Signed-in people are not affected; only new sign-ins wait.
+func (s *Server) signInUnavailable(c echo.Context, err error) error {
+	s.logger.Warn("sign-in unavailable", "request_id", RequestID(c), "err", err)
+	c.Response().Header().Set("Retry-After", signInRetryAfter)
+	view := templates.ErrorView{
+		Status:  http.StatusServiceUnavailable,
+		Heading: "Sign-in unavailable",
+		Message: "The sign-in service is unreachable; try again in a moment.",
+	}
+	return s.render(c, view.Status, templates.ErrorPage(s.page(c, view.Heading), view))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -16,14 +17,32 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.String(http.StatusOK, "ok\n")
 }
 
+// providerDown is readyz's word for an undiscovered sign-in provider.
+const providerDown = "identity provider unreachable (new sign-ins wait for it; signed-in people go on)"
+
 // readyz answers 200 when the database is reachable and its schema current,
-// 503 with the reason otherwise (readiness).
+// 503 with the reason otherwise (readiness). Each missing dependency is
+// named: "database …" and "identity provider …". An unreachable identity
+// provider alone leaves the portal ready but degraded (200, saying so):
+// signed-in people and the worker go on, and taking every replica out of
+// service because the provider is down would stop them too.
 func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
-	if err := s.deps.Ready(ctx); err != nil {
-		s.logger.Warn("not ready", "err", err)
-		return c.String(http.StatusServiceUnavailable, "not ready: "+readinessReason(err)+"\n")
+	var missing []string
+	dbErr := s.deps.Ready(ctx)
+	if dbErr != nil {
+		s.logger.Warn("not ready", "err", dbErr)
+		missing = append(missing, readinessReason(dbErr))
+	}
+	if s.deps.Auth != nil && s.deps.Auth.ProviderStatus() != nil {
+		missing = append(missing, providerDown)
+	}
+	switch {
+	case dbErr != nil:
+		return c.String(http.StatusServiceUnavailable, "not ready: "+strings.Join(missing, "; ")+"\n")
+	case len(missing) > 0:
+		return c.String(http.StatusOK, "ready, degraded: "+strings.Join(missing, "; ")+"\n")
 	}
 	return c.String(http.StatusOK, "ready\n")
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
+	"github.com/clusterdesk/clusterdesk/internal/auth"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 	"github.com/clusterdesk/clusterdesk/internal/live"
 )
@@ -67,14 +68,15 @@ func (s *Server) liveDashboard(c echo.Context) error {
 }
 
 // stream answers with server-sent events for topic until the browser
-// leaves or the hub stops (a shutdown): first what waits (the topic's
-// current fragments), then each frame the hub shares, a heartbeat comment
-// every hub.Heartbeat() (it keeps the stream open through proxies and
-// notices a browser that left), for at most hub.MaxAge() (the browser then
-// reconnects through the sign-in check, so a session that ended stops
-// receiving updates within that bound). A frame whose key differs from the one the viewer's
-// page was drawn with (?key=), or a lost queue, adds a "refresh" event:
-// the page reloads its own parts.
+// leaves, the hub stops (a shutdown) or the viewer's session ends (sign-out,
+// expiry or deletion, noticed within seconds by auth.WatchSession): first
+// what waits (the topic's current fragments), then each frame the hub
+// shares, a heartbeat comment every hub.Heartbeat() (it keeps the stream
+// open through proxies and notices a browser that left), for at most
+// hub.MaxAge() (the browser then reconnects through the sign-in check,
+// which re-reads the person's roles). A frame whose key differs from the
+// one the viewer's page was drawn with (?key=), or a lost queue, adds a
+// "refresh" event: the page reloads its own parts.
 func (s *Server) stream(c echo.Context, topic string, draw live.Renderer) error {
 	hub := s.deps.Live
 	if hub == nil {
@@ -106,6 +108,13 @@ func (s *Server) stream(c echo.Context, topic string, draw live.Renderer) error 
 	maxAge := time.NewTimer(hub.MaxAge())
 	defer maxAge.Stop()
 	ctx := c.Request().Context()
+	// Nil (never ready) only without sign-in, where no stream is served.
+	var sessionEnded <-chan struct{}
+	if sess, ok := auth.SessionFrom(ctx); ok && s.deps.Auth != nil {
+		ended, stop := s.deps.Auth.WatchSession(sess)
+		defer stop()
+		sessionEnded = ended
+	}
 	var buf bytes.Buffer
 	for {
 		buf.Reset()
@@ -115,6 +124,8 @@ func (s *Server) stream(c echo.Context, topic string, draw live.Renderer) error 
 		case <-hub.Done():
 			return nil
 		case <-maxAge.C:
+			return nil
+		case <-sessionEnded:
 			return nil
 		case <-heartbeat.C:
 			buf.WriteString(": heartbeat\n\n")

@@ -165,7 +165,9 @@ type Options struct {
 	// open through proxies and noticing a browser that left; default 15 s.
 	Heartbeat time.Duration
 	// MaxAge ends a stream after a while, so that the browser reconnects
-	// through the sign-in check; default 10 min.
+	// through the sign-in check (which re-reads roles); default 10 min. The
+	// end of the viewer's session ends a stream sooner (the web layer
+	// watches it).
 	MaxAge time.Duration
 }
 

@@ -89,8 +89,10 @@ type Outcome struct {
 //   - it is pending (stale: ErrStale; otherwise ErrInvalidTransition);
 //   - four-eyes: a is neither the requester nor the author of any revision
 //     (ErrOwnRequest, not overridable);
-//   - a is in an approver group of the policy that applies now, judged by
-//     a.Groups (ErrNotEligible; ErrNoPolicy when none applies);
+//   - a may approve under the policy that applies now (Policy.Eligible):
+//     a holds the approver role and is in one of its approver groups,
+//     judged by a.Approver and a.Groups (ErrNoApproverRole,
+//     ErrNotEligible; ErrNoPolicy when none applies);
 //   - the cluster has not moved: in.LiveResourceVersion equals the base.
 //     If it moved, the request is marked stale (committed, with its audit
 //     event) and the error is ErrStale: it needs a rebase. For a create
@@ -313,8 +315,8 @@ func (dc decisionContext) evaluation() Evaluation {
 	return e
 }
 
-// checkApprover applies four-eyes and eligibility and returns the policy
-// that applies.
+// checkApprover applies four-eyes and eligibility (Policy.Eligible) and
+// returns the policy that applies.
 func (dc decisionContext) checkApprover(a Actor) (Policy, error) {
 	switch {
 	case a.UserID == dc.request.Requester.ID:
@@ -323,9 +325,9 @@ func (dc decisionContext) checkApprover(a Actor) (Policy, error) {
 		return Policy{}, fmt.Errorf("%w (you edited it)", ErrOwnRequest)
 	case dc.policyErr != nil:
 		return Policy{}, dc.policyErr
-	case !a.inAnyGroup(dc.policy.ApproverGroups):
-		return Policy{}, fmt.Errorf("%w: policy %q asks for a member of %s", ErrNotEligible, dc.policy.Name,
-			strings.Join(dc.policy.ApproverGroups, ", "))
+	}
+	if err := dc.policy.Eligible(a); err != nil {
+		return Policy{}, err
 	}
 	return dc.policy, nil
 }

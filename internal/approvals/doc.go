@@ -20,9 +20,14 @@
 // is bound to the revision, its diff hash and its base resource version and
 // counts only while all three are current, so any edit or rebase voids the
 // approvals given so far. Four-eyes cannot be overridden: neither the
-// requester nor anyone who made a revision may approve or reject. Approvers
-// are judged by the groups their session carries at the moment of the
-// approval, and those groups go into the audit event. Before approving, the
+// requester nor anyone who made a revision may approve or reject. Who may
+// approve is one rule, Policy.Eligible, used by Approve, Reject,
+// WhatItTakes (the approve button) and ListAwaiting (the approvals queue):
+// the person holds the approver role (Actor.Approver, granted by
+// PORTAL_APPROVER_GROUPS) and is in one of the policy's approver groups,
+// judged by the groups their session carries at the moment of the
+// approval; those groups go into the audit event. PolicyGroupsOutside
+// lists the policies' groups that grant no approver role. Before approving, the
 // caller re-reads the live cluster and passes its resource version: if it
 // moved since the base the request goes stale and waits for a rebase.
 // The approval that meets the policy moves the request to approved in the

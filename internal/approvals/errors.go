@@ -40,9 +40,13 @@ var (
 	// revision of a request may not approve or reject it. Not overridable,
 	// not even by admins.
 	ErrOwnRequest = fmt.Errorf("%w: four-eyes: the requester and the editors of a request may not decide on it", ErrForbidden)
-	// ErrNotEligible: the actor is in none of the approver groups of the
-	// policy that applies.
+	// ErrNotEligible: the actor may not approve under the policy that
+	// applies: they lack the approver role (ErrNoApproverRole) or are in
+	// none of its approver groups (see Policy.Eligible).
 	ErrNotEligible = fmt.Errorf("%w: not a member of an approver group of the policy", ErrForbidden)
+	// ErrNoApproverRole: the actor does not hold the approver role
+	// (PORTAL_APPROVER_GROUPS), so no policy lets them decide.
+	ErrNoApproverRole = fmt.Errorf("%w: no approver role", ErrNotEligible)
 	// ErrCollision: an earlier open request on the same cluster changes the
 	// same fields; this one may be approved once that one is finished and
 	// this one rebased onto its result.

@@ -97,7 +97,9 @@ func (f *fixture) user(t testing.TB, name string, admin bool, groups ...string) 
 		VALUES ('https://idp.test', $1, $1, $2, $3, now()) RETURNING id`,
 		"sub-"+name, name+" Example", groups).Scan(&id)
 	require.NoError(t, err)
-	return approvals.Actor{UserID: id, Name: name + " Example", Groups: groups, Admin: admin,
+	// The approver role as the default PORTAL_APPROVER_GROUPS=approvers grants it.
+	approver := slices.Contains(groups, "approvers")
+	return approvals.Actor{UserID: id, Name: name + " Example", Groups: groups, Approver: approver, Admin: admin,
 		Origin: audit.Origin{IP: "192.0.2.1", RequestID: "req-" + name}}
 }
 

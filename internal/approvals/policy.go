@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -31,6 +32,10 @@ import (
 // cluster down, like a scale-down shrinks it.)
 //
 // When no enabled policy matches, nobody may approve (ErrNoPolicy).
+//
+// A person may decide under a policy only when they hold the approver role
+// and are in one of its ApproverGroups (Eligible). PolicyGroupsOutside
+// finds the groups a policy names that grant no approver role.
 type Policy struct {
 	ID                int64
 	Name              string
@@ -41,6 +46,52 @@ type Policy struct {
 	ApprovalsRequired int
 	ApproverGroups    []string
 	Enabled           bool
+}
+
+// Eligible returns nil when a may approve or reject requests under p: a
+// holds the approver role (Actor.Approver, from PORTAL_APPROVER_GROUPS)
+// and is in at least one of p.ApproverGroups. Otherwise it returns
+// ErrNoApproverRole or ErrNotEligible. It is the one rule behind Approve,
+// Reject, WhatItTakes (the approve button) and ListAwaiting (the approvals
+// queue); four-eyes, the request's state and earlier decisions are
+// checked around it.
+func (p Policy) Eligible(a Actor) error {
+	if !a.Approver {
+		return ErrNoApproverRole
+	}
+	if !slices.ContainsFunc(a.approvingGroups(), func(g string) bool { return slices.Contains(p.ApproverGroups, g) }) {
+		return fmt.Errorf("%w: policy %q asks for a member of %s", ErrNotEligible, p.Name, strings.Join(p.ApproverGroups, ", "))
+	}
+	return nil
+}
+
+// PolicyGroup is an approver group that a policy names.
+type PolicyGroup struct {
+	PolicyID int64
+	Policy   string
+	Enabled  bool
+	Group    string
+}
+
+// PolicyGroupsOutside returns, in policy id then group order, each approver
+// group of a policy (enabled or not) that is not among approverGroups, the
+// groups that grant the approver role. Such a group alone lets nobody
+// approve: its members also need the role. `portal serve` logs them at
+// start-up.
+func PolicyGroupsOutside(ctx context.Context, q Querier, approverGroups []string) ([]PolicyGroup, error) {
+	policies, err := PolicyList(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	var out []PolicyGroup
+	for _, p := range policies {
+		for _, g := range p.ApproverGroups {
+			if !slices.Contains(approverGroups, g) {
+				out = append(out, PolicyGroup{PolicyID: p.ID, Policy: p.Name, Enabled: p.Enabled, Group: g})
+			}
+		}
+	}
+	return out, nil
 }
 
 // PolicySubject is what policies match on.

@@ -31,8 +31,12 @@ func ListMine(ctx context.Context, q Querier, userID int64, p Page) ([]Request, 
 
 // ListAwaiting returns the requests a may approve now: pending, not filed
 // or edited by a, not yet decided by a at the current revision, and whose
-// policy names one of a's groups. It asks PostgreSQL for each request's
-// policy (policy_for), the same rule Approve applies.
+// policy a is eligible under (Policy.Eligible: the approver role and one
+// of the policy's groups). Without the approver role the list is empty.
+// It asks PostgreSQL for each request's policy (policy_for) and intersects
+// its groups with the same approving groups as Eligible, so the queue
+// lists what Approve accepts (up to collisions and a moved cluster, which
+// Approve finds out).
 func ListAwaiting(ctx context.Context, q Querier, a Actor, p Page) ([]Request, error) {
 	return listRequests(ctx, q, "requests awaiting approval", `
 		WHERE r.state = 'pending' AND r.requester_id <> $1
@@ -42,7 +46,7 @@ func ListAwaiting(ctx context.Context, q Querier, a Actor, p Page) ([]Request, e
 		  AND EXISTS (SELECT 1 FROM policy_for(v.environments, r.kind, v.risks) p
 		              WHERE p.approver_groups && $2::text[])
 		  AND ($3::bigint = 0 OR r.id < $3)
-		ORDER BY r.id DESC LIMIT $4`, a.UserID, nonNil(a.Groups), p.BeforeID, p.limit())
+		ORDER BY r.id DESC LIMIT $4`, a.UserID, a.approvingGroups(), p.BeforeID, p.limit())
 }
 
 // ListRecent returns the requests that changed most recently (filed,

@@ -15,9 +15,11 @@ type Requirements struct {
 	// first, each saying whether it changes the same fields.
 	Overlaps []Overlap
 	// Blocker is nil when the viewer may approve this revision now, else
-	// why not: ErrOwnRequest, ErrNotEligible, ErrStale, ErrCollision (their
-	// approval would complete it while an earlier request changing the same
-	// fields is open), ErrConflict (already decided) or
+	// why not: ErrOwnRequest, ErrNotEligible (ErrNoApproverRole without
+	// the approver role; the rule is Policy.Eligible, as in Approve),
+	// ErrStale, ErrCollision (their approval would complete it while an
+	// earlier request changing the same fields is open), ErrConflict
+	// (already decided) or
 	// ErrInvalidTransition (not pending). The live resource version is not
 	// checked here; Approve does.
 	Blocker error
@@ -86,8 +88,8 @@ func blocker(ctx context.Context, q Querier, r Request, e Evaluation, viewer Act
 	if d := decisionBy(decisions, viewer.UserID); d != nil {
 		return fmt.Errorf("%w: you already decided on this revision (%s)", ErrConflict, d.Decision), nil
 	}
-	if !viewer.inAnyGroup(e.Policy.ApproverGroups) {
-		return fmt.Errorf("%w: policy %q asks for a member of %v", ErrNotEligible, e.Policy.Name, e.Policy.ApproverGroups), nil
+	if err := e.Policy.Eligible(viewer); err != nil {
+		return err, nil
 	}
 	if e.Missing() <= 1 && r.Kind.OnCluster() {
 		// The viewer's approval would complete it: Approve refuses that

@@ -13,7 +13,9 @@ import (
 const approvalsQueueShown = 100
 
 // approvalsQueue lists the requests the viewer may approve now, as the
-// domain decides (ListAwaiting applies Approve's own policy rule).
+// domain decides: ListAwaiting applies Approve's own rule
+// (approvals.Policy.Eligible: the approver role and a policy's group), so
+// what the queue lists the approve action accepts and the reverse.
 func (s *Server) approvalsQueue(c echo.Context) error {
 	list, err := approvals.ListAwaiting(c.Request().Context(), s.deps.DB, actorOf(c), approvals.Page{Limit: approvalsQueueShown + 1})
 	if err != nil {

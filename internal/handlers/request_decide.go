@@ -41,7 +41,10 @@ func (s *Server) requestRedirect(c echo.Context, id int64) error {
 
 // requestApprove approves the revision the approver reviewed, after
 // re-reading the live cluster. A repeated approval (a double click) is no
-// error: both answers redirect to the request.
+// error: both answers redirect to the request. The route is open to every
+// signed-in person: the domain decides who may decide
+// (approvals.Policy.Eligible, the rule behind the approvals queue and the
+// approve button too), and a refusal is a 403.
 func (s *Server) requestApprove(c echo.Context) error {
 	if s.deps.Approvals == nil {
 		return errNoApprovals

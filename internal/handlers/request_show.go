@@ -41,12 +41,16 @@ func requestID(c echo.Context) (int64, error) {
 	return id, nil
 }
 
-// actorOf is the signed-in person as the request domain knows them.
+// actorOf is the signed-in person as the request domain knows them, with
+// the roles of their session: Approver is the role that shows the
+// Approvals page, and the domain asks for it besides a policy's group
+// (approvals.Policy.Eligible) before the queue lists a request, the page
+// offers the approve button or a decision is taken.
 func actorOf(c echo.Context) approvals.Actor {
 	u, _ := auth.UserFrom(c.Request().Context()) // the request routes require sign-in
 	return approvals.Actor{
 		UserID: u.ID, Name: cmpOr(u.Name, u.Username), Groups: u.Groups,
-		Admin: u.Has(auth.RoleAdmin), Origin: auditOrigin(c),
+		Approver: u.Has(auth.RoleApprover), Admin: u.Has(auth.RoleAdmin), Origin: auditOrigin(c),
 	}
 }
 
@@ -240,6 +244,8 @@ func blockerText(err error, r approvals.Request) string {
 	switch {
 	case errors.Is(err, approvals.ErrOwnRequest):
 		return "You filed or edited this request, so you cannot approve or reject it: someone else must (four eyes)."
+	case errors.Is(err, approvals.ErrNoApproverRole):
+		return "You do not hold the approver role, so you cannot approve or reject requests."
 	case errors.Is(err, approvals.ErrNotEligible):
 		return "You are not in an approver group of this request's policy, so you cannot approve it."
 	case errors.Is(err, approvals.ErrStale):

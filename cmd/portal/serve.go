@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/auth"
 	"github.com/clusterdesk/clusterdesk/internal/config"
 	"github.com/clusterdesk/clusterdesk/internal/database"
@@ -83,6 +84,7 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 		}
 		return err
 	}
+	warnPolicyGroupsOutside(ctx, pool, cfg.ApproverGroups, logger)
 
 	cloud, err := newCloudClient(cfg, logger)
 	if err != nil {
@@ -204,6 +206,21 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// warnPolicyGroupsOutside logs, at warn level, each approver group a policy
+// names that PORTAL_APPROVER_GROUPS does not: its members approve nothing
+// unless another group gives them the approver role. The portal starts
+// anyway; a failed check is logged too.
+func warnPolicyGroupsOutside(ctx context.Context, q approvals.Querier, approverGroups []string, logger *slog.Logger) {
+	outside, err := approvals.PolicyGroupsOutside(ctx, q, approverGroups)
+	if err != nil {
+		logger.Warn("cannot check the policies' approver groups", "err", err)
+	}
+	for _, o := range outside {
+		logger.Warn("policy names an approver group outside PORTAL_APPROVER_GROUPS: its members need the approver role to approve",
+			"policy", o.Policy, "policy_id", o.PolicyID, "enabled", o.Enabled, "group", o.Group, "approver_groups", approverGroups)
+	}
 }
 
 // authConfig is the sign-in configuration: the provider, the role groups and

@@ -151,6 +151,9 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 		Auth:   authn,
 		Secure: cfg.Secure(),
 
+		MaxBodyBytes:   int64(cfg.MaxBodyBytes),
+		TrustedProxies: cfg.TrustedProxies,
+
 		Approvals: requests,
 		Inventory: syncer,
 		Cloud:     cloud,

@@ -10,6 +10,7 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"os"
 	"reflect"
@@ -27,6 +28,10 @@ type Config struct {
 	LogFormat       string        `env:"PORTAL_LOG_FORMAT" default:"json" check:"oneof=json text" help:"Log line format: json or text."`
 	LogLevel        string        `env:"PORTAL_LOG_LEVEL" default:"info" check:"oneof=debug info warn error" help:"Lowest level logged: debug, info, warn or error."`
 	ShutdownTimeout time.Duration `env:"PORTAL_SHUTDOWN_TIMEOUT" default:"30s" check:"positive" help:"How long a stop waits for in-flight requests and jobs."`
+
+	// What the web server accepts from clients and proxies (internal/handlers).
+	MaxBodyBytes   int            `env:"PORTAL_MAX_BODY_BYTES" default:"2097152" check:"between=1024 10485760" help:"Largest request body the portal reads, in bytes (2 MiB by default, at most 10 MiB, Go's form limit); a larger one is refused with 413 before anything reads it. The largest form, a cluster spec in JSON mode, is far smaller."`
+	TrustedProxies []netip.Prefix `env:"PORTAL_TRUSTED_PROXIES" help:"Proxies and load balancers in front of the portal, as addresses or CIDRs, comma-separated (10.0.0.0/8,192.0.2.10): X-Forwarded-For is believed only as far as these added it. Empty believes none: a client's address is its TCP peer's."`
 
 	// Sign-in (internal/auth).
 	OIDCIssuer             string        `env:"PORTAL_OIDC_ISSUER" check:"url-or-empty" help:"Issuer URL of the company's OpenID Connect provider, exactly as its discovery document states it. Required by portal serve."`
@@ -218,10 +223,40 @@ func setField(v reflect.Value, raw string) error {
 			}
 		}
 		v.Set(reflect.ValueOf(list))
+	case []netip.Prefix:
+		var list []netip.Prefix
+		for item := range strings.SplitSeq(raw, ",") {
+			if item = strings.TrimSpace(item); item == "" {
+				continue
+			}
+			p, err := parsePrefix(item)
+			if err != nil {
+				return fmt.Errorf("want addresses or CIDRs such as 10.0.0.0/8 or 192.0.2.10, comma-separated, got %q", item)
+			}
+			list = append(list, p)
+		}
+		v.Set(reflect.ValueOf(list))
 	default: // string and Secret
 		v.SetString(raw)
 	}
 	return nil
+}
+
+// parsePrefix reads a CIDR, or a single address as the prefix holding only it.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return p.Masked(), nil
 }
 
 // check applies a field's rule to its raw text. Secrets are never echoed.
@@ -259,6 +294,15 @@ func check(f Field, raw string, set bool) error {
 	case "positive":
 		if d, _ := time.ParseDuration(raw); d <= 0 {
 			return fmt.Errorf("want a duration above zero, got %s", shown)
+		}
+	case "between":
+		lo, hi, _ := strings.Cut(arg, " ")
+		n, _ := strconv.Atoi(raw)
+		if low, _ := strconv.Atoi(lo); n < low {
+			return fmt.Errorf("want a number from %s to %s, got %s", lo, hi, shown)
+		}
+		if high, _ := strconv.Atoi(hi); n > high {
+			return fmt.Errorf("want a number from %s to %s, got %s", lo, hi, shown)
 		}
 	case "nonnegative":
 		if n, _ := strconv.Atoi(raw); n < 0 {

@@ -3,6 +3,7 @@ package config_test
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -38,6 +39,23 @@ func TestLoadDefaults(t *testing.T) {
 	require.Zero(t, cfg.AuditRetentionYears)
 	require.Equal(t, "postgres://u:hunter2@localhost:5432/cd", cfg.DatabaseURL.Reveal())
 	require.False(t, cfg.Secure())
+	require.Equal(t, 2<<20, cfg.MaxBodyBytes)
+	require.Empty(t, cfg.TrustedProxies, "no proxy is trusted unless named")
+}
+
+func TestTrustedProxies(t *testing.T) {
+	t.Parallel()
+	env := validEnv()
+	env["PORTAL_TRUSTED_PROXIES"] = " 10.1.2.3/8, 192.0.2.10 ,2001:db8::/32,"
+	env["PORTAL_MAX_BODY_BYTES"] = "1048576"
+	cfg, err := config.Load(lookup(env))
+	require.NoError(t, err)
+	require.Equal(t, []netip.Prefix{
+		netip.MustParsePrefix("10.0.0.0/8"), // masked
+		netip.MustParsePrefix("192.0.2.10/32"),
+		netip.MustParsePrefix("2001:db8::/32"),
+	}, cfg.TrustedProxies)
+	require.Equal(t, 1<<20, cfg.MaxBodyBytes)
 }
 
 func TestLoadProblems(t *testing.T) {
@@ -54,6 +72,9 @@ func TestLoadProblems(t *testing.T) {
 		{"negative retention", map[string]string{"PORTAL_AUDIT_RETENTION_YEARS": "-1"}, []string{`PORTAL_AUDIT_RETENTION_YEARS: want zero or more, got "-1"`}},
 		{"bad enum", map[string]string{"PORTAL_LOG_FORMAT": "xml"}, []string{`PORTAL_LOG_FORMAT: want one of json, text, got "xml"`}},
 		{"bad url", map[string]string{"PORTAL_BASE_URL": "localhost:8080"}, []string{"PORTAL_BASE_URL: want an absolute http(s) URL"}},
+		{"body limit too small", map[string]string{"PORTAL_MAX_BODY_BYTES": "100"}, []string{`PORTAL_MAX_BODY_BYTES: want a number from 1024 to 10485760, got "100"`}},
+		{"body limit above Go's form limit", map[string]string{"PORTAL_MAX_BODY_BYTES": "20000000"}, []string{`PORTAL_MAX_BODY_BYTES: want a number from 1024 to 10485760, got "20000000"`}},
+		{"bad proxy", map[string]string{"PORTAL_TRUSTED_PROXIES": "10.0.0.0/8, proxy.internal"}, []string{`PORTAL_TRUSTED_PROXIES: want addresses or CIDRs such as 10.0.0.0/8 or 192.0.2.10, comma-separated, got "proxy.internal"`}},
 		{"several at once", map[string]string{"PORTAL_DATABASE_URL": "x", "PORTAL_LOG_LEVEL": "loud"}, []string{"PORTAL_DATABASE_URL:", "PORTAL_LOG_LEVEL:"}},
 	}
 	for _, tt := range tests {

@@ -77,17 +77,19 @@ func (s *Server) requireRole(roles ...auth.Role) echo.MiddlewareFunc {
 
 // csrf guards state-changing requests (every method but GET, HEAD, OPTIONS
 // and TRACE): a browser's cross-site request is refused by Sec-Fetch-Site or,
-// from older browsers, Origin; and when there is a session the request must
-// carry its CSRF token (header X-CSRF-Token or form field csrf_token),
-// compared in constant time. Without a session there is no authority to
-// borrow; routes that need one put requireSignIn first.
+// from older browsers, Origin (checkOrigin); and when there is a session the
+// request must carry its CSRF token, compared in constant time, in the
+// header X-CSRF-Token or the form field csrf_token of the body (a token in
+// the URL leaks through logs, history and Referer, so it does not count).
+// Without a session there is no authority to borrow; routes that need one
+// put requireSignIn first.
 func (s *Server) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
 		if isSafeMethod(req.Method) {
 			return next(c)
 		}
-		if err := s.crossOrigin.Check(req); err != nil {
+		if err := s.checkOrigin(req); err != nil {
 			_, _ = s.loadSession(c) // only to say whose browser was used
 			s.recordEvent(c, auth.Event{Kind: auth.EventDenied, Reason: "cross-site request: " + err.Error()})
 			return errCrossSite
@@ -99,9 +101,16 @@ func (s *Server) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		// loadSession replaced the request; the form is parsed on the one
+		// the handler will read. A body over the limit is refused here
+		// (413, errors.go), not taken for a missing token.
+		req = c.Request()
+		if err := req.ParseForm(); err != nil {
+			return echo.ErrBadRequest.WithInternal(err)
+		}
 		token := req.Header.Get(csrfHeader)
 		if token == "" {
-			token = c.FormValue(csrfField)
+			token = req.PostForm.Get(csrfField) // never the query string
 		}
 		if !sess.ValidCSRF(token) {
 			s.recordEvent(c, auth.Event{Kind: auth.EventDenied, Reason: "missing or wrong CSRF token"})
@@ -109,6 +118,32 @@ func (s *Server) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// errOriginMismatch is checkOrigin's reason for a refusal by Origin.
+var errOriginMismatch = errors.New("the Origin header's scheme or host is not the portal's")
+
+// checkOrigin refuses a cross-site request. http.CrossOriginProtection
+// judges by Sec-Fetch-Site, or without it by Origin, but then compares the
+// host only, so a page at http://portal could post to https://portal; here
+// an Origin without Sec-Fetch-Site must also have the portal's scheme
+// (https when Deps.Secure, whatever proxy terminated TLS).
+func (s *Server) checkOrigin(req *http.Request) error {
+	if err := s.crossOrigin.Check(req); err != nil {
+		return err
+	}
+	origin := req.Header.Get("Origin")
+	if origin == "" || req.Header.Get("Sec-Fetch-Site") != "" {
+		return nil
+	}
+	scheme := "http://"
+	if s.secure {
+		scheme = "https://"
+	}
+	if !strings.EqualFold(origin, scheme+req.Host) {
+		return errOriginMismatch
+	}
+	return nil
 }
 
 func isSafeMethod(method string) bool {

@@ -40,20 +40,24 @@ var errorStatus = []struct {
 	{errCrossSite, http.StatusForbidden, "This request came from another site, so it was refused. Start again from the portal."},
 	{errCSRFToken, http.StatusForbidden, "The page was out of date, so the request was refused. Reload the page and try again."},
 	{errNoSignIn, http.StatusServiceUnavailable, "Sign-in is not configured on this portal."},
+	{errBodyTooLarge, http.StatusRequestEntityTooLarge, "What was sent is larger than the portal accepts, so nothing was done. Shorten it and try again."},
+	{errMultipart, http.StatusUnsupportedMediaType, "The portal takes no files or attachments, so nothing was done. Send the form from the portal's own page."},
 }
 
 // statusMessages are the headings and messages of plain HTTP errors.
 var statusMessages = map[int][2]string{
-	http.StatusBadRequest:          {"Bad request", "The request could not be understood."},
-	http.StatusUnauthorized:        {"Sign-in needed", "Please sign in to continue."},
-	http.StatusForbidden:           {"Not allowed", "You do not have permission to do this."},
-	http.StatusNotFound:            {"Not found", "There is nothing at this address. Check the link, or start again from the start page."},
-	http.StatusMethodNotAllowed:    {"Not allowed", "This address does not accept that kind of request."},
-	http.StatusConflict:            {"Conflict", "Someone changed this at the same time. Reload the page and try again."},
-	http.StatusUnprocessableEntity: {"Check the form", "Some fields need attention."},
-	http.StatusTooManyRequests:     {"Slow down", "Too many requests. Wait a moment and try again."},
-	http.StatusInternalServerError: {"Something went wrong", "The portal hit an unexpected problem. It has been logged; if it keeps happening, give the request ID below to the team."},
-	http.StatusServiceUnavailable:  {"Unavailable", "The portal cannot serve this right now. Try again in a minute."},
+	http.StatusBadRequest:            {"Bad request", "The request could not be understood."},
+	http.StatusUnauthorized:          {"Sign-in needed", "Please sign in to continue."},
+	http.StatusForbidden:             {"Not allowed", "You do not have permission to do this."},
+	http.StatusNotFound:              {"Not found", "There is nothing at this address. Check the link, or start again from the start page."},
+	http.StatusMethodNotAllowed:      {"Not allowed", "This address does not accept that kind of request."},
+	http.StatusConflict:              {"Conflict", "Someone changed this at the same time. Reload the page and try again."},
+	http.StatusUnprocessableEntity:   {"Check the form", "Some fields need attention."},
+	http.StatusRequestEntityTooLarge: {"Too large", "What was sent is larger than the portal accepts."},
+	http.StatusUnsupportedMediaType:  {"Not accepted", "The portal does not accept this kind of content."},
+	http.StatusTooManyRequests:       {"Slow down", "Too many requests. Wait a moment and try again."},
+	http.StatusInternalServerError:   {"Something went wrong", "The portal hit an unexpected problem. It has been logged; if it keeps happening, give the request ID below to the team."},
+	http.StatusServiceUnavailable:    {"Unavailable", "The portal cannot serve this right now. Try again in a minute."},
 }
 
 // handleError is echo's central error handler: it picks the status, logs
@@ -89,6 +93,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 func errorView(err error) templates.ErrorView {
 	status := http.StatusInternalServerError
 	var message string
+	// A body cut off at the limit while something read it: 413 whoever
+	// read it (a guard, or a handler's binding, which calls it 400).
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		err = errBodyTooLarge
+	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
 		status = he.Code

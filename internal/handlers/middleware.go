@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -13,37 +14,55 @@ import (
 
 const requestIDHeader = "X-Request-Id"
 
-// requestID gives every request an id, echoed in a response header, in logs
-// and on error pages. An id set by a proxy in front is kept when it looks sane.
+// requestID gives every request a fresh id of the portal's own, echoed in a
+// response header, in logs, on error pages, in security events and in the
+// audit log. An X-Request-Id a client (or a proxy) sent is never the id:
+// anyone could claim any id there. It is kept, cleaned, for the request's
+// log line only (clientRequestID).
 func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		id := c.Request().Header.Get(requestIDHeader)
-		if len(id) < 8 || len(id) > 64 || !isToken(id) {
-			b := make([]byte, 12)
-			_, _ = rand.Read(b)
-			id = hex.EncodeToString(b)
-		}
+		b := make([]byte, 12)
+		_, _ = rand.Read(b)
+		id := hex.EncodeToString(b)
 		c.Set(requestIDKey, id)
+		if sent := cleanClientRequestID(c.Request().Header.Get(requestIDHeader)); sent != "" {
+			c.Set(clientRequestIDKey, sent)
+		}
 		c.Response().Header().Set(requestIDHeader, id)
 		return next(c)
 	}
 }
 
-const requestIDKey = "request_id"
+const (
+	requestIDKey       = "request_id"
+	clientRequestIDKey = "client_request_id"
+	// clientRequestIDMax bounds what a client's X-Request-Id may put into a
+	// log line.
+	clientRequestIDMax = 64
+)
 
-// RequestID returns the id of the request being handled.
+// RequestID returns the portal's id of the request being handled.
 func RequestID(c echo.Context) string {
 	id, _ := c.Get(requestIDKey).(string)
 	return id
 }
 
-func isToken(s string) bool {
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return false
+// clientRequestID returns the X-Request-Id the client sent, cleaned, or "".
+func clientRequestID(c echo.Context) string {
+	id, _ := c.Get(clientRequestIDKey).(string)
+	return id
+}
+
+// cleanClientRequestID keeps a client's request id fit for a log: printable
+// ASCII only (other bytes are dropped), at most clientRequestIDMax long.
+func cleanClientRequestID(sent string) string {
+	var b strings.Builder
+	for i := 0; i < len(sent) && b.Len() < clientRequestIDMax; i++ {
+		if ch := sent[i]; ch >= 0x20 && ch <= 0x7e {
+			b.WriteByte(ch)
 		}
 	}
-	return true
+	return strings.TrimSpace(b.String())
 }
 
 // recoverPanic turns a panic into an error for the central handler (a clean
@@ -74,15 +93,18 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		if req.URL.Path == "/healthz" || req.URL.Path == "/readyz" || len(req.URL.Path) > 8 && req.URL.Path[:8] == "/static/" {
 			level = slog.LevelDebug
 		}
-		s.logger.Log(req.Context(), level, "request",
-			"request_id", RequestID(c),
+		attrs := []any{"request_id", RequestID(c)}
+		if sent := clientRequestID(c); sent != "" {
+			attrs = append(attrs, "client_request_id", sent)
+		}
+		s.logger.Log(req.Context(), level, "request", append(attrs,
 			"method", req.Method,
 			"path", req.URL.Path,
 			"status", c.Response().Status,
 			"bytes", c.Response().Size,
 			"duration_ms", float64(time.Since(start).Microseconds())/1000,
 			"remote_ip", c.RealIP(),
-		)
+		)...)
 		return nil
 	}
 }

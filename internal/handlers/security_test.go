@@ -4,6 +4,7 @@ import (
 	"html"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -242,11 +243,21 @@ func TestGETChangesNothing(t *testing.T) {
 func TestSecurityEventsLogTheRealClientAddress(t *testing.T) {
 	t.Parallel()
 	env := newSigninEnv(t, signinOptions{})
-	for _, tt := range []struct{ remote, xff, want string }{
-		{"203.0.113.5:4242", "", "203.0.113.5"},
-		{"203.0.113.5:4242", "10.1.2.3", "203.0.113.5"},                      // a client cannot claim an address
-		{"10.0.0.2:4242", "198.51.100.7", "198.51.100.7"},                    // behind the load balancer
-		{"10.0.0.2:4242", "1.2.3.4, 198.51.100.7, 10.0.0.9", "198.51.100.7"}, // the entry the trusted proxies added
+	behindBalancer := newServerFor(t, env, func(d *Deps) { d.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")} })
+	for _, tt := range []struct {
+		name        string
+		server      *Server
+		remote, xff string
+		want        string
+	}{
+		{"no proxy trusted", env.server, "203.0.113.5:4242", "", "203.0.113.5"},
+		{"no proxy trusted: a client cannot claim an address", env.server, "203.0.113.5:4242", "10.1.2.3", "203.0.113.5"},
+		{"no proxy trusted: not even a private peer", env.server, "10.0.0.2:4242", "198.51.100.7", "10.0.0.2"},
+		{"no proxy trusted: nor loopback", env.server, "127.0.0.1:4242", "198.51.100.7", "127.0.0.1"},
+		{"behind the load balancer", behindBalancer, "10.0.0.2:4242", "198.51.100.7", "198.51.100.7"},
+		{"the entry the trusted proxies added", behindBalancer, "10.0.0.2:4242", "1.2.3.4, 198.51.100.7, 10.0.0.9", "198.51.100.7"},
+		{"a private peer that is not a listed proxy", behindBalancer, "10.0.1.2:4242", "198.51.100.7", "10.0.1.2"},
+		{"an untrusted hop stops the walk", behindBalancer, "10.0.0.2:4242", "198.51.100.7, 192.168.1.1", "192.168.1.1"},
 	} {
 		req := httptest.NewRequest(http.MethodPost, auth.LogoutPath, strings.NewReader(""))
 		req.RemoteAddr = tt.remote
@@ -255,8 +266,8 @@ func TestSecurityEventsLogTheRealClientAddress(t *testing.T) {
 			req.Header.Set("X-Forwarded-For", tt.xff)
 		}
 		rec := httptest.NewRecorder()
-		env.server.ServeHTTP(rec, req)
-		require.Equal(t, http.StatusForbidden, rec.Code)
-		require.Equal(t, tt.want, env.events.last().IP, "%+v", tt)
+		tt.server.ServeHTTP(rec, req)
+		require.Equal(t, http.StatusForbidden, rec.Code, tt.name)
+		require.Equal(t, tt.want, env.events.last().IP, tt.name)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -57,8 +58,16 @@ type Deps struct {
 	// means pages update on reload only.
 	Live *live.Hub
 	// Secure is true when the portal is served over https: cookies get the
-	// Secure attribute and the __Host- prefix, responses carry HSTS.
+	// Secure attribute and the __Host- prefix, responses carry HSTS, and a
+	// state change's Origin must be https.
 	Secure bool
+	// MaxBodyBytes bounds a request's body: a larger one is refused with 413
+	// before anything reads it. Zero means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// TrustedProxies are the proxies whose X-Forwarded-For entries are
+	// believed; empty believes none, and a client's address is its TCP
+	// peer's.
+	TrustedProxies []netip.Prefix
 }
 
 // Server is the portal's HTTP handler.
@@ -71,20 +80,26 @@ type Server struct {
 	crossOrigin *http.CrossOriginProtection
 	// states names clusters' states as Deps.Behaviour says.
 	states clusterStates
+	// maxBody is the largest request body read (limitBody).
+	maxBody int64
 }
 
 // New builds the router with every route and middleware.
 func New(deps Deps) *Server {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	// The client's address for logs and security events: X-Forwarded-For is
-	// believed only as far as it was added by proxies on loopback or private
-	// addresses, so a client cannot pick the address it is logged under.
-	e.IPExtractor = echo.ExtractIPFromXFFHeader()
+	e.IPExtractor = clientAddress(deps.TrustedProxies)
 	s := &Server{echo: e, deps: deps, logger: deps.Logger, secure: deps.Secure, crossOrigin: http.NewCrossOriginProtection(),
-		states: newClusterStates(deps.Behaviour)}
+		states: newClusterStates(deps.Behaviour), maxBody: deps.MaxBodyBytes}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
 	e.HTTPErrorHandler = s.handleError
 	s.routes()
+	// Last of the middleware that runs on every request, so after the
+	// request id, the log line and the security headers (none reads the
+	// body) and before any route's guards or handler (security_body.go).
+	e.Use(s.limitBody)
 	return s
 }
 

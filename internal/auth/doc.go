@@ -10,9 +10,12 @@
 // compares the state in constant time, redeems the code with the verifier
 // and verifies the ID token: signature with the provider's advertised
 // algorithms, issuer, audience, expiry (go-oidc), then nonce, azp and
-// issued-at (here, since go-oidc leaves them to its caller). The provider is
-// discovered once, in New; a discovery document naming another issuer is
-// refused.
+// issued-at (here, since go-oidc leaves them to its caller). New discovers
+// the provider at once; Start (what `portal serve` uses) starts without it
+// when it does not answer and retries discovery in the background, so that
+// the worker and signed-in people carry on while sign-in answers "the
+// sign-in service is unreachable". Either way a discovery document naming
+// another issuer is refused.
 //
 // People are keyed by (issuer, subject), never by email. Their groups come
 // from the configured claim of the ID token, or from userinfo when the ID

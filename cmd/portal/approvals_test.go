@@ -75,7 +75,7 @@ func approveStart(t *testing.T, pool *pgxpool.Pool, syncer *inventory.Syncer, se
 		return id
 	}
 	alice := approvals.Actor{UserID: user("alice", "{developers}"), Name: "alice", Groups: []string{"developers"}, Origin: audit.Origin{IP: "192.0.2.1"}}
-	carol := approvals.Actor{UserID: user("carol", "{approvers}"), Name: "carol", Groups: []string{"approvers"}, Origin: audit.Origin{IP: "192.0.2.2"}}
+	carol := approvals.Actor{UserID: user("carol", "{approvers}"), Name: "carol", Groups: []string{"approvers"}, Approver: true, Origin: audit.Origin{IP: "192.0.2.2"}}
 	list, err := inventory.ClusterByName(ctx, pool, "clickstream-dev")
 	require.NoError(t, err)
 	require.Len(t, list, 1)

@@ -239,7 +239,7 @@ func (c *crashCase) service(t *testing.T) (*approvals.Service, approvals.Actor, 
 		var id int64
 		require.NoError(t, c.pool.QueryRow(t.Context(), `INSERT INTO users (issuer, subject, username, name, groups, last_login_at)
 			VALUES ('https://idp.test', $1, $1, $1, $2, now()) RETURNING id`, name, "{"+groups+"}").Scan(&id))
-		return approvals.Actor{UserID: id, Name: name, Groups: []string{groups}, Origin: audit.Origin{IP: "192.0.2.9"}}
+		return approvals.Actor{UserID: id, Name: name, Groups: []string{groups}, Approver: groups == "approvers", Origin: audit.Origin{IP: "192.0.2.9"}}
 	}
 	return approvals.New(c.pool, approvals.Config{OnApproved: enqueue}), user("alice", "developers"), user("bob", "approvers")
 }

@@ -107,7 +107,7 @@ func (st *onceStack) person(t *testing.T, name, group string) approvals.Actor {
 	var id int64
 	require.NoError(t, st.pool.QueryRow(t.Context(), `INSERT INTO users (issuer, subject, username, name, groups, last_login_at)
 		VALUES ('https://idp.test', $1, $1, $1, $2, now()) RETURNING id`, name, []string{group}).Scan(&id))
-	return approvals.Actor{UserID: id, Name: name, Groups: []string{group}}
+	return approvals.Actor{UserID: id, Name: name, Groups: []string{group}, Approver: group == "approvers"}
 }
 
 // uid is the uid of the demo cluster name.

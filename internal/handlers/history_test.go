@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -171,7 +172,7 @@ func TestHistoryRequestView(t *testing.T) {
 		var id int64
 		require.NoError(t, f.pool.QueryRow(ctx, `INSERT INTO users (issuer, subject, username, name, groups, last_login_at)
 			VALUES ('https://idp.test', $1, $1, $1, $2, now()) RETURNING id`, "sub-"+name, groups).Scan(&id))
-		return approvals.Actor{UserID: id, Name: name, Groups: groups}
+		return approvals.Actor{UserID: id, Name: name, Groups: groups, Approver: slices.Contains(groups, "approvers")}
 	}
 	ann, ben, cat := user("ann", "developers"), user("ben", "approvers"), user("cat", "developers")
 	before, err := inventory.ClusterGet(ctx, f.pool, staging)

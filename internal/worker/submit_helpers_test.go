@@ -132,7 +132,7 @@ func (f *subFixture) user(t testing.TB, name string, admin bool, groups ...strin
 		VALUES ('https://idp.test', $1, $1, $2, $3, now()) RETURNING id`,
 		"sub-"+name, name+" Example", groups).Scan(&id)
 	require.NoError(t, err)
-	return approvals.Actor{UserID: id, Name: name + " Example", Groups: groups, Admin: admin}
+	return approvals.Actor{UserID: id, Name: name + " Example", Groups: groups, Approver: slices.Contains(groups, "approvers"), Admin: admin}
 }
 
 // specOf returns cluster uid as the inventory has it, with a deep copy of

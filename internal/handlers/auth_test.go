@@ -164,6 +164,13 @@ func TestSignInRefusesBadState(t *testing.T) {
 	}
 }
 
+// claimFromNow sets a time claim d from the moment the token is issued,
+// not from when the test table was built: parallel subtests may start a
+// minute later on a loaded machine, past the minute of skew allowed.
+func claimFromNow(name string, d time.Duration) devidp.IDTokenTweak {
+	return func(tok *devidp.IDToken) { devidp.SetClaim(name, time.Now().Add(d).Unix())(tok) }
+}
+
 func TestSignInRefusesBadIDTokens(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -178,9 +185,9 @@ func TestSignInRefusesBadIDTokens(t *testing.T) {
 		{"extra audience, azp of another client", devidp.Tweaks(devidp.SetClaim("aud", []string{testClientID, "other"}), devidp.SetClaim("azp", "other")), "issued to another client"},
 		{"extra audience, no azp", devidp.Tweaks(devidp.SetClaim("aud", []string{testClientID, "other"}), devidp.DeleteClaim("azp")), "several audiences and no azp"},
 		{"expired an hour ago", devidp.Expired(), "token is expired"},
-		{"expired 61 s ago", devidp.SetClaim("exp", time.Now().Add(-61*time.Second).Unix()), "token is expired"},
-		{"issued 2 min in the future", devidp.SetClaim("iat", time.Now().Add(2*time.Minute).Unix()), "issued in the future"},
-		{"valid from 2 min in the future", devidp.SetClaim("nbf", time.Now().Add(2*time.Minute).Unix()), "not valid yet"},
+		{"expired 61 s ago", claimFromNow("exp", -61*time.Second), "token is expired"},
+		{"issued 2 min in the future", claimFromNow("iat", 2*time.Minute), "issued in the future"},
+		{"valid from 2 min in the future", claimFromNow("nbf", 2*time.Minute), "not valid yet"},
 		{"no subject", devidp.DeleteClaim("sub"), "no subject"},
 		{"unknown signing key", devidp.UnknownSigningKey(), "failed to verify signature"},
 	}

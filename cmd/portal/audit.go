@@ -167,18 +167,26 @@ var authActions = map[auth.EventKind]audit.Action{
 
 // auditRecorder writes sign-ins, sign-outs, failed sign-ins and denials to
 // the audit log, each in a transaction of its own. A failure is logged and
-// never fails the request.
+// never fails the request. Events of clients nobody is signed in as are
+// bounded (auth.LimitAnonymous, 5 a minute per client and kind, then one
+// aggregate when the minute is over), and their details are
+// auth.Event.Details: client-chosen text capped and marked as such.
 func auditRecorder(pool *pgxpool.Pool, logger *slog.Logger) auth.Recorder {
-	return auth.RecorderFunc(func(ctx context.Context, e auth.Event) {
+	write := auth.RecorderFunc(func(ctx context.Context, e auth.Event) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
+		ev := authEvent(e)
+		ev.Data = e.Details()
 		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			_, err := audit.Append(ctx, tx, authEvent(e))
+			_, err := audit.Append(ctx, tx, ev)
 			return err
 		})
 		if err != nil {
 			logger.ErrorContext(ctx, "audit: could not record a security event", "event", string(e.Kind), "err", err)
 		}
+	})
+	return auth.LimitAnonymous(write, auth.AnonymousLimit{
+		AfterFunc: func(d time.Duration, f func()) { time.AfterFunc(d, f) },
 	})
 }
 

@@ -39,18 +39,19 @@ func (s *Server) authCallback(c echo.Context) error {
 	}
 	loginCookie := cookieValue(c, s.loginCookie())
 	s.clearCookie(c, s.loginCookie())
-	created, err := s.deps.Auth.FinishLogin(c.Request().Context(), loginCookie, auth.Callback{
+	cb := auth.Callback{
 		Code:      c.QueryParam("code"),
 		State:     c.QueryParam("state"),
 		Error:     c.QueryParam("error"),
 		ErrorDesc: c.QueryParam("error_description"),
-	}, cookieValue(c, s.sessionCookie()))
+	}
+	created, err := s.deps.Auth.FinishLogin(c.Request().Context(), loginCookie, cb, cookieValue(c, s.sessionCookie()))
 	if errors.Is(err, auth.ErrProviderUnavailable) {
 		return s.signInUnavailable(c, err)
 	}
 	var failed *auth.LoginError
 	if errors.As(err, &failed) {
-		s.recordEvent(c, auth.Event{Kind: auth.EventLoginFailed, Reason: failed.Reason})
+		s.recordEvent(c, callbackFailure(failed, cb))
 		return s.render(c, http.StatusBadRequest, templates.SignInFailed(s.page(c, "Sign-in failed"), templates.SignInFailedView{Cancelled: failed.Cancelled}))
 	}
 	if err != nil {
@@ -60,6 +61,20 @@ func (s *Server) authCallback(c echo.Context) error {
 	u := created.Session.User
 	s.recordEvent(c, auth.Event{Kind: auth.EventLogin, UserID: u.ID, Username: u.Username, Subject: u.Subject})
 	return c.Redirect(http.StatusSeeOther, created.ReturnTo)
+}
+
+// callbackFailure is the security event of a refused callback. A
+// provider's error and error_description arrive in the query string, where
+// anyone can write them: when they are the reason, the process log quotes
+// them in the reason (capped), and the audit log keeps its own words as the
+// reason and them under ClientSupplied.
+func callbackFailure(failed *auth.LoginError, cb auth.Callback) auth.Event {
+	e := auth.Event{Kind: auth.EventLoginFailed, Reason: failed.Reason}
+	if cb.Error != "" && failed.Reason == "the provider answered "+cb.Error+": "+cb.ErrorDesc {
+		e.AuditReason = "the callback carries an error from the provider"
+		e.ClientSupplied = map[string]string{"error": cb.Error, "error_description": cb.ErrorDesc}
+	}
+	return e
 }
 
 // signInRetryAfter is what an unavailable sign-in asks browsers to wait.

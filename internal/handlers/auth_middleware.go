@@ -217,16 +217,23 @@ func (s *Server) noAccess(c echo.Context, u auth.User) error {
 }
 
 // recordEvent completes a security event with what the request knows (who,
-// from where, which request) and records it.
+// from where, which request) and records it. A denial records the method
+// and path asked for; when nobody is signed in, anyone could have chosen
+// them, so they go under ClientSupplied (auth.Event.Details).
 func (s *Server) recordEvent(c echo.Context, e auth.Event) {
 	req := c.Request()
 	e.IP = c.RealIP()
 	e.RequestID = RequestID(c)
-	if e.Kind == auth.EventDenied {
-		e.Method, e.Path = req.Method, req.URL.Path
-	}
-	if u, ok := auth.UserFrom(req.Context()); ok && e.UserID == 0 {
+	u, signedIn := auth.UserFrom(req.Context())
+	if signedIn && e.UserID == 0 {
 		e.UserID, e.Username, e.Subject = u.ID, u.Username, u.Subject
+	}
+	if e.Kind == auth.EventDenied {
+		if e.UserID != 0 {
+			e.Method, e.Path = req.Method, req.URL.Path
+		} else {
+			e.ClientSupplied = map[string]string{"method": req.Method, "path": req.URL.Path}
+		}
 	}
 	if s.deps.Auth != nil {
 		s.deps.Auth.Record(req.Context(), e)

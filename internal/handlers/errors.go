@@ -43,6 +43,7 @@ var errorStatus = []struct {
 	{errNoSignIn, http.StatusServiceUnavailable, "Sign-in is not configured on this portal."},
 	{errBodyTooLarge, http.StatusRequestEntityTooLarge, "What was sent is larger than the portal accepts, so nothing was done. Shorten it and try again."},
 	{errMultipart, http.StatusUnsupportedMediaType, "The portal takes no files or attachments, so nothing was done. Send the form from the portal's own page."},
+	{errUnstorableInput, http.StatusUnprocessableEntity, "A field contains a character that cannot be stored (a NUL byte or invalid UTF-8); remove it and send again."},
 }
 
 // statusMessages are the headings and messages of plain HTTP errors.

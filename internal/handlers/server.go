@@ -100,6 +100,9 @@ func New(deps Deps) *Server {
 	// request id, the log line and the security headers (none reads the
 	// body) and before any route's guards or handler (security_body.go).
 	e.Use(s.limitBody)
+	// Then, still before any guard or handler, the one check that no
+	// field holds a NUL byte or invalid UTF-8 (input_hygiene.go).
+	e.Use(s.refuseUnstorableInput)
 	return s
 }
 

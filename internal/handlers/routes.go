@@ -19,8 +19,9 @@ func (s *Server) routes() {
 		// there is a session, carry its CSRF token.
 		publicChange = public.with(s.csrf)
 		// Signed in with at least one role (others see "no access"); every
-		// state change is CSRF-checked. The role groups add a role check.
-		signedIn  = public.with(s.requireSignIn, s.csrf)
+		// state change is CSRF-checked, then counted against the person's
+		// rate limit. The role groups add a role check.
+		signedIn  = public.with(s.requireSignIn, s.csrf, s.limitChanges)
 		approvers = signedIn.with(s.requireRole(auth.RoleApprover))
 		admins    = signedIn.with(s.requireRole(auth.RoleAdmin))
 		// Auditors and admins read and export the audit log.

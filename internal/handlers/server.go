@@ -68,6 +68,13 @@ type Deps struct {
 	// believed; empty believes none, and a client's address is its TCP
 	// peer's.
 	TrustedProxies []netip.Prefix
+	// RateLimitPerMinute bounds each signed-in person's state-changing
+	// requests: that many at once, then that many a minute; more are
+	// refused with 429 and Retry-After (ratelimit.go). The count is kept
+	// in memory, per replica. Zero or less means no limit.
+	RateLimitPerMinute int
+	// Now is the clock of the rate limit; nil is time.Now.
+	Now func() time.Time
 }
 
 // Server is the portal's HTTP handler.
@@ -82,6 +89,9 @@ type Server struct {
 	states clusterStates
 	// maxBody is the largest request body read (limitBody).
 	maxBody int64
+	// changes limits each person's state changes (limitChanges); nil
+	// means no limit.
+	changes *changeLimiter
 }
 
 // New builds the router with every route and middleware.
@@ -90,7 +100,8 @@ func New(deps Deps) *Server {
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = clientAddress(deps.TrustedProxies)
 	s := &Server{echo: e, deps: deps, logger: deps.Logger, secure: deps.Secure, crossOrigin: http.NewCrossOriginProtection(),
-		states: newClusterStates(deps.Behaviour), maxBody: deps.MaxBodyBytes}
+		states: newClusterStates(deps.Behaviour), maxBody: deps.MaxBodyBytes,
+		changes: newChangeLimiter(deps.RateLimitPerMinute, deps.Now)}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}

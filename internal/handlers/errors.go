@@ -16,7 +16,9 @@ import (
 var errPanic = errors.New("handlers: panic")
 
 // errorStatus maps domain errors to what people see. The first entry that
-// matches (errors.Is) wins; anything unlisted is a 500.
+// matches (errors.Is) wins; anything unlisted is a 500. The database being
+// out of reach is last: handleError marks it (unavailable.go), and a listed
+// error that also wraps it keeps its own entry.
 var errorStatus = []struct {
 	err     error
 	status  int
@@ -44,6 +46,7 @@ var errorStatus = []struct {
 	{errBodyTooLarge, http.StatusRequestEntityTooLarge, "What was sent is larger than the portal accepts, so nothing was done. Shorten it and try again."},
 	{errMultipart, http.StatusUnsupportedMediaType, "The portal takes no files or attachments, so nothing was done. Send the form from the portal's own page."},
 	{errUnstorableInput, http.StatusUnprocessableEntity, "A field contains a character that cannot be stored (a NUL byte or invalid UTF-8); remove it and send again."},
+	{errDatabaseUnreachable, http.StatusServiceUnavailable, "The portal cannot reach its database right now; try again in a moment."},
 }
 
 // statusMessages are the headings and messages of plain HTTP errors.
@@ -64,7 +67,8 @@ var statusMessages = map[int][2]string{
 
 // handleError is echo's central error handler: it picks the status, logs
 // server faults with the request id, and renders the error page (or, for an
-// htmx request, a message swapped into #flash).
+// htmx request, a message swapped into #flash). While the database is out
+// of reach every page answers 503 with Retry-After.
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		if !errors.Is(err, errPanic) {
@@ -72,7 +76,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 		}
 		return
 	}
+	err = markDatabaseUnreachable(err)
 	view := errorView(err)
+	if view.Status == http.StatusServiceUnavailable && errors.Is(err, errDatabaseUnreachable) {
+		c.Response().Header().Set("Retry-After", databaseRetryAfter)
+	}
 	if view.Status >= 500 && !errors.Is(err, errPanic) {
 		s.logger.Error("request failed", "request_id", RequestID(c), "status", view.Status, "err", err)
 	}

@@ -153,6 +153,8 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 
 		MaxBodyBytes:   int64(cfg.MaxBodyBytes),
 		TrustedProxies: cfg.TrustedProxies,
+		// Per replica: each portal process counts on its own.
+		RateLimitPerMinute: cfg.RateLimitPerMinute,
 
 		Approvals: requests,
 		Inventory: syncer,

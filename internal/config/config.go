@@ -32,6 +32,8 @@ type Config struct {
 	// What the web server accepts from clients and proxies (internal/handlers).
 	MaxBodyBytes   int            `env:"PORTAL_MAX_BODY_BYTES" default:"2097152" check:"between=1024 10485760" help:"Largest request body the portal reads, in bytes (2 MiB by default, at most 10 MiB, Go's form limit); a larger one is refused with 413 before anything reads it. The largest form, a cluster spec in JSON mode, is far smaller."`
 	TrustedProxies []netip.Prefix `env:"PORTAL_TRUSTED_PROXIES" help:"Proxies and load balancers in front of the portal, as addresses or CIDRs, comma-separated (10.0.0.0/8,192.0.2.10): X-Forwarded-For is believed only as far as these added it. Empty believes none: a client's address is its TCP peer's."`
+	// How many changes a signed-in person may send (internal/handlers).
+	RateLimitPerMinute int `env:"PORTAL_RATE_LIMIT_PER_MINUTE" default:"120" check:"between=0 10000" help:"State-changing requests (POST, PUT, PATCH, DELETE) one signed-in person may send a minute, all at once or spread out; more are refused with 429 and Retry-After. Counted in memory by each replica, so behind a load balancer a person may get up to this many from each. Reads and requests without a session are not counted. 0 switches the limit off."`
 
 	// Sign-in (internal/auth).
 	OIDCIssuer             string        `env:"PORTAL_OIDC_ISSUER" check:"url-or-empty" help:"Issuer URL of the company's OpenID Connect provider, exactly as its discovery document states it. Required by portal serve."`

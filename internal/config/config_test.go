@@ -41,6 +41,36 @@ func TestLoadDefaults(t *testing.T) {
 	require.False(t, cfg.Secure())
 	require.Equal(t, 2<<20, cfg.MaxBodyBytes)
 	require.Empty(t, cfg.TrustedProxies, "no proxy is trusted unless named")
+	require.Equal(t, 120, cfg.RateLimitPerMinute)
+}
+
+func TestRateLimitPerMinute(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		raw     string
+		want    int
+		problem string
+	}{
+		{raw: "0", want: 0}, // off
+		{raw: "5", want: 5},
+		{raw: "10000", want: 10000},
+		{raw: "-1", problem: "PORTAL_RATE_LIMIT_PER_MINUTE: want a number from 0 to 10000"},
+		{raw: "10001", problem: "PORTAL_RATE_LIMIT_PER_MINUTE: want a number from 0 to 10000"},
+		{raw: "lots", problem: "PORTAL_RATE_LIMIT_PER_MINUTE: want a whole number"},
+	} {
+		t.Run(tt.raw, func(t *testing.T) {
+			t.Parallel()
+			env := validEnv()
+			env["PORTAL_RATE_LIMIT_PER_MINUTE"] = tt.raw
+			cfg, err := config.Load(lookup(env))
+			if tt.problem != "" {
+				require.ErrorContains(t, err, tt.problem)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, cfg.RateLimitPerMinute)
+		})
+	}
 }
 
 func TestTrustedProxies(t *testing.T) {

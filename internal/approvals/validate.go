@@ -1,6 +1,7 @@
 package approvals
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -104,7 +105,14 @@ func ValidateCreate(name string, spec cloudapi.ClusterSpec) Violations {
 	return append(vs, ValidateSpec(spec)...)
 }
 
-// ValidateSpec checks a full proposed spec with the local rules: required
+// MaxSpecBytes is the largest spec the portal files, as compact JSON: 256
+// KiB, far above any real cluster's (a few KiB) yet small enough that a
+// request's revisions, diff and approver page stay cheap to store and show.
+// A spec over it gets one violation at target "spec" and no other check.
+const MaxSpecBytes = 256 << 10
+
+// ValidateSpec checks a full proposed spec with the local rules: its size
+// (at most MaxSpecBytes of JSON, else only that is said), required
 // sections (version, AWS instance role, master, query, data with tier 1,
 // deep storage with its path), formats (s3:// path, EC2 and RDS instance
 // types), ranges (replicas ≥ 1, master replicas 1 or ≥ 3, disk ≥ 20 GiB,
@@ -112,6 +120,9 @@ func ValidateCreate(name string, spec cloudapi.ClusterSpec) Violations {
 // mode and role authority), Pivot's dependent fields, and named lists
 // (every item named, no name twice). Targets are the API's paths.
 func ValidateSpec(spec cloudapi.ClusterSpec) Violations {
+	if v, ok := specTooLarge(spec); ok {
+		return Violations{v}
+	}
 	var vs Violations
 	null := func(target, message string) {
 		vs = append(vs, Violation{Target: target, Code: cloudapi.CodeNullValue, Message: message})
@@ -205,6 +216,16 @@ func ValidateSpec(spec cloudapi.ClusterSpec) Violations {
 		bad("spec.deepStorage.path", "Path is not a valid s3 path") // the API's documented message
 	}
 	return vs
+}
+
+// specTooLarge says when spec's JSON is over MaxSpecBytes.
+func specTooLarge(spec cloudapi.ClusterSpec) (Violation, bool) {
+	raw, err := json.Marshal(spec)
+	if err != nil || len(raw) <= MaxSpecBytes {
+		return Violation{}, false
+	}
+	return Violation{Target: "spec", Code: cloudapi.CodeMalformedValue, Message: fmt.Sprintf(
+		"The specification is %d KiB of JSON; the portal accepts at most %d KiB", (len(raw)+1023)>>10, MaxSpecBytes>>10)}, true
 }
 
 // validatePivot applies the documented PivotAccess rules.

@@ -2,18 +2,24 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/auth"
+	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
+	"github.com/clusterdesk/clusterdesk/internal/inventory"
 	"github.com/clusterdesk/clusterdesk/internal/testdb"
 )
 
@@ -148,3 +154,41 @@ type timeoutError struct{}
 func (*timeoutError) Error() string   { return "i/o timeout" }
 func (*timeoutError) Timeout() bool   { return true }
 func (*timeoutError) Temporary() bool { return true }
+
+// TestOversizedSpecFilesNothing posts, through the replace form, a spec
+// over approvals.MaxSpecBytes (well under the body limit): 422 with the
+// limit at the JSON field, nothing filed; the same spec without the
+// padding files.
+func TestOversizedSpecFilesNothing(t *testing.T) {
+	t.Parallel()
+	f := newHistoryFixture(t)
+	staging := f.uid("analytics-staging")
+	cl, err := inventory.ClusterGet(t.Context(), f.pool, staging)
+	require.NoError(t, err)
+	b := f.browser()
+	b.signIn("alice", "/")
+
+	spec := cl.Spec
+	spec.AWSTags = append(spec.AWSTags, cloudapi.NameValue{Name: "owner", Value: json.RawMessage(`"ops"`)})
+	clean, err := json.Marshal(spec)
+	require.NoError(t, err)
+	spec.CommonRuntimeProperties = append(spec.CommonRuntimeProperties, cloudapi.NameValue{Name: "druid.padding",
+		Value: json.RawMessage(`"` + strings.Repeat("x", approvals.MaxSpecBytes) + `"`)})
+	huge, err := json.Marshal(spec)
+	require.NoError(t, err)
+	require.Less(t, len(huge), DefaultMaxBodyBytes/2, "refused by the spec rule, not the body limit")
+	post := func(specJSON []byte) response {
+		return b.postOnce("/clusters/"+staging+"/replace", url.Values{"csrf_token": {b.csrfToken()}, "action": {"file"},
+			"spec_json": {string(specJSON)}, "reason": {"tag the owner"}, "seen": {strconv.FormatInt(cl.ResourceVersion, 10)}})
+	}
+
+	r := post(huge)
+	require.Equal(t, http.StatusUnprocessableEntity, r.status)
+	body := html.UnescapeString(r.body)
+	require.Regexp(t, `data-testid="spec_json-error">[^<]*the portal accepts at most 256 KiB`, body)
+	require.Less(t, len(body), len(huge)+64<<10, "the page echoes the JSON once, nothing more")
+	require.Zero(t, f.countRows("change_requests"), "nothing was filed")
+
+	filed := f.filedRequest(post(clean))
+	require.Equal(t, approvals.KindReplace, filed.Kind)
+}

@@ -30,9 +30,9 @@ func markDatabaseUnreachable(err error) error {
 
 // databaseUnreachable reports whether err is a failure to reach PostgreSQL
 // (no connection could be made or kept, or none came in time) rather than
-// an error of the statement, which the server answered (*pgconn.PgError
-// other than its going away), or of the portal's own code. A request the person abandoned
-// (context.Canceled) is neither: nobody waits for a retry.
+// an error of the statement, which the server answered (a *pgconn.PgError
+// other than its going away), or of the portal's own code. A request the
+// person abandoned (context.Canceled) is neither: nobody waits for a retry.
 func databaseUnreachable(err error) bool {
 	var pgErr *pgconn.PgError
 	switch {

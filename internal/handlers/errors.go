@@ -47,7 +47,22 @@ var errorStatus = []struct {
 	{errMultipart, http.StatusUnsupportedMediaType, "The portal takes no files or attachments, so nothing was done. Send the form from the portal's own page."},
 	{errUnstorableInput, http.StatusUnprocessableEntity, "A field contains a character that cannot be stored (a NUL byte or invalid UTF-8); remove it and send again."},
 	{errDatabaseUnreachable, http.StatusServiceUnavailable, "The portal cannot reach its database right now; try again in a moment."},
+	{errTooManyChanges, http.StatusTooManyRequests, "You are sending changes faster than the portal accepts; wait and try again."},
 }
+
+// saidError is an error of the table whose message for people is made when
+// it happens (it names the field to fix, or the time to wait); the table
+// gives its status.
+type saidError struct {
+	err     error
+	message string
+}
+
+func (e *saidError) Error() string { return e.err.Error() + ": " + e.message }
+func (e *saidError) Unwrap() error { return e.err }
+
+// say returns err of the table with message for people.
+func say(err error, message string) error { return &saidError{err: err, message: message} }
 
 // statusMessages are the headings and messages of plain HTTP errors.
 var statusMessages = map[int][2]string{
@@ -126,6 +141,9 @@ func errorView(err error) templates.ErrorView {
 	}
 	if message == "" {
 		message = text[1]
+	}
+	if said, ok := errors.AsType[*saidError](err); ok {
+		message = said.message
 	}
 	return templates.ErrorView{Status: status, Heading: text[0], Message: message}
 }

@@ -12,8 +12,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/clusterdesk/clusterdesk/web/templates"
 )
 
 // errUnstorableInput: a field holds what PostgreSQL cannot store, a NUL
@@ -42,7 +40,7 @@ func (s *Server) refuseUnstorableInput(next echo.HandlerFunc) echo.HandlerFunc {
 			return echo.ErrBadRequest.WithInternal(err)
 		}
 		if field, ok := unstorableField(c); ok {
-			return s.renderUnstorable(c, field)
+			return s.refuseUnstorable(c, field)
 		}
 		return next(c)
 	}
@@ -110,22 +108,11 @@ func unstorableMessage(field string) string {
 		strconv.Quote(field))
 }
 
-// renderUnstorable answers 422 as handleError does (HEAD: no body; htmx:
-// the message in #flash; otherwise the error page), but with a message that
-// names the field: errorView's table has one fixed message per error.
-func (s *Server) renderUnstorable(c echo.Context, field string) error {
-	view := errorView(errUnstorableInput)
-	view.Message = unstorableMessage(field)
-	switch {
-	case c.Request().Method == http.MethodHead:
-		return c.NoContent(view.Status)
-	case isHTMX(c):
-		c.Response().Header().Set("HX-Retarget", "#flash")
-		c.Response().Header().Set("HX-Reswap", "innerHTML")
-		return s.render(c, view.Status, templates.Flash("error", view.Message))
-	}
-	// The check runs before the guards: load the session only so that the
-	// page shows who is signed in, with the CSRF token to try again.
+// refuseUnstorable answers 422 naming the field, through the central
+// error handler. The check runs before the guards: the session is loaded
+// only so that an error page shows who is signed in, with the CSRF token
+// to try again.
+func (s *Server) refuseUnstorable(c echo.Context, field string) error {
 	_, _ = s.loadSession(c)
-	return s.render(c, view.Status, templates.ErrorPage(s.page(c, view.Heading), view))
+	return say(errUnstorableInput, unstorableMessage(field))
 }

@@ -1,8 +1,8 @@
 package handlers
 
 import (
+	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -10,7 +10,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/clusterdesk/clusterdesk/internal/auth"
-	"github.com/clusterdesk/clusterdesk/web/templates"
 )
 
 // changeLimiter is a token bucket per signed-in person for state-changing
@@ -118,25 +117,17 @@ func (s *Server) limitChanges(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// tooManyChanges answers a request refused by limitChanges the way
-// handleError answers an error, with the wait in the message and in
-// Retry-After.
+// errTooManyChanges refuses a change of a person over their rate.
+var errTooManyChanges = errors.New("handlers: too many changes")
+
+// tooManyChanges refuses a request of u for limitChanges, through the
+// central error handler, with the wait in the message and in Retry-After.
 func (s *Server) tooManyChanges(c echo.Context, u auth.User, wait time.Duration) error {
 	secs := retryAfterSeconds(wait)
 	s.logger.Warn("rate limited", "request_id", RequestID(c), "user_id", u.ID, "username", u.Username,
 		"method", c.Request().Method, "path", c.Request().URL.Path, "retry_after_s", secs)
 	c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
-	view := templates.ErrorView{
-		Status:  http.StatusTooManyRequests,
-		Heading: statusMessages[http.StatusTooManyRequests][0],
-		Message: tooManyChangesMessage(secs),
-	}
-	if isHTMX(c) {
-		c.Response().Header().Set("HX-Retarget", "#flash")
-		c.Response().Header().Set("HX-Reswap", "innerHTML")
-		return s.render(c, view.Status, templates.Flash("error", view.Message))
-	}
-	return s.render(c, view.Status, templates.ErrorPage(s.page(c, view.Heading), view))
+	return say(errTooManyChanges, tooManyChangesMessage(secs))
 }
 
 // retryAfterSeconds rounds a wait up to whole seconds, at least one.

@@ -164,7 +164,9 @@ func sendRestart(r approvals.Request, _ *cloudapi.Cluster, b cloudapi.Behaviour)
 	uid, instance := r.ClusterUID, r.Revision.Payload.InstanceID
 	method, path, err := b.RestartRequest(uid, instance)
 	return call{operation: cloudapi.OpRestartServer, method: method, path: path,
-		do: func(ctx context.Context, api API) (*cloudapi.Cluster, error) { return nil, api.RestartServer(ctx, uid, instance) },
+		do: func(ctx context.Context, api API) (*cloudapi.Cluster, error) {
+			return nil, api.RestartServer(ctx, uid, instance)
+		},
 	}, err
 }
 

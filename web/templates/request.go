@@ -20,9 +20,9 @@ type RequestShowView struct {
 	// HardUpdate: the requester chose a hard update (force=true).
 	HardUpdate bool
 	Takes      RequestTakesView
-	Decisions           []RequestDecisionRow
-	Timeline            []RequestTimelineRow
-	Submission          *RequestSubmissionView
+	Decisions  []RequestDecisionRow
+	Timeline   []RequestTimelineRow
+	Submission *RequestSubmissionView
 	// Events are the cluster's events copied while the request was
 	// applied, oldest first.
 	Events []ClusterEventRow

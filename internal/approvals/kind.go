@@ -217,10 +217,12 @@ func draftRestart(_ context.Context, _ *Service, _ Querier, p proposal, d *draft
 	if p.instanceID == "" {
 		return fmt.Errorf("%w: choose the server to restart", ErrInvalid)
 	}
-	if _, ok := cluster.Server(p.instanceID); !ok {
+	srv, ok := cluster.Server(p.instanceID)
+	if !ok {
 		return fmt.Errorf("%w: cluster %s has no server %q", ErrInvalid, cluster.Name, p.instanceID)
 	}
 	d.revision.Payload.InstanceID = p.instanceID
+	d.revision.Payload.Server = &ServerSeen{NodeType: string(srv.NodeType), InstanceType: srv.InstanceType, PrivateIP: srv.PrivateIP}
 	return nil
 }
 

@@ -1,11 +1,17 @@
 package approvals
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"strings"
+)
 
 // Payload is the input of kinds that carry more than a spec.
 type Payload struct {
-	// InstanceID is the server a restart_server request restarts.
-	InstanceID string `json:"instanceId,omitempty"`
+	// InstanceID is the server a restart_server request restarts; Server
+	// describes it as it was when the request was filed (a restart
+	// replaces it, so the cluster no longer lists it afterwards).
+	InstanceID string      `json:"instanceId,omitempty"`
+	Server     *ServerSeen `json:"server,omitempty"`
 	// RollbackTo is the resource version a rollback request restores.
 	RollbackTo *int64 `json:"rollbackTo,omitempty"`
 	// NotRestored are the fields a rollback (or replace) request takes from
@@ -31,3 +37,29 @@ type KeptField struct {
 
 // Differs reports whether keeping the live value made a difference.
 func (k KeptField) Differs() bool { return !sameValue(k.Live, k.Version) }
+
+// ServerSeen is a server of a cluster as a request saw it.
+type ServerSeen struct {
+	NodeType     string `json:"nodeType,omitempty"`
+	InstanceType string `json:"instanceType,omitempty"`
+	PrivateIP    string `json:"privateIp,omitempty"`
+}
+
+// String names the server for people, e.g. "DATA server, m5d.xlarge,
+// 10.0.1.12"; empty when nothing is known.
+func (s *ServerSeen) String() string {
+	if s == nil {
+		return ""
+	}
+	var parts []string
+	if s.NodeType != "" {
+		parts = append(parts, s.NodeType+" server")
+	}
+	for _, p := range []string{s.InstanceType, s.PrivateIP} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+

@@ -317,6 +317,9 @@ func revisionData(r Request, previous *Revision) map[string]any {
 	}
 	if v.Payload.InstanceID != "" {
 		data["instance_id"] = v.Payload.InstanceID
+		if server := v.Payload.Server.String(); server != "" {
+			data["server"] = server
+		}
 	}
 	if v.Payload.RollbackTo != nil {
 		data["rollback_to"] = *v.Payload.RollbackTo

@@ -118,7 +118,20 @@ func TestRequestNewFilesEachOperation(t *testing.T) {
 				WHERE action = $1 AND subject_id = $2 AND actor_name = 'Alice Anderson' AND data->>'kind' = $3`,
 				string(audit.RequestCreated), strconv.FormatInt(r.ID, 10), tc.form.Get("kind")).Scan(&events))
 			require.Equal(t, 1, events)
-			require.Equal(t, http.StatusOK, b.get(filed.header.Get("Location")).status, "the request's page")
+			show := b.get(filed.header.Get("Location"))
+			require.Equal(t, http.StatusOK, show.status, "the request's page")
+			if tc.form.Get("kind") == "restart_server" {
+				// The request names the server it restarts: on its page and
+				// in the audit log, as it was when the request was filed.
+				seen := string(server.NodeType) + " server, " + server.InstanceType + ", " + server.PrivateIP
+				require.Equal(t, &approvals.ServerSeen{NodeType: string(server.NodeType), InstanceType: server.InstanceType,
+					PrivateIP: server.PrivateIP}, r.Revision.Payload.Server)
+				require.Contains(t, show.body, `data-testid="request-restarts-server">Restarts server <code>`+server.InstanceID+`</code> (`+seen+`)`)
+				var logged string
+				require.NoError(t, f.pool.QueryRow(t.Context(), `SELECT data->>'server' FROM audit_log WHERE action = $1 AND subject_id = $2`,
+					string(audit.RequestCreated), strconv.FormatInt(r.ID, 10)).Scan(&logged))
+				require.Equal(t, seen, logged)
+			}
 		})
 	}
 }

@@ -210,6 +210,7 @@ func requestShowView(d approvals.Details, takes approvals.Requirements) template
 	}
 	v.Diff = diffRows(r.Revision.Diff, r.Revision.Risks)
 	v.HardUpdate = r.Revision.Payload.HardUpdate
+	v.RestartsServer, v.RestartsServerText = r.Revision.Payload.InstanceID, r.Revision.Payload.Server.String()
 	e := takes.Evaluation
 	v.Takes = templates.RequestTakesView{
 		Policy: e.Policy.Name, PolicyDescription: e.Policy.Description,

@@ -19,10 +19,14 @@ type RequestShowView struct {
 	Risks               []string
 	// HardUpdate: the requester chose a hard update (force=true).
 	HardUpdate bool
-	Takes      RequestTakesView
-	Decisions  []RequestDecisionRow
-	Timeline   []RequestTimelineRow
-	Submission *RequestSubmissionView
+	// RestartsServer is the instance id a restart request restarts, and
+	// RestartsServerText what the request saw of it (role, type,
+	// address); empty for other kinds.
+	RestartsServer, RestartsServerText string
+	Takes                              RequestTakesView
+	Decisions                          []RequestDecisionRow
+	Timeline                           []RequestTimelineRow
+	Submission                         *RequestSubmissionView
 	// Events are the cluster's events copied while the request was
 	// applied, oldest first.
 	Events []ClusterEventRow
@@ -116,4 +120,13 @@ type RequestAttemptRow struct {
 	Operation, Outcome, Error string
 	Status                    int
 	At                        TimeText
+}
+
+// restartTail ends the sentence that names the server a restart restarts:
+// what the request saw of it, and what Cloud Manager does.
+func restartTail(seen string) string {
+	if seen != "" {
+		seen = " (" + seen + ")"
+	}
+	return seen + ": Cloud Manager terminates it and starts a replacement with a new instance id."
 }

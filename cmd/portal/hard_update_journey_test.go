@@ -70,12 +70,7 @@ func (j *hardUpdateJourney) approveAs(tab context.Context, path, username string
 	// bounded: the end of its context would close the tab.
 	require.NoError(j.t, chromedp.Do(other))
 	j.signIn(other, path, username)
-	decided, err := chromedp.Run(other, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="decision"]').length`))
-	require.NoError(j.t, err)
-	// Done when the page shows one decision more: the button can also
-	// vanish for a moment while a live part of the page reloads.
-	j.do(other, chromedp.Click(chromedp.CSS(`[data-testid="approve-button"]`)))
-	require.NoError(j.t, decisionsShown(other, decided+1))
+	require.NoError(j.t, approve(other))
 }
 
 // forcedCalls splits the simulator's calls on cluster uid sent with

@@ -79,6 +79,35 @@ func step(ctx context.Context, actions ...chromedp.Action[chromedp.Void]) error 
 	return chromedp.Do(ctx, actions...)
 }
 
+// approve clicks the approve button in tab and waits until the page lists
+// one decision more. A live part of the page may swap the button between
+// finding it and clicking it (CDP: "could not find node"): then, unless the
+// decision went through anyway, it clicks again.
+func approve(tab context.Context) error {
+	decisions := func() (int, error) {
+		ctx, cancel := context.WithTimeout(tab, 5*time.Second)
+		defer cancel()
+		return chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="decision"]').length`))
+	}
+	before, err := decisions()
+	if err != nil {
+		return err
+	}
+	for try := 1; ; try++ {
+		err := step(tab, chromedp.Click(chromedp.CSS(`[data-testid="approve-button"]`)))
+		if err == nil {
+			break
+		}
+		if now, nerr := decisions(); nerr == nil && now > before {
+			break // the click went through before the error
+		}
+		if try == 5 || !strings.Contains(strings.ToLower(err.Error()), "node") {
+			return err
+		}
+	}
+	return decisionsShown(tab, before+1)
+}
+
 // decisionsShown waits until the page in tab lists at least n decisions,
 // across the navigation a decision's form makes.
 func decisionsShown(tab context.Context, n int) error {
@@ -232,14 +261,13 @@ func TestBrowserLiveJourney(t *testing.T) {
 
 			// Bob approves on the request page, in a browser context of his
 			// own; carol too while the policy asks for more approvals.
-			for i, approver := range []string{"bob", "carol"} {
+			for _, approver := range []string{"bob", "carol"} {
 				tab := j.newTab(alice, chromedp.WithNewBrowserContext())
 				j.signInAt(tab, path, approver)
 				// Done when the page shows this approval among the
 				// decisions: the button can also vanish for a moment while
 				// a live part of the page reloads.
-				j.noError(tab, step(tab, chromedp.Click(chromedp.CSS(`[data-testid="approve-button"]`))))
-				j.noError(tab, decisionsShown(tab, i+1))
+				j.noError(tab, approve(tab))
 				state, err := chromedp.Run(tab, chromedp.AttributeValue(chromedp.CSS(`[data-testid="request-state"]`), "data-state"))
 				require.NoError(t, err)
 				if state.Value != "pending" {

@@ -73,10 +73,7 @@ func TestBrowserLiveSpecJourney(t *testing.T) {
 
 			bob := j.newTab(alice, chromedp.WithNewBrowserContext())
 			j.signInAt(bob, path, "bob")
-			j.noError(bob, step(bob,
-				chromedp.Click(chromedp.CSS(`[data-testid="approve-button"]`)),
-				chromedp.WaitNotPresent(chromedp.CSS(`[data-testid="approve-button"]`)),
-			))
+			j.noError(bob, approve(bob))
 
 			j.noError(alice, step(alice,
 				chromedp.WaitVisible(chromedp.CSS(`[data-testid="request-state"][data-state="succeeded"]`)),

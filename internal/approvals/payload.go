@@ -62,4 +62,3 @@ func (s *ServerSeen) String() string {
 	}
 	return strings.Join(parts, ", ")
 }
-

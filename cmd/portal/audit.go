@@ -176,7 +176,6 @@ func auditRecorder(pool *pgxpool.Pool, logger *slog.Logger) auth.Recorder {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		ev := authEvent(e)
-		ev.Data = e.Details()
 		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 			_, err := audit.Append(ctx, tx, ev)
 			return err
@@ -191,7 +190,8 @@ func auditRecorder(pool *pgxpool.Pool, logger *slog.Logger) auth.Recorder {
 }
 
 // authEvent is the audit form of a security event: the person (when known)
-// acts on themselves as the subject.
+// acts on themselves as the subject; the data is e.Details (client-chosen
+// text capped and marked).
 func authEvent(e auth.Event) audit.Event {
 	action, ok := authActions[e.Kind]
 	if !ok {
@@ -204,17 +204,11 @@ func authEvent(e auth.Event) audit.Event {
 		actor = audit.User(id, e.Username)
 		subject.ID = id
 	}
-	data := map[string]string{}
-	for k, v := range map[string]string{"subject": e.Subject, "method": e.Method, "path": e.Path, "reason": e.Reason} {
-		if v != "" {
-			data[k] = v
-		}
-	}
 	return audit.Event{
 		Actor:   actor,
 		Action:  action,
 		Subject: subject,
 		Origin:  audit.Origin{IP: e.IP, RequestID: e.RequestID},
-		Data:    data,
+		Data:    e.Details(),
 	}
 }

@@ -69,7 +69,8 @@ func withoutDatabase(env lookupFunc) lookupFunc {
 }
 
 // checkCloudConfig reports what a call to Cloud Manager needs: the API URL
-// and a credential, and assumptions that make sense (the restart route).
+// and a credential (CheckServe's PORTAL_CLOUD_* lines), and assumptions
+// that make sense.
 func checkCloudConfig(cfg config.Config) error {
 	var problems config.Problems
 	if err := cfg.CheckServe(); err != nil {
@@ -79,11 +80,20 @@ func checkCloudConfig(cfg config.Config) error {
 			}
 		}
 	}
-	if err := cloudBehaviour(cfg).WithDefaults().Validate(); err != nil {
-		problems = append(problems, "PORTAL_CLOUD_RESTART_ROUTE, PORTAL_CLOUD_*_STATES: "+err.Error())
+	if err := checkBehaviour(cfg); err != nil {
+		problems = append(problems, err.(config.Problems)...)
 	}
 	if len(problems) > 0 {
 		return problems
+	}
+	return nil
+}
+
+// checkBehaviour reports assumed API behaviour that cannot be right: a
+// restart route without its placeholders, a state both running and busy.
+func checkBehaviour(cfg config.Config) error {
+	if err := cloudBehaviour(cfg).WithDefaults().Validate(); err != nil {
+		return config.Problems{"PORTAL_CLOUD_RESTART_ROUTE, PORTAL_CLOUD_*_STATES: " + err.Error()}
 	}
 	return nil
 }

@@ -57,7 +57,7 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 	if err := cfg.CheckServe(); err != nil {
 		return err
 	}
-	if err := checkCloudConfig(cfg); err != nil {
+	if err := checkBehaviour(cfg); err != nil {
 		return err
 	}
 	// Read before anything connects: a bad file is a configuration mistake.

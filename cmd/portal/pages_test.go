@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-		"strconv"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -95,9 +95,9 @@ func TestEveryPageAtBothSizes(t *testing.T) {
 
 // pageTour holds what the tour's steps share.
 type pageTour struct {
-	t     *testing.T
-	base  string
-	tab   context.Context
+	t    *testing.T
+	base string
+	tab  context.Context
 }
 
 func (p *pageTour) do(actions ...chromedp.Action[chromedp.Void]) {

@@ -124,25 +124,30 @@ func Overflow(ctx context.Context) (int, []string, error) {
 	return r.Over, r.Culprits, nil
 }
 
-// Favicon reports the page's icon link and the status its URL answers, as
-// fetched by the page itself (with its cookies).
-func Favicon(ctx context.Context) (href string, status int, err error) {
+// Favicon reports the page's icon link and whether the icon loads as an
+// image, as the browser would load it (within the page's CSP).
+func Favicon(ctx context.Context) (href string, loads bool, err error) {
 	js := `(async () => {
 	const link = document.querySelector('link[rel~="icon"]');
-	if (!link) return JSON.stringify({href: "", status: 0});
-	const r = await fetch(link.href, {credentials: "same-origin"});
-	return JSON.stringify({href: link.href, status: r.status});
+	if (!link) return JSON.stringify({href: "", loads: false});
+	const loads = await new Promise(done => {
+		const img = new Image();
+		img.onload = () => done(img.naturalWidth > 0);
+		img.onerror = () => done(false);
+		img.src = link.href;
+	});
+	return JSON.stringify({href: link.href, loads});
 })()`
 	out, err := chromedp.Run(ctx, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
 	if err != nil {
-		return "", 0, err
+		return "", false, err
 	}
 	var r struct {
-		Href   string `json:"href"`
-		Status int    `json:"status"`
+		Href  string `json:"href"`
+		Loads bool   `json:"loads"`
 	}
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
-		return "", 0, err
+		return "", false, err
 	}
-	return r.Href, r.Status, nil
+	return r.Href, r.Loads, nil
 }

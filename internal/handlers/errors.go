@@ -3,6 +3,8 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -109,7 +111,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 		_ = s.render(c, view.Status, templates.Flash("error", view.Message))
 		return
 	}
-	if err := s.render(c, view.Status, templates.ErrorPage(s.page(c, view.Heading), view)); err != nil {
+	page := s.page(c, view.Heading)
+	view.Links = errorLinks(c, page)
+	if err := s.render(c, view.Status, templates.ErrorPage(page, view)); err != nil {
 		s.logger.Error("render error page", "request_id", RequestID(c), "err", err)
 		_ = c.String(view.Status, view.Message)
 	}
@@ -146,4 +150,47 @@ func errorView(err error) templates.ErrorView {
 		message = said.message
 	}
 	return templates.ErrorView{Status: status, Heading: text[0], Message: message}
+}
+
+// errorLinks are the ways on from an error page for the request in c: back
+// to the page the person came from (when it is on this site and is not the
+// failed page), up to the request or cluster the failed URL belongs to,
+// and to the list that holds it. Only pages the person may open are
+// offered: someone without a role gets the start page alone.
+func errorLinks(c echo.Context, page templates.Page) []templates.ErrorLink {
+	if page.User == nil || len(page.User.Roles) == 0 {
+		return nil
+	}
+	var links []templates.ErrorLink
+	here := c.Request().URL.Path
+	if back := sameSiteReferer(c); back != "" && back != c.Request().URL.RequestURI() {
+		links = append(links, templates.ErrorLink{URL: back, Label: "Back to the page you came from"})
+	}
+	parts := strings.Split(strings.Trim(here, "/"), "/")
+	switch {
+	case len(parts) >= 2 && parts[0] == "requests":
+		if len(parts) > 2 {
+			links = append(links, templates.ErrorLink{URL: "/requests/" + url.PathEscape(parts[1]), Label: "Request " + parts[1]})
+		}
+		links = append(links, templates.ErrorLink{URL: "/requests", Label: "All requests"})
+	case len(parts) >= 2 && parts[0] == "clusters" && parts[1] != "new":
+		if len(parts) > 2 {
+			links = append(links, templates.ErrorLink{URL: "/clusters/" + url.PathEscape(parts[1]), Label: "The cluster's page"})
+		}
+		links = append(links, templates.ErrorLink{URL: "/clusters", Label: "All clusters"})
+	}
+	return links
+}
+
+// sameSiteReferer is the path and query of the Referer when it is a page
+// of this site, or "".
+func sameSiteReferer(c echo.Context) string {
+	ref, err := url.Parse(c.Request().Referer())
+	if err != nil || ref.Host != c.Request().Host || ref.Path == "" || !strings.HasPrefix(ref.Path, "/") {
+		return ""
+	}
+	if strings.HasPrefix(ref.Path, "/auth/") {
+		return ""
+	}
+	return ref.RequestURI()
 }

@@ -34,6 +34,7 @@ func (s *Server) routes() {
 	public.GET("/healthz", s.healthz)
 	public.GET("/readyz", s.readyz)
 	public.GET(staticPattern, echo.WrapHandler(s.deps.Assets))
+	public.GET("/favicon.ico", s.favicon)
 	public.HEAD(staticPattern, echo.WrapHandler(s.deps.Assets))
 	public.GET(auth.LoginPath, s.authLogin)
 	public.GET(auth.CallbackPath, s.authCallback)

@@ -20,7 +20,7 @@ import (
 	"strings"
 )
 
-//go:embed *.css *.js all:lib
+//go:embed *.css *.js *.svg all:lib
 var files embed.FS
 
 // Prefix is the URL path under which assets are served.
@@ -132,3 +132,9 @@ func gzipIfSmaller(body []byte) []byte {
 	}
 	return buf.Bytes()
 }
+
+// Favicon is the portal's icon (favicon.svg), also served by the
+// development identity provider so that its sign-in page carries it too.
+//
+//go:embed favicon.svg
+var Favicon []byte

@@ -14,6 +14,13 @@ func (p Page) canReadAudit() bool {
 	return p.User != nil && (slices.Contains(p.User.Roles, "auditor") || slices.Contains(p.User.Roles, "admin"))
 }
 
+// hasAccess reports whether the signed-in person has a role at all: the
+// pages behind the menu answer "no access" to everyone else, so the menu
+// does not offer them.
+func (p Page) hasAccess() bool {
+	return p.User != nil && len(p.User.Roles) > 0
+}
+
 // canApprove reports whether the signed-in person sees the approvals queue
 // (the routes decide; this only shows the link).
 func (p Page) canApprove() bool {

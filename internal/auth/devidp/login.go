@@ -8,6 +8,8 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/clusterdesk/clusterdesk/web/static"
 )
 
 // maxFormBytes bounds the login form bodies.
@@ -22,6 +24,7 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.}} · Clusterdesk dev identity provider</title>
+<link rel="icon" href="/favicon.ico" type="image/svg+xml">
 <style>
 body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#1a1a1a}
 ul{list-style:none;padding:0}
@@ -99,7 +102,7 @@ func (p *Provider) render(w http.ResponseWriter, status int, name string, data a
 	h.Set("Referrer-Policy", "no-referrer")
 	// No form-action directive: browsers apply it to the redirect chain that
 	// ends at the relying party's redirect_uri.
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
 	w.WriteHeader(status)
 	if err := pages.ExecuteTemplate(w, name, data); err != nil {
 		p.log.Error("devidp: rendering page", "page", name, "err", err)
@@ -202,4 +205,12 @@ func quote(s string) string {
 		s = s[:64] + "…"
 	}
 	return "“" + s + "”"
+}
+
+// handleFavicon serves the portal's icon, so that the sign-in page, which
+// every journey starts on, is recognisable in a tab.
+func handleFavicon(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	_, _ = w.Write(static.Favicon)
 }

@@ -195,6 +195,7 @@ func New(cfg Config) (*Provider, error) {
 	mux.HandleFunc("POST "+pathLoginSelect, p.handleLoginSelect)
 	mux.HandleFunc("POST "+pathLoginCancel, p.handleLoginCancel)
 	mux.HandleFunc("GET "+pathLoggedOut, p.handleLoggedOut)
+	mux.HandleFunc("GET /favicon.ico", handleFavicon)
 	mux.Handle(p.op.TokenEndpoint().Relative(), p.tweakTokenResponse(p.op))
 	mux.Handle("/", p.op)
 	p.handler = mux

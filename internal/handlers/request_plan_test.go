@@ -1,9 +1,11 @@
 package handlers
 
 import (
+	"encoding/json"
 	"html"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/audit"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
+	"github.com/clusterdesk/clusterdesk/web/templates"
 )
 
 // planFixture files requests of any kind as alice, for bob to read.
@@ -177,4 +180,82 @@ func TestRequestPagePlanOfAStopAndADelete(t *testing.T) {
 	require.Contains(t, plan, "Deletes the cluster")
 	require.Contains(t, plan, "irreversible")
 	require.Contains(t, plan, "No field of the specification changes.")
+}
+
+// The spec forms' live preview opens with the plan too, and a new
+// cluster's preview shows its values alone.
+func TestSpecPreviewShowsThePlan(t *testing.T) {
+	t.Parallel()
+	f := newSpecFixture(t, true)
+	alice, _ := f.signedIn("alice")
+	uid := f.uid("analytics-staging")
+	cl, err := inventory.ClusterGet(t.Context(), f.pool, uid)
+	require.NoError(t, err)
+
+	values := specValues(alice, cl.Spec, "", "")
+	values.Set("seen_resource_version", strconv.FormatInt(cl.ResourceVersion, 10))
+	values.Set("data_tier1_replicas", strconv.Itoa(int(*cl.Spec.Data.Tier1.Replicas)+2))
+	resp := alice.postOnce("/clusters/"+uid+"/update/validate", values, "HX-Request", "true")
+	require.Equal(t, http.StatusOK, resp.status, resp.body)
+	body := html.UnescapeString(resp.body)
+	require.Contains(t, element(t, body, "div", "plan-summary"), "Rolling update · adds 2 data servers (tier 1) · no downtime")
+	require.Contains(t, element(t, body, "table", "request-diff"), `title="spec.data.tier1.replicas">Data tier 1 replicas</span>`)
+
+	create := specValues(alice, cl.Spec, "plan-preview", "")
+	resp = alice.postOnce("/clusters/new/validate", create, "HX-Request", "true")
+	require.Equal(t, http.StatusOK, resp.status, resp.body)
+	body = html.UnescapeString(resp.body)
+	require.Contains(t, element(t, body, "div", "plan-summary"), "Creates cluster plan-preview · 4 servers")
+	diff := element(t, body, "table", "request-diff")
+	require.NotContains(t, diff, "not set")
+	require.NotContains(t, diff, `<th scope="col">Now</th>`)
+}
+
+func TestDiffPlaces(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ path, group, label string }{
+		{"metadata.name", "Cluster", "Cluster name"},
+		{"spec.version", "Cluster", "Imply version"},
+		{"spec.query.replicas", "Query servers", "Query replicas"},
+		{"spec.data.tier2.instanceType", "Data tier 2", "Data tier 2 instance type"},
+		{`spec.awsTags["team"]`, "AWS", "AWS tags › team"},
+		{`spec.master.coordinatorRuntimeProperties["druid.x.y"]`, "Master servers", "Coordinator runtime properties › druid.x.y"},
+		{`spec.customFiles["s3://b/f.sh"].executable`, "Custom files", "Custom files › s3://b/f.sh › executable"},
+		{"spec.pivot.somethingNew", "Pivot access", "Pivot access › somethingNew"},
+		{"spec.things[2].x", "Other settings", "things › item 3 › x"},
+		{`spec["odd.member"]`, "Other settings", "odd.member"},
+	} {
+		pl := diffPlaceOf(tc.path)
+		require.Equal(t, [2]string{tc.group, tc.label}, [2]string{pl.group, pl.label}, tc.path)
+	}
+}
+
+func TestDiffValues(t *testing.T) {
+	t.Parallel()
+	items := func(texts ...string) templates.DiffValue {
+		v := templates.DiffValue{}
+		for _, s := range texts {
+			v.Items = append(v.Items, templates.DiffItem{Text: s})
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		raw  string
+		want templates.DiffValue
+	}{
+		{"", templates.DiffValue{Unset: true}},
+		{`"s3://b/p"`, templates.DiffValue{Text: "s3://b/p"}},
+		{`3`, templates.DiffValue{Text: "3"}},
+		{`true`, templates.DiffValue{Text: "yes"}},
+		{`[]`, templates.DiffValue{Text: "none (an empty list)"}},
+		{`["a","b"]`, items("a", "b")},
+		{`[{"name":"team","value":"x"},{"name":"n","value":{"k":1}}]`, items("team = x", `n = {"k":1}`)},
+		{`{"type":"S3","path":"s3://b/f","executable":false}`, items("path: s3://b/f", "executable: no", "type: S3")},
+	} {
+		var raw json.RawMessage
+		if tc.raw != "" {
+			raw = json.RawMessage(tc.raw)
+		}
+		require.Equal(t, tc.want, diffValue(raw), tc.raw)
+	}
 }

@@ -105,7 +105,8 @@ func (s *Server) historyReplaceCreate(c echo.Context) error {
 			v.Policy = p.Policy.Name
 			v.PolicyText = fmt.Sprintf("%d approval(s) from %s.", p.Policy.ApprovalsRequired, joinOr(p.Policy.ApproverGroups, "no group"))
 		}
-		v.Diff = diffRows(p.Revision.Diff, p.Revision.Risks)
+		v.Plan = planView(approvals.PlanOf(approvals.KindReplace, v.ClusterName, p.Revision))
+		v.Diff = specDiffRows(p.Revision.Diff, p.Revision.Risks, p.Revision.ProposedSpec)
 		for _, r := range p.Revision.Risks {
 			v.Risks = append(v.Risks, r.Message)
 		}

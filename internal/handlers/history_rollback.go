@@ -172,7 +172,8 @@ func (s *Server) rollbackView(c echo.Context, cl inventory.Cluster, rv int64, re
 		v.PolicyText = fmt.Sprintf("%d approval(s) from %s.", p.Policy.ApprovalsRequired, joinOr(p.Policy.ApproverGroups, "no group"))
 	}
 	rev := p.Revision
-	v.Diff = diffRows(rev.Diff, rev.Risks)
+	v.Plan = planView(approvals.PlanOf(approvals.KindRollback, v.ClusterName, rev))
+	v.Diff = specDiffRows(rev.Diff, rev.Risks, rev.ProposedSpec)
 	for _, r := range rev.Risks {
 		v.Risks = append(v.Risks, r.Message)
 	}

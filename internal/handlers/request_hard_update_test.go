@@ -281,6 +281,7 @@ func TestReplacingRequestsAreCheckedForApprovers(t *testing.T) {
 	refused := html.UnescapeString(bob.get(requestPath(rollback.ID)).body)
 	require.Contains(t, refused, "Cloud Manager would refuse this change (dry run), so it cannot be approved: spec.version: Cloud Manager can apply this change only as a hard update")
 	require.Contains(t, refused, "The requester must cancel it and file a new request.")
+	require.Contains(t, refused, `data-testid="plan-headline"><strong>Needs a hard update · `, "the plan says what the dry run found")
 	require.NotContains(t, refused, `data-testid="approve-button"`)
 	require.Contains(t, refused, `data-testid="reject-form"`, "a rejection stays possible")
 	require.Equal(t, 1, dryRuns(f.sim, cloudapi.OpReplaceCluster))

@@ -208,7 +208,11 @@ func requestShowView(d approvals.Details, takes approvals.Requirements) template
 	for _, risk := range r.Revision.Risks {
 		v.Risks = append(v.Risks, risk.Message)
 	}
-	v.Diff = diffRows(r.Revision.Diff, r.Revision.Risks)
+	v.Plan = planView(approvals.PlanOf(r.Kind, r.ClusterName, r.Revision))
+	v.Diff = specDiffRows(r.Revision.Diff, r.Revision.Risks, r.Revision.ProposedSpec)
+	if r.Revision.Payload.InstanceID != "" {
+		v.Diff = append(v.Diff, restartRow(r.Revision.Payload))
+	}
 	v.HardUpdate = r.Revision.Payload.HardUpdate
 	v.RestartsServer, v.RestartsServerText = r.Revision.Payload.InstanceID, r.Revision.Payload.Server.String()
 	e := takes.Evaluation

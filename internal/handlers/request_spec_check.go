@@ -229,6 +229,10 @@ func (s *Server) requestSpecCheck(c echo.Context, r approvals.Request, v *templa
 		said = "Cloud Manager could not be asked to check this change just now (a dry run); approve only if you are sure."
 	case len(vs) > 0:
 		v.CanApprove = false
+		if _, needed := vs.HardUpdateNeeded(); needed {
+			v.Plan = planView(approvals.NewPlan(approvals.PlanInput{Kind: r.Kind, ClusterName: r.ClusterName, Diff: r.Revision.Diff,
+				Base: r.Revision.BaseSpec, Proposed: r.Revision.ProposedSpec, Payload: r.Revision.Payload, NeedsHardUpdate: true}))
+		}
 		texts := make([]string, len(vs))
 		for i, p := range vs {
 			texts[i] = specTopText(p)

@@ -38,7 +38,9 @@ func (s *Server) specPreview(c echo.Context, t specTarget, name string, spec clo
 		return nil
 	}
 	v := &templates.SpecPreviewView{
-		Diff:       diffRows(p.Revision.Diff, p.Revision.Risks),
+		Plan:       planView(approvals.PlanOf(t.kind, in.Name, p.Revision)),
+		Create:     !t.kind.OnCluster(),
+		Diff:       specDiffRows(p.Revision.Diff, p.Revision.Risks, p.Revision.ProposedSpec),
 		Takes:      s.takesOf(p),
 		HardUpdate: p.Revision.Payload.HardUpdate,
 	}

@@ -64,8 +64,10 @@ type RollbackNewView struct {
 	ClusterUID, ClusterName, Environment string
 	// To is the version restored; Live the cluster's version now.
 	To, Live int64
-	Diff     []RequestDiffRow
-	Risks    []string
+	// Plan says what the rollback will do, before its diff.
+	Plan  *PlanView
+	Diff  []RequestDiffRow
+	Risks []string
 	// Policy, PolicyText say which policy applies and what it asks.
 	Policy, PolicyText string
 	NotRestored        []NotRestoredRow
@@ -98,7 +100,9 @@ type ReplaceNewView struct {
 	Top      []string
 	// Previewed is set once the JSON was checked: the diff, risks, policy,
 	// kept fields and collisions below are what filing would give.
-	Previewed          bool
+	Previewed bool
+	// Plan says what the replacement will do, before its diff.
+	Plan               *PlanView
 	Diff               []RequestDiffRow
 	Risks              []string
 	Policy, PolicyText string

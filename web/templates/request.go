@@ -15,8 +15,10 @@ type RequestShowView struct {
 	// HasBase is false for create requests.
 	HasBase             bool
 	BaseResourceVersion int64
-	Diff                []RequestDiffRow
-	Risks               []string
+	// Plan says what the request will do, before its diff.
+	Plan  *PlanView
+	Diff  []RequestDiffRow
+	Risks []string
 	// HardUpdate: the requester chose a hard update (force=true).
 	HardUpdate bool
 	// RestartsServer is the instance id a restart request restarts, and
@@ -60,13 +62,6 @@ type RequestShowView struct {
 type RequestDecisionForm struct {
 	Comment string
 	Errors  map[string]string
-}
-
-// RequestDiffRow is one changed field.
-type RequestDiffRow struct {
-	Path, Before, After string
-	// Risky marks a field behind a risk hint.
-	Risky bool
 }
 
 // RequestTakesView is "what it will take".

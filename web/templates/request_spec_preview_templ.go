@@ -15,9 +15,13 @@ import templruntime "github.com/a-h/templ/runtime"
 type SpecPreviewView struct {
 	// NoChange: the form asks for what the cluster already has.
 	NoChange bool
-	Diff     []RequestDiffRow
-	Risks    []string
-	Takes    *RequestTakesView
+	// Plan says what the request will do; Create: it makes a new cluster
+	// (the diff shows the proposed values alone).
+	Plan   *PlanView
+	Create bool
+	Diff   []RequestDiffRow
+	Risks  []string
+	Takes  *RequestTakesView
 	// HardUpdate: the proposal chooses a hard update.
 	HardUpdate bool
 }
@@ -67,9 +71,20 @@ func specPreview(p *SpecPreviewView, oob bool) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = DiffTable("The fields this request changes", "Now", "Asked for", p.Diff).Render(ctx, templ_7745c5c3_Buffer)
+					templ_7745c5c3_Err = PlanSummary(p.Plan).Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
+					}
+					if p.Create {
+						templ_7745c5c3_Err = DiffTable("The new cluster's settings, as asked for", "", "Asked for", p.Diff).Render(ctx, templ_7745c5c3_Buffer)
+						if templ_7745c5c3_Err != nil {
+							return templ_7745c5c3_Err
+						}
+					} else {
+						templ_7745c5c3_Err = DiffTable("The fields this request changes", "Now", "Asked for", p.Diff).Render(ctx, templ_7745c5c3_Buffer)
+						if templ_7745c5c3_Err != nil {
+							return templ_7745c5c3_Err
+						}
 					}
 				}
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, " ")
@@ -99,7 +114,7 @@ func specPreview(p *SpecPreviewView, oob bool) templ.Component {
 						var templ_7745c5c3_Var2 string
 						templ_7745c5c3_Var2, templ_7745c5c3_Err = templ.JoinStringErrs(r)
 						if templ_7745c5c3_Err != nil {
-							return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/templates/request_spec_preview.templ`, Line: 43, Col: 15}
+							return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/templates/request_spec_preview.templ`, Line: 52, Col: 15}
 						}
 						_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var2))
 						if templ_7745c5c3_Err != nil {

@@ -137,31 +137,10 @@ func planCheckUpdateDiff(t *testing.T, tour *pageTour, size browsertest.Size) {
 	assert.Contains(t, paths, "spec.query.replicas")
 }
 
-// planJudge holds the open page to the bar of this feature: axe-core finds
-// no violation of any impact and nothing is wider than the viewport.
-// The site header's own overflow on a phone (issue 13 item 9, with the
-// favicon checked by TestEveryPageAtBothSizes on every page) is logged
-// here, not failed: everything else on the page must fit.
+// planJudge holds the open page to the bar every page is held to
+// (pageTour.judge): no axe-core violation, nothing wider than the
+// viewport, a favicon.
 func planJudge(t *testing.T, tour *pageTour, size browsertest.Size, what string) {
 	t.Helper()
-	at := what + " as bob at " + size.Name
-	violations, err := browsertest.Axe(tour.tab)
-	require.NoError(t, err, at)
-	for _, v := range violations {
-		t.Errorf("%s: axe: %s", at, v)
-	}
-	over, culprits, err := browsertest.Overflow(tour.tab)
-	require.NoError(t, err, at)
-	if over == 0 {
-		return
-	}
-	outside, err := chromedp.Run(tour.tab, chromedp.Evaluate[[]string](`[...document.querySelectorAll('body *')]
-		.filter(e => !e.closest('header.site') && e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
-		.map(e => e.tagName.toLowerCase() + (e.className ? '.' + String(e.className).split(' ').join('.') : ''))`))
-	require.NoError(t, err, at)
-	if len(outside) > 0 {
-		t.Errorf("%s: the page is %d px wider than the viewport: %s", at, over, strings.Join(outside, "; "))
-		return
-	}
-	t.Logf("%s: only the site header is wider than the viewport (%d px: %s)", at, over, strings.Join(culprits, "; "))
+	tour.judge(size, "bob", what)
 }

@@ -32,7 +32,7 @@ import (
 )
 
 // Timeout bounds one browser test, start-up included.
-const Timeout = 90 * time.Second
+const Timeout = 180 * time.Second
 
 // ExecPath returns the Chromium binary to use, or "" when there is none.
 func ExecPath() string {

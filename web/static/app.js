@@ -79,3 +79,20 @@
   document.addEventListener("htmx:oobAfterSwap", () => markInvalid(document));
   document.addEventListener("htmx:afterSettle", () => markInvalid(document));
 })();
+
+// Live pages (sse-connect) hold a stream open. When the person leaves, the
+// stream is closed at once, even if the browser keeps the page in its
+// back/forward cache: over HTTP/1.1 a browser opens six connections to a
+// site at most, and streams kept open by cached pages would make the next
+// page wait for a free one. A page shown again from that cache is reloaded,
+// so that it is current and live again.
+(function () {
+  window.addEventListener("pagehide", () => {
+    document.querySelectorAll("[sse-connect]").forEach((el) => {
+      el.dispatchEvent(new CustomEvent("htmx:beforeCleanupElement", { bubbles: false }));
+    });
+  });
+  window.addEventListener("pageshow", (e) => {
+    if (e.persisted && document.querySelector("[sse-connect]")) location.reload();
+  });
+})();

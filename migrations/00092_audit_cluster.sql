@@ -5,8 +5,7 @@
 -- single range scan in page order, like the actor and subject indexes.
 -- Partial: sign-ins and other events without a cluster are not indexed.
 -- Built in the migration's transaction: the portal refuses to start on an
--- out-of-date schema, so nothing appends while it builds (about 40 s per
--- 10 million events).
+-- out-of-date schema, so nothing appends while it builds.
 
 -- +goose Up
 CREATE INDEX audit_log_cluster_seq ON audit_log ((lower(data->>'cluster_name')), seq)

@@ -104,7 +104,7 @@ func TestAuditFiltersJourney(t *testing.T) {
 		require.Len(t, rows, 1)
 		require.Equal(t, "request "+auditID(requests[1]), rows[0].subject)
 		require.Equal(t, "request.created", rows[0].action)
-		j.judge("/audit?request="+auditID(requests[1]))
+		j.judge("/audit?request=" + auditID(requests[1]))
 
 		// Everything at once, with an event's details open: the narrowest
 		// layout the page has.

@@ -449,9 +449,15 @@ func auditRow(e audit.Entry, people map[int64]auth.Person) templates.AuditRow {
 	case e.Actor.ID == audit.Anonymous.ID:
 		row.ActorKind = "someone not signed in"
 	}
+	if name := clusterNameIn(e.Data); name != "" {
+		row.ClusterName, row.ClusterFilterURL = name, "/audit?"+url.Values{"cluster": {name}}.Encode()
+	}
 	switch e.Subject.Type {
 	case audit.SubjectRequest:
 		row.SubjectURL = "/requests/" + url.PathEscape(e.Subject.ID)
+		if _, err := strconv.ParseInt(e.Subject.ID, 10, 64); err == nil {
+			row.SubjectFilterURL = "/audit?" + url.Values{"request": {e.Subject.ID}}.Encode()
+		}
 	case audit.SubjectCluster:
 		row.SubjectURL = "/clusters/" + url.PathEscape(e.Subject.ID)
 	case audit.SubjectUser:
@@ -474,6 +480,17 @@ func auditRow(e audit.Entry, people map[int64]auth.Person) templates.AuditRow {
 	}
 	row.Origin = strings.Join(origin, " · ")
 	return row
+}
+
+// clusterNameIn is the cluster an event's details name, or "".
+func clusterNameIn(data []byte) string {
+	var d struct {
+		ClusterName string `json:"cluster_name"`
+	}
+	if json.Unmarshal(data, &d) != nil {
+		return ""
+	}
+	return d.ClusterName
 }
 
 func personOf(id string, people map[int64]auth.Person) (auth.Person, bool) {

@@ -403,6 +403,10 @@ func TestAuditRowsNamePeople(t *testing.T) {
 	require.Contains(t, page.body, `<option value="worker" label="Clusterdesk worker">`)
 	require.Contains(t, page.body, `list="audit-clusters"`)
 
+	// From an event to everything about its request, or its cluster.
+	require.Contains(t, page.body, `href="/audit?request=7">its events</a>`)
+	require.Contains(t, page.body, `href="/audit?cluster=sales-eu" data-testid="cluster-events"`)
+
 	// One event's page names the person too.
 	require.Contains(t, b.get("/audit/events/1").body, "person Alice Anderson")
 }

@@ -185,6 +185,8 @@ func pageCases() []pageCase {
 		{"action", audit.Filter{Actions: []audit.Action{audit.RequestRejected}}},
 		{"actions", audit.Filter{Actions: []audit.Action{audit.RequestRejected, audit.RequestCancelled}}},
 		{"actor", audit.Filter{Actors: []string{"17"}}},
+		// A person filter that matched part of three people's names.
+		{"people", audit.Filter{Actors: []string{"17", "18", "19"}}},
 		{"cluster", audit.Filter{SubjectType: audit.SubjectCluster, SubjectID: "cl-17"}},
 		{"cluster-name", audit.Filter{Cluster: "cl-17"}},
 		{"request", audit.Filter{SubjectType: audit.SubjectRequest, SubjectID: "12345"}},

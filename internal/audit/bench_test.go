@@ -135,7 +135,7 @@ func seedBenchLog(ctx context.Context, b *testing.B, pool *pgxpool.Pool, rows in
 			            ELSE (g / 8)::text END AS subject_id,
 			       CASE WHEN action LIKE 'auth.%%' THEN jsonb_build_object('subject', 'sub-' || (1 + h %% 200))
 			            ELSE jsonb_build_object(
-			                'cluster', 'cl-' || lpad((h %% 50)::text, 2, '0'),
+			                'cluster_name', 'cl-' || lpad((h %% 50)::text, 2, '0'),
 			                'environment', (ARRAY['production', 'staging', 'development'])[1 + h %% 3],
 			                'revision', 1 + h %% 4,
 			                'diff_sha256', md5(h::text) || md5(g::text),
@@ -184,8 +184,11 @@ func pageCases() []pageCase {
 		{"all", audit.Filter{}},
 		{"action", audit.Filter{Actions: []audit.Action{audit.RequestRejected}}},
 		{"actions", audit.Filter{Actions: []audit.Action{audit.RequestRejected, audit.RequestCancelled}}},
-		{"actor", audit.Filter{ActorID: "17"}},
+		{"actor", audit.Filter{Actors: []string{"17"}}},
+		// A person filter that matched part of three people's names.
+		{"people", audit.Filter{Actors: []string{"17", "18", "19"}}},
 		{"cluster", audit.Filter{SubjectType: audit.SubjectCluster, SubjectID: "cl-17"}},
+		{"cluster-name", audit.Filter{Cluster: "cl-17"}},
 		{"request", audit.Filter{SubjectType: audit.SubjectRequest, SubjectID: "12345"}},
 		{"text", audit.Filter{Text: "cl-17"}},
 		// One diff, by its hash (half of event 500's diff_sha256): the
@@ -193,7 +196,7 @@ func pageCases() []pageCase {
 		// trigrams).
 		{"text-diff", audit.Filter{Text: "cee631121c2ec9232f3a2f028ad5c89b"}},
 		{"month", audit.Filter{From: month, To: month.AddDate(0, 1, 0)}},
-		{"combined", audit.Filter{ActorID: "17", Actions: []audit.Action{audit.RequestApproved}, Text: "production"}},
+		{"combined", audit.Filter{Actors: []string{"17"}, Actions: []audit.Action{audit.RequestApproved}, Text: "production"}},
 	}
 }
 

@@ -24,14 +24,23 @@ var ErrNotFound = errors.New("audit: not found")
 // Filter selects events. Every field set narrows the selection; the zero
 // Filter selects everything.
 type Filter struct {
-	// ActorID is the acting user's id, or a system component ("worker").
-	ActorID string `json:"actor,omitempty"`
+	// Actors keeps events by any of these actors: user ids, or system
+	// components ("worker").
+	Actors []string `json:"actors,omitempty"`
 	// Actions keeps events with any of these actions.
 	Actions []Action `json:"actions,omitempty"`
 	// SubjectType and SubjectID keep events about this subject; either may
 	// be set alone.
 	SubjectType SubjectType `json:"subject_type,omitempty"`
 	SubjectID   string      `json:"subject_id,omitempty"`
+	// Cluster keeps everything that happened to the cluster of this name,
+	// ignoring case: the cluster's own events (drift) and the events of
+	// every request on it (filed, approved, cancelled, submitted…). All of
+	// them name the cluster in data.cluster_name.
+	Cluster string `json:"cluster,omitempty"`
+	// Request keeps the events of one change request, its submission's
+	// included (they are recorded with the request as their subject).
+	Request int64 `json:"request,omitempty"`
 	// From (inclusive) and To (exclusive) bound the time; zero is open.
 	From time.Time `json:"from,omitzero"`
 	To   time.Time `json:"to,omitzero"`
@@ -41,8 +50,8 @@ type Filter struct {
 
 // IsZero reports whether the filter selects everything.
 func (f Filter) IsZero() bool {
-	return f.ActorID == "" && len(f.Actions) == 0 && f.SubjectType == "" && f.SubjectID == "" &&
-		f.From.IsZero() && f.To.IsZero() && f.Text == ""
+	return len(f.Actors) == 0 && len(f.Actions) == 0 && f.SubjectType == "" && f.SubjectID == "" &&
+		f.Cluster == "" && f.Request == 0 && f.From.IsZero() && f.To.IsZero() && f.Text == ""
 }
 
 // where appends the filter's conditions and their arguments. Times become
@@ -53,8 +62,12 @@ func (f Filter) where(sql *strings.Builder, args []any) []any {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	if f.ActorID != "" {
-		sql.WriteString(" AND actor_id = " + arg(f.ActorID))
+	switch len(f.Actors) {
+	case 0:
+	case 1:
+		sql.WriteString(" AND actor_id = " + arg(f.Actors[0]))
+	default:
+		sql.WriteString(" AND actor_id = ANY(" + arg(f.Actors) + "::text[])")
 	}
 	switch len(f.Actions) {
 	case 0:
@@ -72,6 +85,13 @@ func (f Filter) where(sql *strings.Builder, args []any) []any {
 	}
 	if f.SubjectID != "" {
 		sql.WriteString(" AND subject_id = " + arg(f.SubjectID))
+	}
+	if f.Cluster != "" {
+		// Spelled as audit_log_cluster_seq is, predicate included.
+		sql.WriteString(" AND data ? 'cluster_name' AND lower(data->>'cluster_name') = " + arg(strings.ToLower(f.Cluster)))
+	}
+	if f.Request != 0 {
+		sql.WriteString(" AND subject_type = 'request' AND subject_id = " + arg(strconv.FormatInt(f.Request, 10)))
 	}
 	if !f.From.IsZero() {
 		p := arg(f.From)

@@ -32,21 +32,40 @@ func seedVaried(t testing.TB, pool *pgxpool.Pool, n int) []audit.Entry {
 		{Type: audit.SubjectCluster, ID: "c1"}, {Type: audit.SubjectCluster, ID: "c2"}, {Type: audit.SubjectUser, ID: "1"},
 	}
 	words := []string{"Europe replicas", "needle in a haystack", "plain text", "100% done_ok"}
+	// Requests 10 and 11 are on clusters c1 and c2 (as the approvals
+	// package records them, in data.cluster_name); sign-ins name none.
+	clusterOf := map[string]string{"10": "Sales-EU", "11": "billing", "c1": "Sales-EU", "c2": "billing"}
 	entries := make([]audit.Entry, 0, n)
 	for i := range n {
+		subject := subjects[(i/3)%len(subjects)]
+		data := map[string]any{"i": i, "note": words[(i/5)%len(words)]}
+		if name, ok := clusterOf[subject.ID]; ok && subject.Type != audit.SubjectUser {
+			data["cluster_name"] = name
+		}
 		entries = append(entries, appendOne(t, pool, audit.Event{
 			Actor:   actors[i%len(actors)],
 			Action:  actions[(i/2)%len(actions)],
-			Subject: subjects[(i/3)%len(subjects)],
-			Data:    map[string]any{"i": i, "note": words[(i/5)%len(words)]},
+			Subject: subject,
+			Data:    data,
 		}))
 	}
 	return entries
 }
 
+// clusterNameOf is the cluster an event names in its data, or "".
+func clusterNameOf(e audit.Entry) string {
+	var d struct {
+		ClusterName string `json:"cluster_name"`
+	}
+	_ = json.Unmarshal(e.Data, &d)
+	return d.ClusterName
+}
+
 // matches is the reference the SQL filter must agree with.
 func matches(e audit.Entry, f audit.Filter) bool {
-	return (f.ActorID == "" || e.Actor.ID == f.ActorID) &&
+	return (len(f.Actors) == 0 || slices.Contains(f.Actors, e.Actor.ID)) &&
+		(f.Cluster == "" || strings.EqualFold(clusterNameOf(e), f.Cluster)) &&
+		(f.Request == 0 || (e.Subject.Type == audit.SubjectRequest && e.Subject.ID == strconv.FormatInt(f.Request, 10))) &&
 		(len(f.Actions) == 0 || slices.Contains(f.Actions, e.Action)) &&
 		(f.SubjectType == "" || e.Subject.Type == f.SubjectType) &&
 		(f.SubjectID == "" || e.Subject.ID == f.SubjectID) &&
@@ -94,8 +113,15 @@ func TestFiltersAndTheirCombinations(t *testing.T) {
 
 	tests := map[string]audit.Filter{
 		"everything":              {},
-		"actor":                   {ActorID: "2"},
-		"system actor":            {ActorID: "worker"},
+		"actor":                   {Actors: []string{"2"}},
+		"system actor":            {Actors: []string{"worker"}},
+		"several actors":          {Actors: []string{"2", "worker"}},
+		"cluster, any case":       {Cluster: "sales-eu"},
+		"cluster and action":      {Cluster: "billing", Actions: []audit.Action{audit.RequestApproved}},
+		"cluster nobody names":    {Cluster: "absent"},
+		"request":                 {Request: 11},
+		"cluster, actor and time": {Cluster: "SALES-eu", Actors: []string{"1", "worker"}, From: from, To: to},
+		"request and actor":       {Request: 10, Actors: []string{"1"}},
 		"one action":              {Actions: []audit.Action{audit.RequestApproved}},
 		"several actions":         {Actions: []audit.Action{audit.RequestApproved, audit.AuthSignIn}},
 		"subject type":            {SubjectType: audit.SubjectCluster},
@@ -108,10 +134,10 @@ func TestFiltersAndTheirCombinations(t *testing.T) {
 		"text with LIKE wildcard": {Text: "100% done_"},
 		"text that is a key":      {Text: "note"},
 		"no match":                {Text: "absent"},
-		"actor and action":        {ActorID: "1", Actions: []audit.Action{audit.RequestCreated, audit.SubmissionStarted}},
-		"actor and subject":       {ActorID: "worker", SubjectType: audit.SubjectCluster, SubjectID: "c2"},
+		"actor and action":        {Actors: []string{"1"}, Actions: []audit.Action{audit.RequestCreated, audit.SubmissionStarted}},
+		"actor and subject":       {Actors: []string{"worker"}, SubjectType: audit.SubjectCluster, SubjectID: "c2"},
 		"action and time":         {Actions: []audit.Action{audit.AuthSignIn}, From: from, To: to},
-		"all at once": {ActorID: "1", Actions: []audit.Action{audit.RequestCreated, audit.RequestApproved, audit.AuthSignIn},
+		"all at once": {Actors: []string{"1"}, Actions: []audit.Action{audit.RequestCreated, audit.RequestApproved, audit.AuthSignIn},
 			SubjectType: audit.SubjectRequest, From: entries[3].At, To: entries[55].At, Text: "europe"},
 		"empty time range": {From: to, To: from},
 	}
@@ -126,7 +152,7 @@ func TestFiltersAndTheirCombinations(t *testing.T) {
 			}
 			got := walkOlder(t, pool, f, 7, nil)
 			require.Equal(t, want, got)
-			if name != "no match" && name != "empty time range" {
+			if name != "no match" && name != "empty time range" && name != "cluster nobody names" {
 				require.NotEmpty(t, got, "a filter test that matches nothing proves little")
 			}
 		})
@@ -138,7 +164,7 @@ func TestKeysetPagingHasNoGapsOrDuplicatesWhileEventsArrive(t *testing.T) {
 	ctx := context.Background()
 	pool := testdb.New(t)
 	entries := seedVaried(t, pool, 40)
-	for _, f := range []audit.Filter{{}, {ActorID: "1"}, {Actions: []audit.Action{audit.RequestCreated, audit.AuthSignIn}}} {
+	for _, f := range []audit.Filter{{}, {Actors: []string{"1"}}, {Cluster: "billing"}, {Actions: []audit.Action{audit.RequestCreated, audit.AuthSignIn}}} {
 		t.Run(fmt.Sprint(f), func(t *testing.T) {
 			var existing []int64
 			for _, e := range slices.Backward(entries) {

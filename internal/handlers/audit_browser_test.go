@@ -53,12 +53,12 @@ func TestBrowserAuditFiltersWithHTMX(t *testing.T) {
 	require.Eventually(t, func() bool { return rows() == 50 }, 15*time.Second, 50*time.Millisecond, "the first page's 50 rows")
 
 	// A filter change: the list is swapped in place and the URL follows.
-	require.NoError(t, do(chromedp.SendKeys(chromedp.CSS(`input[name="actor"]`), "2\t")))
+	require.NoError(t, do(chromedp.SendKeys(chromedp.CSS(`input[name="cluster"]`), "cl-1\t")))
 	waitFor("the filtered list and its URL", func(location, summary string) bool {
-		return strings.HasSuffix(location, "/audit?actor=2") &&
-			strings.Contains(summary, "40 matching events")
+		return strings.HasSuffix(location, "/audit?cluster=cl-1") &&
+			strings.Contains(summary, "27 matching events")
 	})
-	require.Equal(t, 40, rows())
+	require.Equal(t, 27, rows())
 
 	// Back: the unfiltered list again.
 	require.NoError(t, do(chromedp.NavigateBack()))

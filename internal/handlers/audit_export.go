@@ -17,7 +17,10 @@ import (
 // It streams straight from the database to the client: memory stays flat
 // however many events match.
 func (s *Server) auditExport(c echo.Context) error {
-	q := parseAuditQuery(c.QueryParams())
+	q, err := s.auditQuery(c)
+	if err != nil {
+		return err
+	}
 	if len(q.form.Errors) > 0 {
 		return echo.NewHTTPError(http.StatusBadRequest, errorList(q.form.Errors))
 	}
@@ -26,7 +29,8 @@ func (s *Server) auditExport(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "format must be csv or jsonl")
 	}
 	ctx := c.Request().Context()
-	upTo, err := audit.RecordExport(ctx, s.deps.DB, auditActor(c), auditOrigin(c), q.filter, format)
+	var upTo int64
+	upTo, err = audit.RecordExport(ctx, s.deps.DB, auditActor(c), auditOrigin(c), q.filter, format)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"bytes"
+	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -24,6 +26,25 @@ type auditQuery struct {
 	filter audit.Filter
 	page   audit.PageRequest
 	form   templates.AuditForm
+	// person is the person parameter as typed (a username, a display name
+	// or part of one); actor the older actor parameter (a user id or a
+	// system component), honoured when person is empty.
+	person, actor string
+	// people is whom person or actor names, once resolved, and how.
+	people []filterActor
+	match  auth.PersonMatch
+}
+
+// filterActor is one actor the filter selects, as the page names them.
+type filterActor struct {
+	id, name, username string
+}
+
+func (a filterActor) label() string {
+	if a.username != "" && a.username != a.name {
+		return a.name + " (" + a.username + ")"
+	}
+	return a.name
 }
 
 // auditTimeLayouts are the time formats the from and to parameters accept,
@@ -36,13 +57,24 @@ var auditTimeLayouts = []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006
 const minTextLength = 3
 
 // parseAuditQuery reads the URL's parameters. Mistakes become messages on
-// the form's fields, never a silently different filter.
+// the form's fields, never a silently different filter. The person is only
+// read here: resolveAuditActors finds who it names.
 func parseAuditQuery(q url.Values) auditQuery {
 	var a auditQuery
 	errs := map[string]string{}
 	f := &a.filter
 
-	f.ActorID = strings.TrimSpace(q.Get("actor"))
+	a.person = strings.TrimSpace(q.Get("person"))
+	a.actor = strings.TrimSpace(q.Get("actor"))
+	f.Cluster = strings.TrimSpace(q.Get("cluster"))
+	requestText := strings.TrimPrefix(strings.TrimSpace(q.Get("request")), "#")
+	if requestText != "" {
+		n, err := strconv.ParseInt(requestText, 10, 64)
+		if err != nil || n <= 0 {
+			errs["request"] = fmt.Sprintf("%q is not a request number: type one like 42.", q.Get("request"))
+		}
+		f.Request = max(n, 0)
+	}
 	f.SubjectID = strings.TrimSpace(q.Get("subject_id"))
 	f.Text = strings.TrimSpace(q.Get("q"))
 	if n := len([]rune(f.Text)); n > 0 && n < minTextLength {
@@ -88,7 +120,8 @@ func parseAuditQuery(q url.Values) auditQuery {
 	}
 
 	a.form = templates.AuditForm{
-		Actor: f.ActorID, SubjectType: string(f.SubjectType), SubjectID: f.SubjectID,
+		Person: cmp.Or(a.person, a.actor), Cluster: f.Cluster, Request: requestText,
+		SubjectType: string(f.SubjectType), SubjectID: f.SubjectID,
 		From: fromText, To: toText, Text: f.Text, Errors: errs,
 	}
 	for _, act := range audit.Actions() {
@@ -100,6 +133,57 @@ func parseAuditQuery(q url.Values) auditQuery {
 			Value: string(t), Label: strings.ReplaceAll(string(t), "_", " "), Selected: t == f.SubjectType})
 	}
 	return a
+}
+
+// resolveAuditActors finds whom the person (or the older actor) parameter
+// names and narrows the filter to them. Nobody, or too many people, is a
+// message on the person field.
+func resolveAuditActors(ctx context.Context, db auth.PeopleQuerier, a *auditQuery) error {
+	switch {
+	case a.person != "":
+		if sys, ok := audit.SystemActorNamed(a.person); ok {
+			a.people, a.match = []filterActor{{id: sys.ID, name: sys.Name}}, auth.MatchName
+			break
+		}
+		people, match, err := auth.PeopleMatching(ctx, db, a.person)
+		if err != nil {
+			return err
+		}
+		switch {
+		case len(people) == 0:
+			a.form.Errors["person"] = fmt.Sprintf("Nobody called %q has signed in: type a username or a name, e.g. alice or Alice Anderson.", a.person)
+			return nil
+		case len(people) > auth.MaxPeopleMatching:
+			a.form.Errors["person"] = fmt.Sprintf("More than %d people match %q: type more of the name.", auth.MaxPeopleMatching, a.person)
+			return nil
+		}
+		a.match = match
+		for _, p := range people {
+			a.people = append(a.people, filterActor{id: strconv.FormatInt(p.ID, 10), name: p.DisplayName(), username: p.Username})
+		}
+	case a.actor != "":
+		// An older link: an actor's id, exactly.
+		who := filterActor{id: a.actor, name: a.actor}
+		if sys, ok := audit.SystemActorNamed(a.actor); ok && sys.ID == a.actor {
+			who.name = sys.Name
+		} else if id, err := strconv.ParseInt(a.actor, 10, 64); err == nil {
+			people, err := auth.PeopleByID(ctx, db, []int64{id})
+			if err != nil {
+				return err
+			}
+			if p, ok := people[id]; ok {
+				who.name, who.username = p.DisplayName(), p.Username
+				a.form.Person = p.Username
+			}
+		}
+		a.people, a.match = []filterActor{who}, auth.MatchID
+	default:
+		return nil
+	}
+	for _, p := range a.people {
+		a.filter.Actors = append(a.filter.Actors, p.id)
+	}
+	return nil
 }
 
 // parseAuditTime reads a time parameter, returning it and its text for a
@@ -133,7 +217,15 @@ func (a auditQuery) values() url.Values {
 		}
 	}
 	set("q", f.Text)
-	set("actor", f.ActorID)
+	if a.person != "" {
+		set("person", a.person)
+	} else {
+		set("actor", a.actor)
+	}
+	set("cluster", f.Cluster)
+	if f.Request > 0 {
+		set("request", strconv.FormatInt(f.Request, 10))
+	}
 	set("subject_type", string(f.SubjectType))
 	set("subject_id", f.SubjectID)
 	for _, act := range f.Actions {
@@ -150,6 +242,19 @@ func (a auditQuery) url(path string, extra ...string) string {
 	for i := 0; i+1 < len(extra); i += 2 {
 		v.Set(extra[i], extra[i+1])
 	}
+	return withQuery(path, v)
+}
+
+// without is a link to the first page of the filter less some parameters.
+func (a auditQuery) without(params ...string) string {
+	v := a.values()
+	for _, p := range params {
+		v.Del(p)
+	}
+	return withQuery("/audit", v)
+}
+
+func withQuery(path string, v url.Values) string {
 	if len(v) == 0 {
 		return path
 	}
@@ -168,14 +273,87 @@ func (a auditQuery) canonicalURL() string {
 	return a.url("/audit")
 }
 
-// auditResults is the list part of the page for one fetched page.
-func auditResults(a auditQuery, page audit.Page, head audit.Head) templates.AuditResults {
+// activeFilters says what the filter is, one removable part at a time.
+func (a auditQuery) activeFilters() []templates.AuditActiveFilter {
+	var out []templates.AuditActiveFilter
+	add := func(field, value, note string, params ...string) {
+		out = append(out, templates.AuditActiveFilter{Field: field, Value: value, Note: note, RemoveURL: a.without(params...)})
+	}
+	f := a.filter
+	if len(a.people) == 1 {
+		add("person", a.people[0].label(), personMatchNote(a.person, a.match), "person", "actor")
+	} else if len(a.people) > 1 {
+		add("person", fmt.Sprintf("%d people match %q", len(a.people), a.person), "any of them", "person", "actor")
+	}
+	if f.Cluster != "" {
+		add("cluster", f.Cluster, "its own events and its requests'", "cluster")
+	}
+	if f.Request > 0 {
+		add("request", "#"+strconv.FormatInt(f.Request, 10), "with its submission", "request")
+	}
+	if f.Text != "" {
+		add("text", strconv.Quote(f.Text), "in the details", "q")
+	}
+	if f.SubjectType != "" || f.SubjectID != "" {
+		add("subject", strings.TrimSpace(strings.ReplaceAll(string(f.SubjectType), "_", " ")+" "+f.SubjectID), "", "subject_type", "subject_id")
+	}
+	if len(f.Actions) > 0 {
+		names := make([]string, len(f.Actions))
+		for i, act := range f.Actions {
+			names[i] = string(act)
+		}
+		add("actions", strings.Join(names, ", "), "", "action")
+	}
+	if a.form.From != "" {
+		add("from", a.form.From+" UTC", "", "from")
+	}
+	if a.form.To != "" {
+		add("until", a.form.To+" UTC", "", "to")
+	}
+	return out
+}
+
+// personMatchNote says how the typed text found the person.
+func personMatchNote(typed string, m auth.PersonMatch) string {
+	switch m {
+	case auth.MatchUsername:
+		return "by username"
+	case auth.MatchName:
+		return "by name"
+	case auth.MatchPartial:
+		return fmt.Sprintf("%q is part of the name", typed)
+	}
+	return ""
+}
+
+// personChoices narrows a person filter that found several people to one.
+func (a auditQuery) personChoices() []templates.AuditLink {
+	if len(a.people) < 2 {
+		return nil
+	}
+	var out []templates.AuditLink
+	for _, p := range a.people {
+		out = append(out, templates.AuditLink{Label: p.label(), URL: withQuery("/audit", func() url.Values {
+			v := a.values()
+			v.Del("person")
+			v.Set("actor", p.id)
+			return v
+		}())})
+	}
+	return out
+}
+
+// auditResults is the list part of the page for one fetched page; people
+// names the people the events mention.
+func auditResults(a auditQuery, page audit.Page, head audit.Head, people map[int64]auth.Person) templates.AuditResults {
 	r := templates.AuditResults{
 		ExportCSVURL:   a.url("/audit/export", "format", string(audit.FormatCSV)),
 		ExportJSONLURL: a.url("/audit/export", "format", string(audit.FormatJSONL)),
+		Active:         a.activeFilters(),
+		PersonChoices:  a.personChoices(),
 	}
 	for _, e := range page.Entries {
-		r.Rows = append(r.Rows, auditRow(e))
+		r.Rows = append(r.Rows, auditRow(e, people))
 	}
 	if page.HasNewer {
 		r.NewestURL = a.url("/audit")
@@ -193,6 +371,9 @@ func auditResults(a auditQuery, page audit.Page, head audit.Head) templates.Audi
 	case len(page.Entries) == 0 && (a.page.Before > 0 || a.page.After > 0):
 		r.Summary = fmt.Sprintf("%s events in the log.", total)
 		r.Empty = "No more events this way. Go back to the newest page."
+	case len(page.Entries) == 0 && a.filter.Cluster != "" && len(r.Active) == 1:
+		r.Summary = fmt.Sprintf("%s events in the log.", total)
+		r.Empty = fmt.Sprintf("No event names a cluster called %q. Check the name: the suggestions list every cluster Clusterdesk has seen.", a.filter.Cluster)
 	case len(page.Entries) == 0:
 		r.Summary = fmt.Sprintf("%s events in the log.", total)
 		r.Empty = "No event matches this filter. Widen it, or clear it to see everything."
@@ -208,8 +389,37 @@ func auditResults(a auditQuery, page audit.Page, head audit.Head) templates.Audi
 	return r
 }
 
-// auditRow is one event as the list shows it.
-func auditRow(e audit.Entry) templates.AuditRow {
+// auditPeopleIDs are the user ids a page's events mention, as actor or
+// subject, for naming them.
+func auditPeopleIDs(entries []audit.Entry) []int64 {
+	var ids []int64
+	for _, e := range entries {
+		for _, s := range []string{actorUserID(e), subjectUserID(e)} {
+			if id, err := strconv.ParseInt(s, 10, 64); err == nil && !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids
+}
+
+func actorUserID(e audit.Entry) string {
+	if e.Actor.Type == audit.ActorUser {
+		return e.Actor.ID
+	}
+	return ""
+}
+
+func subjectUserID(e audit.Entry) string {
+	if e.Subject.Type == audit.SubjectUser {
+		return e.Subject.ID
+	}
+	return ""
+}
+
+// auditRow is one event as the list shows it: people by their name (now),
+// with their username beside it; the portal's own parts by theirs.
+func auditRow(e audit.Entry, people map[int64]auth.Person) templates.AuditRow {
 	subject := strings.ReplaceAll(string(e.Subject.Type), "_", " ")
 	if e.Subject.ID != "" {
 		subject += " " + e.Subject.ID
@@ -218,8 +428,8 @@ func auditRow(e audit.Entry) templates.AuditRow {
 		Seq:              e.Seq,
 		At:               e.At.Format(time.RFC3339Nano),
 		AtText:           e.At.Format("2006-01-02 15:04:05 MST"),
-		ActorName:        e.Actor.Name,
-		ActorKind:        "person, id " + e.Actor.ID,
+		ActorName:        cmp.Or(e.Actor.Name, e.Actor.ID),
+		ActorKind:        "a person",
 		ActorURL:         "/audit?" + url.Values{"actor": {e.Actor.ID}}.Encode(),
 		Action:           string(e.Action),
 		Subject:          subject,
@@ -229,17 +439,34 @@ func auditRow(e audit.Entry) templates.AuditRow {
 		PrevHash:         e.PrevHash.String(),
 		EventURL:         "/audit/events/" + strconv.FormatInt(e.Seq, 10),
 	}
-	if e.Actor.Type == audit.ActorSystem {
-		row.ActorKind = "the portal itself"
+	if p, ok := personOf(actorUserID(e), people); ok {
+		row.ActorName, row.ActorUsername = p.DisplayName(), p.Username
+		row.ActorKind = "username " + p.Username
 	}
-	if row.ActorName == "" {
-		row.ActorName = e.Actor.ID
+	switch {
+	case e.Actor.Type == audit.ActorSystem:
+		row.ActorKind = "the portal itself"
+	case e.Actor.ID == audit.Anonymous.ID:
+		row.ActorKind = "someone not signed in"
+	}
+	if name := clusterNameIn(e.Data); name != "" {
+		row.ClusterName, row.ClusterFilterURL = name, "/audit?"+url.Values{"cluster": {name}}.Encode()
 	}
 	switch e.Subject.Type {
 	case audit.SubjectRequest:
 		row.SubjectURL = "/requests/" + url.PathEscape(e.Subject.ID)
+		if _, err := strconv.ParseInt(e.Subject.ID, 10, 64); err == nil {
+			row.SubjectFilterURL = "/audit?" + url.Values{"request": {e.Subject.ID}}.Encode()
+		}
 	case audit.SubjectCluster:
 		row.SubjectURL = "/clusters/" + url.PathEscape(e.Subject.ID)
+	case audit.SubjectUser:
+		row.Subject = "someone not signed in"
+		if p, ok := personOf(e.Subject.ID, people); ok {
+			row.Subject = "person " + p.DisplayName()
+		} else if e.Subject.ID != "" {
+			row.Subject = "person " + e.Subject.ID
+		}
 	}
 	if e.Subject.ID == "" {
 		row.SubjectURL = ""
@@ -253,6 +480,26 @@ func auditRow(e audit.Entry) templates.AuditRow {
 	}
 	row.Origin = strings.Join(origin, " · ")
 	return row
+}
+
+// clusterNameIn is the cluster an event's details name, or "".
+func clusterNameIn(data []byte) string {
+	var d struct {
+		ClusterName string `json:"cluster_name"`
+	}
+	if json.Unmarshal(data, &d) != nil {
+		return ""
+	}
+	return d.ClusterName
+}
+
+func personOf(id string, people map[int64]auth.Person) (auth.Person, bool) {
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil {
+		return auth.Person{}, false
+	}
+	p, ok := people[n]
+	return p, ok
 }
 
 func indentJSON(data []byte) string {

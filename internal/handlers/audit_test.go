@@ -21,8 +21,8 @@ import (
 )
 
 // auditEnv is the portal with an audit log of n events: actors 1 and 2
-// alternate, every third event is about cluster cl-1, the rest about request
-// 10+i, and every fifth mentions "needle".
+// alternate, every third event is about cluster cl-1 (uid and name), the
+// rest about request 10+i, and every fifth mentions "needle".
 func auditEnv(t *testing.T, n int) *signinEnv {
 	t.Helper()
 	env := newSigninEnv(t, signinOptions{})
@@ -38,6 +38,9 @@ func auditEnv(t *testing.T, n int) *signinEnv {
 		}
 		if i%5 == 0 {
 			e.Data = map[string]any{"i": i, "note": "a needle <b>here</b>"}
+		}
+		if i%3 == 0 {
+			e.Data.(map[string]any)["cluster_name"] = "cl-1"
 		}
 		err := pgx.BeginFunc(t.Context(), env.pool, func(tx pgx.Tx) error {
 			_, err := audit.Append(t.Context(), tx, e)
@@ -296,4 +299,138 @@ func TestAuditIntegrityCheckPage(t *testing.T) {
 
 	// Without the CSRF token the check does not run.
 	require.Equal(t, http.StatusForbidden, b.postOnce("/audit/verify", url.Values{}).status)
+}
+
+// peopleAuditEnv is the portal after alice, bob and erin signed in, with
+// an audit log of what alice and bob did to two clusters' requests and
+// what the worker did; it returns the people's ids and the events.
+func peopleAuditEnv(t *testing.T) (*signinEnv, map[string]string, []audit.Entry) {
+	t.Helper()
+	env := newSigninEnv(t, signinOptions{})
+	ids := map[string]string{}
+	for _, who := range []string{"alice", "bob", "erin"} {
+		env.browser().signIn(who, "/")
+		var id int64
+		require.NoError(t, env.pool.QueryRow(t.Context(), "SELECT id FROM users WHERE username = $1", who).Scan(&id))
+		ids[who] = strconv.FormatInt(id, 10)
+	}
+	alice, bob := audit.User(ids["alice"], "Alice Anderson"), audit.User(ids["bob"], "Bob Brown")
+	onCluster := func(name string) map[string]any { return map[string]any{"cluster_name": name, "revision": 1} }
+	events := []audit.Event{
+		{Actor: audit.User(ids["alice"], "alice"), Action: audit.AuthSignIn, Subject: audit.Subject{Type: audit.SubjectUser, ID: ids["alice"]}, Data: map[string]any{}},
+		{Actor: alice, Action: audit.RequestCreated, Subject: audit.Subject{Type: audit.SubjectRequest, ID: "7"}, Data: onCluster("sales-eu")},
+		{Actor: alice, Action: audit.RequestCreated, Subject: audit.Subject{Type: audit.SubjectRequest, ID: "8"}, Data: onCluster("billing")},
+		{Actor: bob, Action: audit.RequestApproved, Subject: audit.Subject{Type: audit.SubjectRequest, ID: "7"}, Data: onCluster("sales-eu")},
+		{Actor: audit.System("worker"), Action: audit.SubmissionStarted, Subject: audit.Subject{Type: audit.SubjectRequest, ID: "7"}, Data: onCluster("sales-eu")},
+		{Actor: audit.System("worker"), Action: audit.ClusterDriftDetected, Subject: audit.Subject{Type: audit.SubjectCluster, ID: "uid-sales"}, Data: map[string]any{"cluster_uid": "uid-sales", "cluster_name": "sales-eu"}},
+		{Actor: bob, Action: audit.RequestApproved, Subject: audit.Subject{Type: audit.SubjectRequest, ID: "8"}, Data: onCluster("billing")},
+	}
+	var entries []audit.Entry
+	for _, e := range events {
+		require.NoError(t, pgx.BeginFunc(t.Context(), env.pool, func(tx pgx.Tx) error {
+			entry, err := audit.Append(t.Context(), tx, e)
+			entries = append(entries, entry)
+			return err
+		}))
+	}
+	return env, ids, entries
+}
+
+func TestAuditFiltersByPersonClusterAndRequest(t *testing.T) {
+	t.Parallel()
+	env, ids, _ := peopleAuditEnv(t)
+	b := env.browser()
+	b.signIn("erin", "/")
+
+	for _, tt := range []struct {
+		query  string
+		seqs   []int64
+		chip   string // the active filter as the page says it
+		note   string // how it matched
+		person string // the person field's value afterwards
+	}{
+		{"person=alice", []int64{3, 2, 1}, "person: Alice Anderson (alice)", "by username", "alice"},
+		{"person=ALICE+anderson", []int64{3, 2, 1}, "person: Alice Anderson (alice)", "by name", "ALICE anderson"},
+		{"person=Alice", []int64{3, 2, 1}, "person: Alice Anderson (alice)", "by username", "Alice"},
+		{"person=Ander", []int64{3, 2, 1}, "person: Alice Anderson (alice)", `&#34;Ander&#34; is part of the name`, "Ander"},
+		{"person=worker", []int64{6, 5}, "person: Clusterdesk worker", "by name", "worker"},
+		// Older links and bookmarks name the actor by id.
+		{"actor=" + ids["bob"], []int64{7, 4}, "person: Bob Brown (bob)", "", "bob"},
+		{"cluster=SALES-EU", []int64{6, 5, 4, 2}, "cluster: SALES-EU", "its own events and its requests&#39;", ""},
+		{"request=7", []int64{5, 4, 2}, "request: #7", "with its submission", ""},
+		{"request=%237&person=bob", []int64{4}, "request: #7", "", "bob"},
+	} {
+		page := b.get("/audit?" + tt.query)
+		require.Equal(t, http.StatusOK, page.status, tt.query)
+		require.Equal(t, tt.seqs, rowSeqs(t, page.body), tt.query)
+		require.Contains(t, page.body, tt.chip, tt.query)
+		require.Contains(t, page.body, tt.note, tt.query)
+		if tt.person != "" {
+			require.Contains(t, page.body, `name="person" value="`+tt.person+`"`, tt.query)
+		}
+		// The export selects what the page shows.
+		export := b.get(links(page.body)["export-jsonl"])
+		require.Equal(t, http.StatusOK, export.status, tt.query)
+		require.Len(t, strings.Split(strings.TrimSpace(export.body), "\n"), len(tt.seqs), tt.query)
+	}
+
+	// Part of two people's names: both, and a link to each alone.
+	both := b.get("/audit?person=e")
+	require.Equal(t, http.StatusOK, both.status)
+	require.Subset(t, rowSeqs(t, both.body), []int64{3, 2, 1}, "alice's events, and erin's (her exports above)")
+	require.Contains(t, both.body, `2 people match &#34;e&#34;`)
+	require.Contains(t, both.body, `data-testid="person-choices"`)
+	require.Contains(t, both.body, `href="/audit?actor=`+ids["erin"]+`"`)
+}
+
+func TestAuditRowsNamePeople(t *testing.T) {
+	t.Parallel()
+	env, ids, _ := peopleAuditEnv(t)
+	b := env.browser()
+	b.signIn("erin", "/")
+
+	page := b.get("/audit")
+	require.Equal(t, http.StatusOK, page.status)
+	// A person by their name, their username beside it; the worker by its.
+	require.Regexp(t, `data-testid="audit-actor">\s*Alice Anderson\s*<small class="audit-username">alice</small>`, page.body)
+	require.Regexp(t, `data-testid="audit-actor">\s*Clusterdesk worker\s*</span>`, page.body)
+	require.Contains(t, page.body, "person Alice Anderson", "a sign-in's subject is the person, by name")
+	require.NotContains(t, page.body, "user "+ids["alice"])
+	require.NotContains(t, page.body, "Person "+ids["alice"])
+
+	// Suggestions for the person and cluster fields, in the page.
+	require.Contains(t, page.body, `<option value="alice" label="Alice Anderson">`)
+	require.Contains(t, page.body, `<option value="worker" label="Clusterdesk worker">`)
+	require.Contains(t, page.body, `list="audit-clusters"`)
+
+	// From an event to everything about its request, or its cluster.
+	require.Contains(t, page.body, `href="/audit?request=7">its events</a>`)
+	require.Contains(t, page.body, `href="/audit?cluster=sales-eu" data-testid="cluster-events"`)
+
+	// One event's page names the person too.
+	require.Contains(t, b.get("/audit/events/1").body, "person Alice Anderson")
+}
+
+func TestAuditPersonAndRequestMistakes(t *testing.T) {
+	t.Parallel()
+	env, _, _ := peopleAuditEnv(t)
+	b := env.browser()
+	b.signIn("erin", "/")
+	for _, tt := range []struct{ query, field, message string }{
+		{"person=zelda", "person", `Nobody called &#34;zelda&#34; has signed in`},
+		{"request=forty-two", "request", `is not a request number`},
+		{"request=-3", "request", `is not a request number`},
+	} {
+		page := b.get("/audit?" + tt.query)
+		require.Equal(t, http.StatusUnprocessableEntity, page.status, tt.query)
+		require.Contains(t, page.body, tt.message, tt.query)
+		require.Contains(t, page.body, `data-testid="`+tt.field+`-error"`, tt.query)
+		require.Contains(t, page.body, `aria-describedby="`+tt.field+`-error"`, tt.query)
+		require.Contains(t, page.body, `data-testid="audit-filter"`, "the form, not an error page")
+		frag := b.get("/audit?"+tt.query, "HX-Request", "true")
+		require.Equal(t, http.StatusUnprocessableEntity, frag.status)
+		require.Contains(t, frag.body, "Person: Nobody called"[:0]+tt.message)
+	}
+	// The export refuses it with the same words.
+	require.Equal(t, http.StatusBadRequest, b.get("/audit/export?format=csv&person=zelda").status)
 }

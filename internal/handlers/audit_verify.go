@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/clusterdesk/clusterdesk/internal/audit"
+	"github.com/clusterdesk/clusterdesk/internal/auth"
 	"github.com/clusterdesk/clusterdesk/web/templates"
 )
 
@@ -67,6 +68,10 @@ func (s *Server) auditEvent(c echo.Context) error {
 		return err
 	}
 	hash, _ := e.ComputeHash()
-	view := templates.AuditEventView{Row: auditRow(e), Canonical: string(line), HashOK: hash == e.Hash}
+	people, err := auth.PeopleByID(c.Request().Context(), s.deps.DB, auditPeopleIDs([]audit.Entry{e}))
+	if err != nil {
+		return err
+	}
+	view := templates.AuditEventView{Row: auditRow(e, people), Canonical: string(line), HashOK: hash == e.Hash}
 	return s.ok(c, templates.AuditEventPage(s.page(c, "Audit event "+strconv.FormatInt(seq, 10)), view))
 }

@@ -206,3 +206,34 @@ func TestRequestsListPages(t *testing.T) {
 	require.Equal(t, first, listedRequests(t, page.body), "back to the first page")
 	require.Empty(t, pagerURL(page.body, "requests-newer"))
 }
+
+func TestRequestsAreLinkedWhereverTheyAreMentioned(t *testing.T) {
+	f := newDecideFixture(t)
+	alice, aliceID := f.signedIn("alice")
+	carol, _ := f.signedIn("carol")
+	first := f.file(aliceID, "Alice Anderson", approvals.KindStop, "analytics-staging", "Weekend")
+	second := f.file(aliceID, "Alice Anderson", approvals.KindDelete, "analytics-staging", "Not needed")
+	link := func(r approvals.Request) string { return `href="/requests/` + strconv.FormatInt(r.ID, 10) + `"` }
+
+	// The request page's other open requests.
+	page := html.UnescapeString(carol.get(requestPath(second.ID)).body)
+	require.Contains(t, page, `<a `+link(first)+` data-testid="overlap-link">Request #`+strconv.FormatInt(first.ID, 10)+`</a>`)
+	require.Contains(t, page, "(stop, Waiting for approval)")
+	require.Contains(t, page, "changes the same fields", "a delete collides with everything")
+
+	// The cluster page: links, state badges, and the cluster's whole list.
+	page = html.UnescapeString(alice.get("/clusters/" + first.ClusterUID).body)
+	require.Contains(t, page, link(first)+` data-testid="cluster-request-link"`)
+	require.Contains(t, page, `data-state="pending">Waiting for approval</span>`)
+	require.Contains(t, page, `href="/requests?cluster=analytics-staging"`)
+
+	// The start page and the approvals queue: links and badges.
+	home := alice.get("/")
+	require.Contains(t, home.body, link(first))
+	require.Contains(t, home.body, `href="/requests?mine=1" data-testid="home-all-mine"`)
+	require.Contains(t, home.body, `href="/requests" data-testid="home-all-requests"`)
+	require.Contains(t, home.body, `data-testid="request-state" data-state="pending"`)
+	queue := carol.get("/approvals")
+	require.Contains(t, queue.body, link(second))
+	require.Contains(t, queue.body, `data-testid="request-state" data-state="pending"`)
+}

@@ -98,6 +98,8 @@ type ClusterShowView struct {
 	Events      []ClusterEventRow
 	Versions    []ClusterVersionRow
 	Requests    []ClusterRequestRow
+	// RequestsURL is the requests page filtered to this cluster's name.
+	RequestsURL string
 	RequestsCut bool // more requests exist than shown
 	// Operations are the requests the cluster allows now, as links to
 	// their forms.
@@ -175,8 +177,10 @@ type ClusterEventRow struct {
 // ClusterRequestRow is one change request on the cluster.
 type ClusterRequestRow struct {
 	ID        int64
+	URL       string // the request's page
 	Kind      string
-	State     string
+	State     string // in words
+	StateCode string
 	Requester string
 	Reason    string
 	FiledAt   TimeText

@@ -91,13 +91,13 @@ type ClusterShowView struct {
 	DeletedAt TimeText
 	// Unreadable is why the last sync could not read the cluster; the page
 	// then shows the last readable copy and says so.
-	Unreadable  string
-	Spec        ClusterSpecView
-	Status      ClusterStatusView
-	Servers     []ClusterServerRow
-	Events      []ClusterEventRow
-	Versions    []ClusterVersionRow
-	Requests    []ClusterRequestRow
+	Unreadable string
+	Spec       ClusterSpecView
+	Status     ClusterStatusView
+	Servers    []ClusterServerRow
+	Events     []ClusterEventRow
+	Versions   []ClusterVersionRow
+	Requests   []ClusterRequestRow
 	// RequestsURL is the requests page filtered to this cluster's name.
 	RequestsURL string
 	RequestsCut bool // more requests exist than shown

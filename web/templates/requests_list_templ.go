@@ -332,7 +332,7 @@ func requestsFilterForm(f RequestsForm) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 29, "</label> <label>Filed until (UTC, inclusive) ")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 29, "</label> <label>Filed until (UTC) ")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -107,6 +107,14 @@ func TestRequestsListFilters(t *testing.T) {
 		require.Contains(t, body, "1 request matches this filter.")
 	})
 
+	t.Run("waiting on someone who approves nothing", func(t *testing.T) {
+		page := alice.get("/requests?waiting=1")
+		require.Equal(t, http.StatusOK, page.status)
+		body := html.UnescapeString(page.body)
+		require.Contains(t, body, "Nothing waits on you: you do not hold the approver role.")
+		require.Regexp(t, `name="waiting" value="1" checked`, body, "the box is there to untick")
+	})
+
 	t.Run("htmx gets the results with the URL to push", func(t *testing.T) {
 		page := alice.get("/requests?mine=1&cluster=&person=&kind=&from=&to=", "HX-Request", "true")
 		require.Equal(t, http.StatusOK, page.status, page.body)

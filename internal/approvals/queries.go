@@ -39,12 +39,7 @@ func ListMine(ctx context.Context, q Querier, userID int64, p Page) ([]Request, 
 // Approve finds out).
 func ListAwaiting(ctx context.Context, q Querier, a Actor, p Page) ([]Request, error) {
 	return listRequests(ctx, q, "requests awaiting approval", `
-		WHERE r.state = 'pending' AND r.requester_id <> $1
-		  AND NOT EXISTS (SELECT 1 FROM request_revisions e WHERE e.request_id = r.id AND e.author_id = $1)
-		  AND NOT EXISTS (SELECT 1 FROM approvals d
-		                  WHERE d.request_id = r.id AND d.revision = r.revision AND d.approver_id = $1)
-		  AND EXISTS (SELECT 1 FROM policy_for(v.environments, r.kind, v.risks) p
-		              WHERE p.approver_groups && $2::text[])
+		WHERE `+awaitingSQL+`
 		  AND ($3::bigint = 0 OR r.id < $3)
 		ORDER BY r.id DESC LIMIT $4`, a.UserID, a.approvingGroups(), p.BeforeID, p.limit())
 }

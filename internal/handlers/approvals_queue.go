@@ -34,7 +34,7 @@ func requestRows(list []approvals.Request) []templates.RequestRow {
 	for _, r := range list {
 		row := templates.RequestRow{
 			ID: r.ID, Kind: strings.ReplaceAll(string(r.Kind), "_", " "), ClusterName: r.ClusterName, ClusterUID: r.ClusterUID,
-			Requester: r.Requester.Name, State: requestStateText(r.State), Filed: timeText(r.CreatedAt), Updated: timeText(r.UpdatedAt),
+			Requester: r.Requester.Name, State: requestStateText(r.State), StateCode: string(r.State), Filed: timeText(r.CreatedAt), Updated: timeText(r.UpdatedAt),
 		}
 		for _, risk := range r.Revision.Risks {
 			row.Risks = append(row.Risks, risk.Message)

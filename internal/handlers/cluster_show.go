@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -97,10 +98,11 @@ func clusterShowView(cl inventory.Cluster, versions []inventory.Version, request
 	}
 	for _, r := range requests {
 		v.Requests = append(v.Requests, templates.ClusterRequestRow{
-			ID: r.ID, Kind: strings.ReplaceAll(string(r.Kind), "_", " "), State: string(r.State),
+			ID: r.ID, URL: requestURL(r.ID), Kind: kindWords(r.Kind), State: requestStateText(r.State), StateCode: string(r.State),
 			Requester: r.Requester.Name, Reason: r.Revision.Reason, FiledAt: timeText(r.CreatedAt),
 		})
 	}
+	v.RequestsURL = "/requests?" + url.Values{"cluster": {cl.Name}}.Encode()
 	return v
 }
 

@@ -217,7 +217,7 @@ func TestClusterPageShowsSpecStatusServersAndRequests(t *testing.T) {
 	t.Parallel()
 	f := newClusterFixture(t)
 	uid := f.uid("analytics-prod")
-	f.fileStop(uid, "the quarter is over")
+	stop := f.fileStop(uid, "the quarter is over")
 	cl, err := inventory.ClusterGet(t.Context(), f.pool, uid)
 	require.NoError(t, err)
 	b := f.browser()
@@ -254,9 +254,13 @@ func TestClusterPageShowsSpecStatusServersAndRequests(t *testing.T) {
 	eventTimes := regexp.MustCompile(`data-testid="event-row"><time datetime="([^"]+)"`).FindAllStringSubmatch(r.body, -1)
 	require.Equal(t, newest.Timestamp.UTC().Format(time.RFC3339), eventTimes[0][1], "newest event first")
 
-	// Nothing to click that does not exist yet: no request forms.
+	// Nothing to click that does not exist yet: no request forms. The
+	// request links to its page, with its state in words, and the list of
+	// all the cluster's requests is one click away.
 	require.NotContains(t, r.body, "<button type=\"submit\">Request")
-	require.NotContains(t, r.body, `href="/requests`)
+	require.Contains(t, r.body, `<a href="/requests/`+strconv.FormatInt(stop.ID, 10)+`" data-testid="cluster-request-link">`)
+	require.Contains(t, r.body, `data-testid="request-state" data-state="pending">Waiting for approval</span>`)
+	require.Contains(t, r.body, `href="/requests?cluster=analytics-prod" data-testid="cluster-all-requests"`)
 
 	// A stopped cluster has no servers and says so.
 	dev := b.get("/clusters/" + f.uid("clickstream-dev"))

@@ -3,8 +3,6 @@ package handlers
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strings"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/web/templates"
@@ -38,16 +36,15 @@ func (s *Server) takesOf(p approvals.Preview) *templates.RequestTakesView {
 		Needed: p.Policy.ApprovalsRequired, Groups: joinOr(p.Policy.ApproverGroups, "no group"),
 	}
 	for _, o := range p.Overlaps {
-		t.Overlaps = append(t.Overlaps, overlapText(o))
+		t.Overlaps = append(t.Overlaps, overlapView(o))
 	}
 	return t
 }
 
-// overlapText describes another open request on the same cluster.
-func overlapText(o approvals.Overlap) string {
-	text := fmt.Sprintf("Request %d (%s, %s)", o.Request.ID, strings.ReplaceAll(string(o.Request.Kind), "_", " "), requestStateText(o.Request.State))
-	if o.SameFields() {
-		text += ": changes the same fields"
+// overlapView describes another open request on the same cluster.
+func overlapView(o approvals.Overlap) templates.RequestOverlap {
+	return templates.RequestOverlap{
+		ID: o.Request.ID, URL: requestURL(o.Request.ID), Kind: kindWords(o.Request.Kind),
+		State: requestStateText(o.Request.State), SameFields: o.SameFields(),
 	}
-	return text
 }

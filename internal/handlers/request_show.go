@@ -229,7 +229,7 @@ func requestShowView(d approvals.Details, takes approvals.Requirements) template
 		v.Takes.Blocker = blockerText(takes.Blocker, r)
 	}
 	for _, o := range takes.Overlaps {
-		v.Takes.Overlaps = append(v.Takes.Overlaps, overlapText(o))
+		v.Takes.Overlaps = append(v.Takes.Overlaps, overlapView(o))
 	}
 	for _, dec := range d.Decisions {
 		word := "approved"

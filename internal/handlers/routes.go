@@ -47,7 +47,9 @@ func (s *Server) routes() {
 	// (cluster_*.go).
 	signedIn.GET("/clusters", s.clusterList)
 	signedIn.GET("/clusters/:uid", s.clusterShow)
-	// Change requests: the domain decides who may decide (request_*.go).
+	// Change requests: the domain decides who may decide (request_*.go);
+	// the list with its filters (requests_list.go).
+	signedIn.GET("/requests", s.requestsList)
 	signedIn.GET("/requests/:id", s.requestShow)
 	signedIn.POST("/requests/:id/approve", s.requestApprove)
 	signedIn.POST("/requests/:id/reject", s.requestReject)

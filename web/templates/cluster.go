@@ -91,13 +91,15 @@ type ClusterShowView struct {
 	DeletedAt TimeText
 	// Unreadable is why the last sync could not read the cluster; the page
 	// then shows the last readable copy and says so.
-	Unreadable  string
-	Spec        ClusterSpecView
-	Status      ClusterStatusView
-	Servers     []ClusterServerRow
-	Events      []ClusterEventRow
-	Versions    []ClusterVersionRow
-	Requests    []ClusterRequestRow
+	Unreadable string
+	Spec       ClusterSpecView
+	Status     ClusterStatusView
+	Servers    []ClusterServerRow
+	Events     []ClusterEventRow
+	Versions   []ClusterVersionRow
+	Requests   []ClusterRequestRow
+	// RequestsURL is the requests page filtered to this cluster's name.
+	RequestsURL string
 	RequestsCut bool // more requests exist than shown
 	// Operations are the requests the cluster allows now, as links to
 	// their forms.
@@ -175,8 +177,10 @@ type ClusterEventRow struct {
 // ClusterRequestRow is one change request on the cluster.
 type ClusterRequestRow struct {
 	ID        int64
+	URL       string // the request's page
 	Kind      string
-	State     string
+	State     string // in words
+	StateCode string
 	Requester string
 	Reason    string
 	FiledAt   TimeText

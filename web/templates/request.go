@@ -72,7 +72,18 @@ type RequestTakesView struct {
 	ApprovedBy                []string
 	// Blocker says why the viewer may not approve; empty when they may.
 	Blocker  string
-	Overlaps []string
+	Overlaps []RequestOverlap
+}
+
+// RequestOverlap is another open request on the same cluster.
+type RequestOverlap struct {
+	ID    int64
+	URL   string // its page
+	Kind  string
+	State string // in words
+	// SameFields: it changes fields this one changes (or deletes the
+	// cluster), so one of them will need a rebase.
+	SameFields bool
 }
 
 // RequestDecisionRow is one approval or rejection.

@@ -91,7 +91,7 @@ func TestClusterListShowsTheInventory(t *testing.T) {
 	r := b.get("/clusters")
 	require.Equal(t, http.StatusOK, r.status)
 	require.Contains(t, r.body, "<title>Clusters · Clusterdesk</title>")
-	require.Contains(t, r.body, `data-testid="nav-clusters" aria-current`)
+	require.Contains(t, r.body, `data-testid="nav-clusters" aria-current="page"`)
 	require.Contains(t, r.header.Values("Vary"), "HX-Request")
 	require.Equal(t, []string{"analytics-prod", "analytics-staging", "clickstream-dev"}, clusterNames(r.body))
 	require.Contains(t, r.body, "3 clusters.")

@@ -62,10 +62,11 @@ func TestEveryPageAtBothSizes(t *testing.T) {
 			"/clusters/" + dev.UID + "/requests/new?kind=delete",
 			"/clusters/" + staging.UID + "/replace",
 			"/clusters/" + staging.UID + "/versions/compare",
+			"/requests", "/requests?mine=1&state=pending",
 			"/requests/999999", // an error page
 		},
-		"bob":     {"/approvals"},
-		"erin":    {"/audit", "/audit/verify"},
+		"bob":     {"/approvals", "/requests?waiting=1"},
+		"erin":    {"/audit", "/audit?person=alice&cluster=analytics-staging", "/audit/verify"},
 		"mallory": {"/", "/clusters"},
 	}
 	for _, id := range requests {

@@ -307,6 +307,8 @@ func (v SpecFormView) changeCount() string {
 	switch {
 	case v.ChangesUnknown:
 		return "changes not known yet"
+	case v.NewCluster && n == 0:
+		return "no settings yet"
 	case v.NewCluster && n == 1:
 		return "1 setting"
 	case v.NewCluster:

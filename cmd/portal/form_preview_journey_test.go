@@ -88,6 +88,7 @@ func TestBrowserFormPreviewJourney(t *testing.T) {
 		require.Contains(t, f.text(`[data-testid="spec-review-problem"]`), "Data tier 1 replicas: ")
 		f.inView(`[data-testid="spec-submit"]`, "the File button")
 		f.judge("the update form with a problem")
+		f.screenshot(tab, "update-form-problem-"+size.Name+".png", `void 0`)
 		// The link leads to the field.
 		f.do(tab, chromedp.Click(chromedp.CSS(`[data-testid="spec-review-problem"][href="#data_tier1_replicas"]`)))
 		f.waitFor(tab, `location.hash === "#data_tier1_replicas"`)
@@ -111,6 +112,7 @@ func TestBrowserFormPreviewJourney(t *testing.T) {
 		f.seeReview()
 		f.inView(`[data-testid="spec-review-problem"][href="#name"]`, "the name's problem")
 		f.judge("the create form with a taken name")
+		f.screenshot(tab, "create-form-taken-name-"+size.Name+".png", `void 0`)
 
 		// The forms of the simple operations.
 		for _, path := range []string{

@@ -85,7 +85,7 @@ func TestBrowserFormPreviewJourney(t *testing.T) {
 		}
 		f.seeReview()
 		f.inView(`[data-testid="spec-review-problem"][href="#data_tier1_replicas"]`, "the link to the field in error")
-		require.Contains(t, f.text(`[data-testid="spec-review-problem"]`), "Data tier 1 replicas: ")
+		require.Contains(t, f.text(`[data-testid="spec-review-problem"]`), "Data tier 1 replicas must be a whole number")
 		f.inView(`[data-testid="spec-submit"]`, "the File button")
 		f.judge("the update form with a problem")
 		f.screenshot(tab, "update-form-problem-"+size.Name+".png", `void 0`)

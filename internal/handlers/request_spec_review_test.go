@@ -3,6 +3,7 @@ package handlers
 import (
 	"html"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -92,7 +93,8 @@ func TestSpecFormReviewWithoutJavaScript(t *testing.T) {
 		"Enter in a field checks the form: its default button comes first")
 	require.Contains(t, page.body, `<a href="#data_tier1" data-testid="spec-toc-link">Data tier 1</a>`, "the table of contents")
 	require.Contains(t, page.body, `<p data-testid="spec-review-nochange">`)
-	require.Contains(t, page.body, `data-testid="spec-bar-counts"><strong>no changes</strong> · not checked yet`)
+	require.Equal(t, "no changes · not checked yet", specCounts(page.body, "spec-bar-counts"))
+	require.Equal(t, "no changes · not checked yet", specCounts(page.body, "spec-review-counts"))
 
 	form := specValues(alice, cl.Spec, "", "More data")
 	form.Set("seen_resource_version", strconv.FormatInt(cl.ResourceVersion, 10))
@@ -101,7 +103,7 @@ func TestSpecFormReviewWithoutJavaScript(t *testing.T) {
 	review := alice.postOnce("/clusters/"+uid+"/update", form)
 	require.Equal(t, http.StatusOK, review.status, review.body)
 	require.Zero(t, f.countRows("change_requests"), "Check files nothing")
-	require.Contains(t, review.body, `data-testid="spec-review-counts"><strong>1 change</strong> · no problems`)
+	require.Equal(t, "1 change · no problems", specCounts(review.body, "spec-review-counts"))
 	require.Contains(t, html.UnescapeString(review.body),
 		`<li data-testid="spec-review-change" data-field="data_tier1_replicas"><a href="#data_tier1_replicas">Data tier 1 replicas</a>:`)
 	require.Contains(t, review.body, `data-testid="request-diff"`, "the request as approvers will see it")
@@ -111,8 +113,10 @@ func TestSpecFormReviewWithoutJavaScript(t *testing.T) {
 		form.Set("data_tier1_replicas", "three")
 		resp := alice.postOnce("/clusters/"+uid+"/update", form)
 		require.Equal(t, http.StatusUnprocessableEntity, resp.status)
-		require.Contains(t, resp.body, `<strong>no changes</strong> · 1 problem`)
-		require.Contains(t, resp.body, `<a href="#data_tier1_replicas" data-testid="spec-review-problem">Data tier 1 replicas: `)
+		require.Equal(t, "no changes · 1 problem", specCounts(resp.body, "spec-review-counts"))
+		require.Contains(t, resp.body, `<span class="spec-review-bad">1 problem</span>`, "the problems in colour too")
+		require.Contains(t, resp.body, `<a href="#data_tier1_replicas" data-testid="spec-review-problem">Data tier 1 replicas must be a whole number`,
+			"a message that names its field says it once")
 		require.Zero(t, f.countRows("change_requests"))
 	})
 	t.Run("File files it", func(t *testing.T) {
@@ -141,9 +145,21 @@ func TestSpecValidateUpdatesTheReview(t *testing.T) {
 	require.Equal(t, http.StatusOK, live.status, live.body)
 	require.Contains(t, live.body, `<div id="spec-review-status" data-testid="spec-review-status" hx-swap-oob="true">`)
 	require.Contains(t, live.body, `<div id="spec-bar" class="spec-bar" data-testid="spec-bar" hx-swap-oob="true">`)
-	require.Contains(t, live.body, `<strong>2 changes</strong> · 1 problem`, "changes are counted even with a problem")
+	require.Equal(t, "2 changes · 1 problem", specCounts(live.body, "spec-review-counts"), "changes are counted even with a problem")
+	require.Equal(t, "2 changes · 1 problem", specCounts(live.body, "spec-bar-counts"))
 	require.Contains(t, live.body, `<a href="#query_replicas" data-testid="spec-review-problem">`)
 	require.Contains(t, live.body, `data-field="query_replicas"`)
 	require.NotContains(t, live.body, "<input", "inputs are never replaced")
 	require.NotContains(t, live.body, `data-testid="spec-submit"`, "nor the buttons")
+}
+
+// specCounts is the text of the review's counts (data-testid testid) in
+// body, spaces collapsed.
+func specCounts(body, testid string) string {
+	m := regexp.MustCompile(`(?s)data-testid="` + regexp.QuoteMeta(testid) + `">(.*?)</p>`).FindStringSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	text := regexp.MustCompile(`<[^>]*>`).ReplaceAllString(m[1], "")
+	return strings.Join(strings.Fields(html.UnescapeString(text)), " ")
 }

@@ -214,7 +214,11 @@ func (v SpecFormView) summaryLinks() []SpecErrorLink {
 	var out []SpecErrorLink
 	for _, name := range v.SpecFieldNames() {
 		if msg, ok := v.Check.Errors[name]; ok && msg != "" {
-			out = append(out, SpecErrorLink{Field: name, Text: specLabel(name) + ": " + msg})
+			text := msg
+			if label := specLabel(name); !strings.HasPrefix(msg, label) {
+				text = label + ": " + msg // a message that names its field says it once
+			}
+			out = append(out, SpecErrorLink{Field: name, Text: text})
 		}
 	}
 	return out

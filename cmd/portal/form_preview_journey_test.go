@@ -113,6 +113,13 @@ func TestBrowserFormPreviewJourney(t *testing.T) {
 		f.inView(`[data-testid="spec-review-problem"][href="#name"]`, "the name's problem")
 		f.judge("the create form with a taken name")
 		f.screenshot(tab, "create-form-taken-name-"+size.Name+".png", `void 0`)
+		// Enter in a field checks the whole form and shows the review (the
+		// way without JavaScript): the page comes back with the error.
+		f.do(tab, chromedp.SendKeys(chromedp.CSS(`#name`), "\r"))
+		f.waitFor(tab, `location.hash === "#spec-review" && document.readyState === "complete" && !!document.querySelector('[data-testid="spec-errors"]')`)
+		require.Contains(t, f.text(`#name-error`), "A cluster named analytics-prod already exists.")
+		require.Contains(t, f.text(`[data-testid="spec-review-counts"]`), "1 problem")
+		require.Equal(t, base+"/clusters/new#spec-review", f.location(), "checked, not filed")
 
 		// The forms of the simple operations.
 		for _, path := range []string{
@@ -142,6 +149,13 @@ func (f *formJourney) text(sel string) string {
 	s, err := chromedp.Run(f.tab, chromedp.Evaluate[string](`(document.querySelector(`+jsString(sel)+`)?.textContent || "").replace(/\s+/g, " ").trim()`))
 	require.NoError(f.t, err)
 	return s
+}
+
+func (f *formJourney) location() string {
+	f.t.Helper()
+	loc, err := chromedp.Run(f.tab, chromedp.Location())
+	require.NoError(f.t, err)
+	return loc
 }
 
 func (f *formJourney) scrollY() float64 {

@@ -86,7 +86,7 @@ func TestSpecFormReviewWithoutJavaScript(t *testing.T) {
 
 	page := alice.get("/clusters/" + uid + "/update")
 	require.Equal(t, http.StatusOK, page.status)
-	require.Contains(t, page.body, `<aside id="spec-review" class="spec-review" aria-labelledby="spec-review-heading" data-testid="spec-review">`)
+	require.Contains(t, page.body, `<section id="spec-review" class="spec-review" aria-labelledby="spec-review-heading" data-testid="spec-review">`)
 	require.Contains(t, page.body, `<button type="submit" form="spec-form" data-testid="spec-submit">File the request</button>`)
 	require.Contains(t, page.body, `<button type="submit" form="spec-form" name="review" value="1" formaction="/clusters/`+uid+`/update#spec-review"`)
 	require.Less(t, strings.Index(page.body, `data-testid="spec-enter"`), strings.Index(page.body, `data-testid="spec-to-json"`),

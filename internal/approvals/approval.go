@@ -350,14 +350,15 @@ func checkFourEyes(ctx context.Context, q Querier, r Request, userID int64) erro
 }
 
 // checkNameFree refuses a cluster name that a cluster in the inventory or
-// another open create request (not request self) already uses.
+// another open create request (not request self) already uses: a
+// *NameTakenError.
 func checkNameFree(ctx context.Context, q Querier, name string, self int64) error {
 	existing, err := inventory.ClusterByName(ctx, q, name)
 	if err != nil {
 		return err
 	}
 	if len(existing) > 0 {
-		return fmt.Errorf("%w: a cluster named %q exists (%s)", ErrConflict, name, existing[0].UID)
+		return &NameTakenError{Name: name, ClusterUID: existing[0].UID}
 	}
 	var other int64
 	err = q.QueryRow(ctx, `
@@ -371,7 +372,7 @@ func checkNameFree(ctx context.Context, q Querier, name string, self int64) erro
 	case err != nil:
 		return err
 	}
-	return fmt.Errorf("%w: request %d already asks to create a cluster named %q", ErrConflict, other, name)
+	return &NameTakenError{Name: name, RequestID: other}
 }
 
 func decisionBy(decisions []Approval, userID int64) *Approval {

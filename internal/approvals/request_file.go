@@ -61,7 +61,7 @@ type NewRequest struct {
 // *ValidationError from the local rules); ErrNotFound
 // (cluster unknown or deleted); ErrStale (SeenResourceVersion is not the
 // inventory's); ErrConflict (create: the name is taken by a cluster or by
-// another open create request).
+// another open create request, a *NameTakenError).
 func (s *Service) Create(ctx context.Context, a Actor, in NewRequest) (Request, error) {
 	var r Request
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {

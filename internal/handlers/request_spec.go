@@ -30,6 +30,7 @@ type specForm struct {
 	revision     string // edit: the revision the form was built from
 	switchTo     string // "form" or "json": switch modes instead of filing
 	hardUpdate   bool   // the choice of a hard update is ticked
+	review       bool   // check and show the review without filing
 }
 
 func bindSpecForm(c echo.Context) (specForm, error) {
@@ -42,6 +43,7 @@ func bindSpecForm(c echo.Context) (specForm, error) {
 		specJSON: values.Get("spec_json"), specBase: values.Get("spec_base"),
 		seen: values.Get("seen_resource_version"), revision: values.Get("revision"),
 		switchTo: values.Get("switch_to"), hardUpdate: values.Get("hard_update") != "",
+		review: values.Get("review") != "",
 	}
 	if f.mode != "json" {
 		f.mode = "form"
@@ -122,19 +124,24 @@ func postedSpecView(v templates.SpecFormView, f specForm) templates.SpecFormView
 }
 
 // specFormHandle runs a posted spec form: a switch of modes, a live check
-// (validate), or a submit, which calls file once the checks pass. file
-// returns where to go, or the error to place on the form.
+// (validate), a review (the whole page checked, without filing: the step
+// before filing without JavaScript), or a submit, which calls file once
+// the checks pass. file returns where to go, or the error to place on the
+// form.
 func (s *Server) specFormHandle(c echo.Context, t specTarget, f specForm, v templates.SpecFormView, title string,
 	validate bool, file func(spec cloudapi.ClusterSpec) (string, error),
 ) error {
 	spec, parse := specRead(f, t)
 	p := t.proposal(f.name, spec, f.hardUpdate)
 	if f.switchTo != "" && !validate {
+		specReviewChanges(&v, t, spec, parse)
 		return s.specSwitch(c, f, v, p, parse, title)
 	}
+	specReviewChanges(&v, t, spec, parse)
 	var found approvals.Violations
 	v.Check, found = s.checkSpec(c, p, parse)
-	specCheckReason(&v, !validate)
+	s.specCheckName(c, t, f.name, &v.Check)
+	specCheckReason(&v, !validate && !f.review)
 	specPlaceCheck(&v)
 	specOfferHardUpdate(&v, p, found)
 	if len(v.Check.Errors) == 0 && len(v.Check.Top) == 0 {
@@ -143,7 +150,10 @@ func (s *Server) specFormHandle(c echo.Context, t specTarget, f specForm, v temp
 	if validate {
 		return s.render(c, http.StatusOK, templates.SpecCheckFragment(v))
 	}
-	if len(v.Check.Errors) == 0 && len(v.Check.Top) == 0 {
+	if f.review && len(v.Check.Errors) == 0 && len(v.Check.Top) == 0 {
+		return s.render(c, http.StatusOK, templates.SpecFormPage(s.page(c, title), v))
+	}
+	if !f.review && len(v.Check.Errors) == 0 && len(v.Check.Top) == 0 {
 		to, err := file(spec)
 		if err == nil {
 			return c.Redirect(http.StatusSeeOther, to)
@@ -219,7 +229,9 @@ func (s *Server) specCreateForm(c echo.Context) error {
 		}
 		spec, v.From = cl.Spec, cl.UID
 	}
-	return s.ok(c, templates.SpecFormPage(s.page(c, specCreateTitle), filledSpecView(v, spec)))
+	v = filledSpecView(v, spec)
+	specReviewChanges(&v, specTarget{kind: approvals.KindCreate}, spec, nil)
+	return s.ok(c, templates.SpecFormPage(s.page(c, specCreateTitle), v))
 }
 
 // specCreate files a create request (or checks or switches the form).
@@ -250,22 +262,10 @@ func (s *Server) specCreatePost(c echo.Context, validate bool) error {
 		r, err := s.deps.Approvals.Create(c.Request().Context(), requestActor(c), approvals.NewRequest{
 			Kind: approvals.KindCreate, Name: f.name, Reason: f.reason, Spec: &spec})
 		if err != nil {
-			return "", specNameConflict(err)
+			return "", err // a taken name goes on its field (specPlaceError)
 		}
 		return "/requests/" + strconv.FormatInt(r.ID, 10), nil
 	})
-}
-
-// specNameConflict puts a taken name on the name field; other errors
-// pass.
-func specNameConflict(err error) error {
-	if specIsConflict(err) {
-		return &approvals.ValidationError{Violations: approvals.Violations{{
-			Target: "metadata.name", Code: cloudapi.CodeMalformedValue,
-			Message: "This name is taken: " + specConflictDetail(err) + ". Choose another.",
-		}}}
-	}
-	return err
 }
 
 // --- Update ---
@@ -305,6 +305,7 @@ func (s *Server) specUpdateForm(c echo.Context) error {
 	}
 	v := filledSpecView(specUpdateView(cl), cl.Spec)
 	v.SeenResourceVersion = strconv.FormatInt(cl.ResourceVersion, 10)
+	specReviewChanges(&v, specTarget{kind: approvals.KindUpdate, cluster: &cl}, cl.Spec, nil)
 	return s.ok(c, templates.SpecFormPage(s.page(c, specUpdateTitle(cl)), v))
 }
 

@@ -178,6 +178,11 @@ func specPlaceError(v *templates.SpecFormView, err error) error {
 		specPlaceCheck(v)
 		return nil
 	}
+	if taken, ok := errors.AsType[*approvals.NameTakenError](err); ok {
+		specNameTaken(&v.Check, taken)
+		specPlaceCheck(v)
+		return nil
+	}
 	if msg, ok := errors.AsType[specFormMessage](err); ok {
 		v.Check.Top = append(v.Check.Top, string(msg))
 		return nil
@@ -194,14 +199,6 @@ func specPlaceError(v *templates.SpecFormView, err error) error {
 		return err
 	}
 	return nil
-}
-
-// specConflictDetail is what an ErrConflict says after its prefixes.
-func specConflictDetail(err error) string {
-	if _, detail, ok := strings.Cut(err.Error(), approvals.ErrConflict.Error()+": "); ok {
-		return detail
-	}
-	return "someone else made the same change"
 }
 
 // specFormMessage is a refusal said on the form, at the top.

@@ -14,8 +14,6 @@ import (
 	"github.com/clusterdesk/clusterdesk/web/templates"
 )
 
-func specIsConflict(err error) bool { return errors.Is(err, approvals.ErrConflict) }
-
 // specEditableRequest loads request :id for its spec form: a create or update
 // request, pending or stale, of the viewer (or any, for an admin). The
 // domain checks all of this again when the edit is stored.
@@ -88,6 +86,14 @@ func (s *Server) specEditForm(c echo.Context) error {
 		return err
 	}
 	v := filledSpecView(specEditView(r), *r.Revision.ProposedSpec)
+	switch t, err := s.specTargetOf(c, r, false); {
+	case err == nil:
+		specReviewChanges(&v, t, *r.Revision.ProposedSpec, nil)
+	case errors.Is(err, inventory.ErrNotFound):
+		v.ChangesUnknown = true // the cluster is gone; filing says so
+	default:
+		return err
+	}
 	v.Reason, v.Revision = r.Revision.Reason, strconv.Itoa(r.Revision.Number)
 	if r.Revision.HasBase {
 		v.SeenResourceVersion = strconv.FormatInt(r.Revision.BaseResourceVersion, 10)
@@ -139,8 +145,6 @@ func (s *Server) specEditPost(c echo.Context, validate bool) error {
 			return "/requests/" + strconv.FormatInt(edited.ID, 10), nil
 		case errors.Is(err, approvals.ErrConflict) && s.specRequestMoved(c, r):
 			return "", errSpecRequestMoved
-		case errors.Is(err, approvals.ErrConflict):
-			return "", specNameConflict(err)
 		case errors.Is(err, approvals.ErrInvalidTransition):
 			return "", specFormMessage("The request can no longer be changed: it is not waiting for approval any more.")
 		}

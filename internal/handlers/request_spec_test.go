@@ -52,16 +52,16 @@ func specValues(b *browser, spec cloudapi.ClusterSpec, name, reason string) url.
 	return v
 }
 
-// errorSlot is the text of field's error slot in body, and whether the
-// slot is there.
+// errorSlot is the text of field's error slot in body (with the text of a
+// link in it), and whether the slot is there.
 func errorSlot(body, field string) (string, bool) {
 	re := regexp.MustCompile(`<small id="` + regexp.QuoteMeta(field) + `-error" class="field-error" data-testid="` +
-		regexp.QuoteMeta(field) + `-error" data-error-for="` + regexp.QuoteMeta(field) + `"[^>]*>([^<]*)</small>`)
+		regexp.QuoteMeta(field) + `-error" data-error-for="` + regexp.QuoteMeta(field) + `"[^>]*>(.*?)</small>`)
 	m := re.FindStringSubmatch(body)
 	if m == nil {
 		return "", false
 	}
-	return html.UnescapeString(m[1]), true
+	return html.UnescapeString(regexp.MustCompile(`<[^>]*>`).ReplaceAllString(m[1], "")), true
 }
 
 func dryRuns(s *sim.Server, op cloudapi.Operation) int {

@@ -61,7 +61,27 @@ type SpecFormView struct {
 	// did not ask for one and none is chosen.
 	HardUpdate      bool
 	HardUpdateField string
+	// Changes are what the form changes on the cluster now (for a new
+	// cluster: every setting it sets), in form order; they follow the
+	// form as the person types, errors or not. NewCluster says they are
+	// a new cluster's settings rather than changes.
+	// ChangesUnknown: the form could not be read (JSON), so what it
+	// changes is not known.
+	Changes        []SpecChange
+	NewCluster     bool
+	ChangesUnknown bool
 }
+
+// SpecChange is one changed field of the review panel: its label, the
+// input it links to (Field, "" when the form has none for it) and the
+// values before and after, in words.
+type SpecChange struct {
+	Field, Label, Before, After string
+}
+
+// SpecLink is a link beside a field's error (the cluster that already has
+// a name).
+type SpecLink struct{ Text, URL string }
 
 // HardUpdateFields are the fields beside which a form can offer the choice
 // of a hard update: the version, the server groups' instance types (the
@@ -83,6 +103,8 @@ type SpecCheckView struct {
 	APIDown bool
 	// Done is true once a check ran (not on a freshly filled form).
 	Done bool
+	// Links are links shown after a field's error, by field name.
+	Links map[string]SpecLink
 }
 
 // SpecPresetOption is one preset of the picker.
@@ -192,7 +214,11 @@ func (v SpecFormView) summaryLinks() []SpecErrorLink {
 	var out []SpecErrorLink
 	for _, name := range v.SpecFieldNames() {
 		if msg, ok := v.Check.Errors[name]; ok && msg != "" {
-			out = append(out, SpecErrorLink{Field: name, Text: specLabel(name) + ": " + msg})
+			text := msg
+			if label := specLabel(name); !strings.HasPrefix(msg, label) {
+				text = label + ": " + msg // a message that names its field says it once
+			}
+			out = append(out, SpecErrorLink{Field: name, Text: text})
 		}
 	}
 	return out
@@ -264,4 +290,76 @@ func (v SpecFormView) fileOptionLabel(j int, o string) string {
 		return choiceLabel(o)
 	}
 	return triLabel(o)
+}
+
+// specPanelChanges is how many changes the review panel lists before it
+// sends the reader to the full review.
+const specPanelChanges = 8
+
+// shownChanges are the changes the review panel lists.
+func (v SpecFormView) shownChanges() []SpecChange {
+	return v.Changes[:min(len(v.Changes), specPanelChanges)]
+}
+
+// moreChanges is how many changes the panel leaves to the full review.
+func (v SpecFormView) moreChanges() int { return max(0, len(v.Changes)-specPanelChanges) }
+
+// changeCount says how many fields change ("2 changes", "14 settings"
+// for a new cluster).
+func (v SpecFormView) changeCount() string {
+	n := len(v.Changes)
+	switch {
+	case v.ChangesUnknown:
+		return "changes not known yet"
+	case v.NewCluster && n == 0:
+		return "no settings yet"
+	case v.NewCluster && n == 1:
+		return "1 setting"
+	case v.NewCluster:
+		return strconv.Itoa(n) + " settings"
+	case n == 0:
+		return "no changes"
+	case n == 1:
+		return "1 change"
+	}
+	return strconv.Itoa(n) + " changes"
+}
+
+// problemCount says how many problems the last check found, or that the
+// form was not checked yet.
+func (v SpecFormView) problemCount() string {
+	switch n := v.errorCount(); {
+	case !v.Check.Done && n == 0:
+		return "not checked yet"
+	case n == 0:
+		return "no problems"
+	case n == 1:
+		return "1 problem"
+	default:
+		return strconv.Itoa(n) + " problems"
+	}
+}
+
+// SpecSectionLink is one entry of the form's table of contents.
+type SpecSectionLink struct{ ID, Legend string }
+
+// sections lists the form's fieldsets in order, for the table of contents.
+func (v SpecFormView) sections() []SpecSectionLink {
+	out := []SpecSectionLink{{ID: "section-request", Legend: "Request"}}
+	if v.Mode == "json" {
+		return append(out, SpecSectionLink{ID: "section-json", Legend: "Specification (JSON)"})
+	}
+	for _, s := range v.Layout {
+		out = append(out, SpecSectionLink{ID: v.sectionID(s), Legend: s.Legend})
+	}
+	return append(out, SpecSectionLink{ID: "section-advanced", Legend: "Advanced"})
+}
+
+// columnTitle is the title of column j of a list input, shown above its
+// cell when the rows are stacked on a narrow screen.
+func (v SpecFormView) columnTitle(in specform.Input, j int) string {
+	if titles := v.columnTitles(in); j < len(titles) {
+		return titles[j]
+	}
+	return ""
 }

@@ -87,5 +87,6 @@ clean: ## Remove build output and the development database (.dev).
 	find $(LIB) -type f ! -name .gitkeep -delete
 
 .PHONY: screenshots
-screenshots: assets generate test-tools ## Retake docs/screenshots/*.png (create form with an error, request diff, request page) by running the browser journey.
-	PORTAL_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestJourneyCreateApproveAudit$$' ./cmd/portal/
+screenshots: assets generate test-tools ## Retake docs/screenshots/*.png (forms, request page and diff, requests list, audit filters, the cluster page on a phone) by running the browser journeys.
+	PORTAL_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -timeout=20m \
+		-run '^(TestJourneyCreateApproveAudit|TestBrowserRequestsJourney|TestAuditFiltersJourney|TestBrowserFormPreviewJourney|TestEveryPageAtBothSizes)$$' ./cmd/portal/

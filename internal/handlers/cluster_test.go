@@ -232,7 +232,7 @@ func TestClusterPageShowsSpecStatusServersAndRequests(t *testing.T) {
 	require.Contains(t, r.body, `data-testid="spec-version">2024.01<`)
 	require.Contains(t, r.body, `data-testid="spec-encrypt-volumes">yes<`)
 	require.Contains(t, r.body, "s3://acme-druid-prod/segments")
-	tiers := regexp.MustCompile(`<tr data-testid="spec-tier"><th scope="row">([^<]+)</th><td>([^<]+)</td><td>([^<]+)</td>`).FindAllStringSubmatch(r.body, -1)
+	tiers := regexp.MustCompile(`<tr data-testid="spec-tier"><th scope="row">([^<]+)</th><td data-testid="spec-replicas">([^<]+)</td><td>([^<]+)</td>`).FindAllStringSubmatch(r.body, -1)
 	require.Len(t, tiers, 4)
 	require.Equal(t, []string{"Master", "3", "m5.large"}, tiers[0][1:])
 	require.Equal(t, []string{"Data tier 1", "4", "i3.2xlarge"}, tiers[2][1:], "the demo's later change")

@@ -78,34 +78,22 @@ func (s *Server) requestEvents(ctx context.Context, id int64) ([]templates.Clust
 	return rows, nil
 }
 
-// drawCluster draws cluster uid's page: state, operations, status,
-// servers, requests and events; none of it depends on the viewer. Its key
-// sums up the versions, whose section each viewer reloads itself.
+// drawCluster draws cluster uid's page from its one loader
+// (loadClusterPage): every section every viewer shares, configuration
+// included (templates.ClusterLiveParts names them). Its key sums up the
+// versions, whose section each viewer reloads itself.
 func (s *Server) drawCluster(uid string) live.Renderer {
 	return func(ctx context.Context, _ live.Draw) (live.Frame, error) {
-		cl, err := inventory.ClusterGet(ctx, s.deps.DB, uid)
+		v, key, err := s.loadClusterPage(ctx, uid)
 		if err != nil {
 			return live.Frame{}, err
 		}
-		requests, err := approvals.ListForCluster(ctx, s.deps.DB, uid, approvals.Page{Limit: clusterRequestsShown + 1})
-		if err != nil {
-			return live.Frame{}, err
+		var parts []part
+		for _, p := range templates.ClusterLiveParts(v) {
+			parts = append(parts, part{p.Name, p.Component})
 		}
-		versions, err := inventory.VersionList(ctx, s.deps.DB, uid)
-		if err != nil {
-			return live.Frame{}, err
-		}
-		v := clusterShowView(cl, nil, requests, s.states)
-		v.Operations = clusterOperations(cl)
-		parts, err := fragments(ctx,
-			part{"cluster-state", templates.ClusterStateBadgeFragment(v.State)},
-			part{"cluster-operations", templates.ClusterOperations(v)},
-			part{"cluster-status", templates.ClusterStatus(v)},
-			part{"cluster-servers", templates.ClusterServers(v)},
-			part{"cluster-requests", templates.ClusterRequests(v)},
-			part{"cluster-events", templates.ClusterEvents(v)},
-		)
-		return live.Frame{Events: parts, Whole: true, Key: clusterLiveKey(versions)}, err
+		events, err := fragments(ctx, parts...)
+		return live.Frame{Events: events, Whole: true, Key: key}, err
 	}
 }
 

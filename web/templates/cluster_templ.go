@@ -2349,7 +2349,7 @@ func clusterServersSection(servers []ClusterServerRow) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 192, "<div class=\"overflow-auto\"><table><thead><tr><th scope=\"col\">Node type</th><th scope=\"col\">Instance id</th><th scope=\"col\">Instance type</th><th scope=\"col\">State</th><th scope=\"col\">Private IP</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 192, "<div class=\"overflow-auto\" tabindex=\"0\" role=\"region\" aria-label=\"Servers table, scrolls sideways\"><table><thead><tr><th scope=\"col\">Node type</th><th scope=\"col\">Instance id</th><th scope=\"col\">Instance type</th><th scope=\"col\">State</th><th scope=\"col\">Private IP</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -2464,7 +2464,7 @@ func clusterRequestsSection(v ClusterShowView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 203, "<div class=\"overflow-auto\"><table><thead><tr><th scope=\"col\">Request</th><th scope=\"col\">Operation</th><th scope=\"col\">State</th><th scope=\"col\">Requester</th><th scope=\"col\">Reason</th><th scope=\"col\">Filed</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 203, "<div class=\"overflow-auto\" tabindex=\"0\" role=\"region\" aria-label=\"Change requests table, scrolls sideways\"><table><thead><tr><th scope=\"col\">Request</th><th scope=\"col\">Operation</th><th scope=\"col\">State</th><th scope=\"col\">Requester</th><th scope=\"col\">Reason</th><th scope=\"col\">Filed</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

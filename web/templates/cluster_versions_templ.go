@@ -44,7 +44,7 @@ func clusterVersionsSection(versions []ClusterVersionRow) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "<div class=\"overflow-auto\"><table data-testid=\"versions-table\"><caption>Every configuration the cluster had since Clusterdesk follows it, newest first</caption> <thead><tr><th scope=\"col\">Version</th><th scope=\"col\">Imply version</th><th scope=\"col\">Appeared</th><th scope=\"col\">Made by</th><th scope=\"col\">Actions</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "<div class=\"overflow-auto\" tabindex=\"0\" role=\"region\" aria-label=\"Configuration versions table, scrolls sideways\"><table data-testid=\"versions-table\"><caption>Every configuration the cluster had since Clusterdesk follows it, newest first</caption> <thead><tr><th scope=\"col\">Version</th><th scope=\"col\">Imply version</th><th scope=\"col\">Appeared</th><th scope=\"col\">Made by</th><th scope=\"col\">Actions</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -45,17 +45,10 @@ func (s *Service) Cancel(ctx context.Context, a Actor, id int64, reason string) 
 		if r, err = requestLock(ctx, tx, id); err != nil {
 			return err
 		}
-		own := a.UserID == r.Requester.ID
-		if !own && !a.Admin {
-			return fmt.Errorf("%w: only the requester or an admin may cancel a request", ErrForbidden)
+		if err := CheckCancel(r, a, reason); err != nil {
+			return err
 		}
-		from := r.State
-		if from == StateFailed && !a.Admin {
-			return fmt.Errorf("%w: only an admin closes a failed request", ErrForbidden)
-		}
-		if !own && reason == "" {
-			return ErrCancelNeedsReason
-		}
+		own, from := a.UserID == r.Requester.ID, r.State
 		if err := requestSetState(ctx, tx, &r, StateCancelled); err != nil {
 			return err
 		}
@@ -82,6 +75,24 @@ func (s *Service) Cancel(ctx context.Context, a Actor, id int64, reason string) 
 		return Request{}, fmt.Errorf("approvals: cancel request %d: %w", id, err)
 	}
 	return r, nil
+}
+
+// CheckCancel reports whether a may cancel r giving reason, as Cancel
+// decides, without changing anything (a form checks it before asking for
+// more). Errors, in order: ErrForbidden, ErrCancelNeedsReason,
+// ErrInvalidTransition.
+func CheckCancel(r Request, a Actor, reason string) error {
+	own := a.UserID == r.Requester.ID
+	if !own && !a.Admin {
+		return fmt.Errorf("%w: only the requester or an admin may cancel a request", ErrForbidden)
+	}
+	if r.State == StateFailed && !a.Admin {
+		return fmt.Errorf("%w: only an admin closes a failed request", ErrForbidden)
+	}
+	if !own && strings.TrimSpace(reason) == "" {
+		return ErrCancelNeedsReason
+	}
+	return checkTransition(r.State, StateCancelled)
 }
 
 // CancellationGet returns who cancelled request id, when and why.

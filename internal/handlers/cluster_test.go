@@ -103,7 +103,7 @@ func TestClusterListShowsTheInventory(t *testing.T) {
 	require.Len(t, rows, 3)
 	// The state is in words, the environment comes from the tag or the
 	// name rule, the pending count from the change requests.
-	require.Contains(t, rows[0], `<span class="state-badge state-ok" data-testid="cluster-state">Started</span>`)
+	require.Contains(t, rows[0], `<span class="state-badge state-ok" title="Cloud Manager reports the cluster running." data-testid="cluster-state">Started</span>`)
 	require.Contains(t, rows[0], `data-testid="cluster-environment">production<`)
 	require.Contains(t, rows[0], `data-testid="cluster-pending">0<`)
 	require.Contains(t, rows[1], `data-testid="cluster-environment">staging<`)

@@ -141,6 +141,14 @@ func (s *Server) requestCancel(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	f := bindDecision(c)
+	r, err := approvals.Get(ctx, s.deps.DB, id)
+	if err != nil {
+		return err
+	}
+	// Who may not cancel is told so (403) before anything about the form.
+	if err := approvals.CheckCancel(r, actorOf(c), f.Comment); errors.Is(err, approvals.ErrForbidden) {
+		return err
+	}
 	form := templates.RequestDecisionForm{CancelReason: f.Comment, Errors: map[string]string{}}
 	if len(f.Comment) > commentMax {
 		form.Errors["cancel_reason"] = "Keep the reason under " + strconv.Itoa(commentMax) + " characters."
@@ -155,7 +163,7 @@ func (s *Server) requestCancel(c echo.Context) error {
 			form.Errors["cancel_reason"] = "Say why you cancel someone else's request: its requester reads it."
 		case errors.Is(err, approvals.ErrInvalidTransition):
 			// A double submit finds the request cancelled already.
-			if r, gerr := approvals.Get(ctx, s.deps.DB, id); gerr == nil && r.State == approvals.StateCancelled {
+			if now, gerr := approvals.Get(ctx, s.deps.DB, id); gerr == nil && now.State == approvals.StateCancelled {
 				return s.requestRedirect(c, id)
 			}
 			return err

@@ -22,11 +22,12 @@ import (
 // requestEventsShown bounds the cluster events on a request's page.
 const requestEventsShown = 200
 
-// requestTimeline is the audit events about request id, oldest first, in
-// words (templates.RequestActionText).
+// requestTimeline is the newest audit events about request id, newest
+// first like every list of what happened on the page, in words
+// (templates.RequestActionText).
 func (s *Server) requestTimeline(ctx context.Context, id int64) ([]templates.RequestTimelineRow, error) {
 	page, err := audit.List(ctx, s.deps.DB, audit.Filter{SubjectType: audit.SubjectRequest, SubjectID: strconv.FormatInt(id, 10)},
-		audit.PageRequest{Oldest: true, Limit: requestTimelineShown})
+		audit.PageRequest{Limit: requestTimelineShown})
 	if err != nil {
 		return nil, err
 	}

@@ -151,3 +151,11 @@ func restartTail(seen string) string {
 	}
 	return seen + ": Cloud Manager terminates it and starts a replacement with a new instance id."
 }
+
+// cancelledWho ends "Cancelled by X" before the time: an admin says so.
+func cancelledWho(c *RequestCancelledView) string {
+	if c.ByAdmin {
+		return " (an admin), "
+	}
+	return ", "
+}

@@ -22,8 +22,8 @@ import (
 
 // drawRequest draws request id's page: its state (and who cancelled it),
 // the execution (progress bar, calls), the cluster's events and the
-// timeline. The key is the
-// request's state and revision, on which the decision area depends.
+// timeline. The key is the request's state and revision, on which the
+// decision area depends.
 func (s *Server) drawRequest(id int64) live.Renderer {
 	return func(ctx context.Context, _ live.Draw) (live.Frame, error) {
 		r, err := approvals.Get(ctx, s.deps.DB, id)

@@ -904,8 +904,8 @@ func RequestShowPage(p Page, v RequestShowView) templ.Component {
 	})
 }
 
-// RequestStateBadge says a request's state in words (state), coloured by
-// its code (RequestState), with its meaning on hover.
+// RequestStateBadge says a request's state in words.
+// Its code (RequestState) gives it its colour and its meaning on hover.
 func RequestStateBadge(state, code string) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context

@@ -159,3 +159,11 @@ func cancelledWho(c *RequestCancelledView) string {
 	}
 	return ", "
 }
+
+// policyTail ends "Policy X" with the policy's description, if any.
+func policyTail(description string) string {
+	if description == "" {
+		return "."
+	}
+	return ": " + description
+}

@@ -398,6 +398,31 @@ func TestCancel(t *testing.T) {
 	require.Equal(t, "approved", data["previous_state"])
 	require.Equal(t, "maintenance freeze", data["comment"])
 
+	// The request page reads who cancelled, when and why.
+	c, err := approvals.CancellationGet(ctx, f.pool, other.ID)
+	require.NoError(t, err)
+	require.Equal(t, f.dave.UserID, c.By.ID)
+	require.True(t, c.ByAdmin)
+	require.Equal(t, "maintenance freeze", c.Reason)
+	require.Equal(t, approvals.StateApproved, c.PreviousState)
+	require.False(t, c.At.IsZero())
+	d, err := approvals.Detail(ctx, f.pool, other.ID)
+	require.NoError(t, err)
+	require.NotNil(t, d.Cancellation)
+	require.Equal(t, "maintenance freeze", d.Cancellation.Reason)
+	own, err := approvals.CancellationGet(ctx, f.pool, mine.ID)
+	require.NoError(t, err)
+	require.False(t, own.ByAdmin)
+	require.Equal(t, "changed my mind", own.Reason)
+	_, err = approvals.CancellationGet(ctx, f.pool, f.file(t, f.alice, approvals.KindStop, f.staging).ID)
+	require.ErrorIs(t, err, approvals.ErrNotFound, "an open request has no cancellation")
+
+	// An admin who withdraws someone else's request says why.
+	third := f.file(t, f.alice, approvals.KindRestartServer, f.staging)
+	_, err = f.svc.Cancel(ctx, f.dave, third.ID, "   ")
+	require.ErrorIs(t, err, approvals.ErrCancelNeedsReason)
+	require.ErrorIs(t, err, approvals.ErrInvalid)
+
 	_, err = f.svc.Cancel(ctx, f.alice, 999999, "")
 	require.ErrorIs(t, err, approvals.ErrNotFound)
 }

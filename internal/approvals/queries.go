@@ -2,6 +2,7 @@ package approvals
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -113,6 +114,9 @@ type Details struct {
 	// first; Approval.Revision says which. Only those bound to the current
 	// revision count (see Evaluate).
 	Decisions []Approval
+	// Cancellation says who cancelled the request, when and why; nil
+	// unless it is cancelled.
+	Cancellation *Cancellation
 }
 
 // Authors returns the distinct people who made a revision, requester
@@ -155,6 +159,15 @@ func Detail(ctx context.Context, q Querier, id int64) (Details, error) {
 	}
 	if d.Decisions, err = decisionList(ctx, q, id, 0); err != nil {
 		return Details{}, fmt.Errorf("approvals: request %d: decisions: %w", id, err)
+	}
+	if r.State == StateCancelled {
+		c, err := CancellationGet(ctx, q, id)
+		switch {
+		case err == nil:
+			d.Cancellation = &c
+		case !errors.Is(err, ErrNotFound):
+			return Details{}, err
+		}
 	}
 	return d, nil
 }

@@ -31,21 +31,35 @@ type ClusterEventFilter struct {
 	ClusterUID string
 	RequestID  int64
 	AfterID    int64
+	// Since, when set, keeps the events that happened at or after it.
+	Since time.Time
+	// NewestFirst orders the result newest first (by time, then by copy
+	// order) and keeps the newest Limit.
+	NewestFirst bool
 	// Limit caps the result; zero means 100.
 	Limit int
 }
 
-// ClusterEventList returns the events f selects, oldest first. Errors:
-// the database's.
+// ClusterEventList returns the events f selects, oldest first unless
+// f.NewestFirst. Errors: the database's.
 func ClusterEventList(ctx context.Context, q approvals.Querier, f ClusterEventFilter) ([]ClusterEvent, error) {
 	if f.Limit <= 0 {
 		f.Limit = 100
+	}
+	order := "id"
+	if f.NewestFirst {
+		order = "at DESC, id DESC"
+	}
+	var since *time.Time
+	if !f.Since.IsZero() {
+		since = &f.Since
 	}
 	rows, err := q.Query(ctx, `
 		SELECT id, cluster_uid, at, level, source, message, coalesce(request_id, 0)
 		FROM cluster_events
 		WHERE ($1 = '' OR cluster_uid = $1) AND ($2 = 0 OR request_id = $2) AND id > $3
-		ORDER BY id LIMIT $4`, f.ClusterUID, f.RequestID, f.AfterID, f.Limit)
+		  AND ($5::timestamptz IS NULL OR at >= $5)
+		ORDER BY `+order+` LIMIT $4`, f.ClusterUID, f.RequestID, f.AfterID, f.Limit, since)
 	if err != nil {
 		return nil, fmt.Errorf("execution: cluster events: %w", err)
 	}

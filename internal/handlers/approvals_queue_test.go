@@ -125,7 +125,7 @@ func TestRequestDoubleSubmitsRedirect(t *testing.T) {
 	require.Equal(t, approvals.StateRejected, f.state(r.ID))
 
 	r2 := f.file(aliceID, "Alice Anderson", approvals.KindStart, "clickstream-dev", "Again")
-	cancel := map[string][]string{"csrf_token": {alice.csrfToken()}}
+	cancel := map[string][]string{"csrf_token": {alice.csrfToken()}, "confirm": {"yes"}}
 	for range 2 {
 		resp := alice.postOnce(requestPath(r2.ID, "cancel"), cancel)
 		require.Equal(t, http.StatusSeeOther, resp.status, resp.body)
@@ -140,7 +140,8 @@ func TestRequestAdminMayCancelAnyRequest(t *testing.T) {
 	r := f.file(aliceID, "Alice Anderson", approvals.KindStart, "clickstream-dev", "Testing")
 	dave, _ := f.signedIn("dave")
 	require.Contains(t, dave.get(requestPath(r.ID)).body, `data-testid="cancel-form"`)
-	resp := dave.postOnce(requestPath(r.ID, "cancel"), map[string][]string{"csrf_token": {dave.csrfToken()}})
+	resp := dave.postOnce(requestPath(r.ID, "cancel"), map[string][]string{"csrf_token": {dave.csrfToken()}, "confirm": {"yes"},
+		"comment": {"an admin says why"}})
 	require.Equal(t, http.StatusSeeOther, resp.status, resp.body)
 	require.Equal(t, approvals.StateCancelled, f.state(r.ID))
 }

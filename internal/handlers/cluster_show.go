@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v4"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
@@ -30,31 +32,54 @@ const (
 // the API no longer lists is shown as last seen.
 func (s *Server) clusterShow(c echo.Context) error {
 	ctx := c.Request().Context()
-	cl, err := inventory.ClusterGet(ctx, s.deps.DB, c.Param("uid"))
+	view, key, err := s.loadClusterPage(ctx, c.Param("uid"))
 	if err != nil {
 		return err
 	}
-	versions, err := inventory.VersionList(ctx, s.deps.DB, cl.UID)
-	if err != nil {
-		return err
-	}
-	requests, err := approvals.ListForCluster(ctx, s.deps.DB, cl.UID, approvals.Page{Limit: clusterRequestsShown + 1})
-	if err != nil {
-		return err
-	}
-	view := clusterShowView(cl, versions, requests, s.states)
-	view.Operations = clusterOperations(cl)
 	if u, _ := auth.UserFrom(ctx); !u.Has(auth.RoleRequester) {
 		// Only requesters file requests; the others see no way to.
 		for i := range view.Versions {
 			view.Versions[i].RollbackURL = ""
 		}
 	}
-	view.LiveURL = s.liveURL(clusterURL(cl.UID)+"/events", clusterLiveKey(versions))
+	view.LiveURL = s.liveURL(clusterURL(view.UID)+"/events", key)
 	if view.LiveURL != "" {
-		view.SelfURL = clusterURL(cl.UID)
+		view.SelfURL = clusterURL(view.UID)
 	}
-	return s.ok(c, templates.ClusterShowPage(s.page(c, "Cluster "+cl.Name), view))
+	return s.ok(c, templates.ClusterShowPage(s.page(c, "Cluster "+view.Name), view))
+}
+
+// loadClusterPage is the one loader of cluster uid's page: the first draw
+// (clusterShow) and every live redraw (drawCluster) read the cluster, its
+// versions and its requests here, in one snapshot of the inventory, so no
+// section of the page can show an older cluster than another. The key sums
+// up the versions section (clusterLiveKey), the part each viewer reloads
+// itself. Errors: inventory.ErrNotFound for an unknown uid, the database's.
+func (s *Server) loadClusterPage(ctx context.Context, uid string) (templates.ClusterShowView, string, error) {
+	var (
+		cl       inventory.Cluster
+		versions []inventory.Version
+		requests []approvals.Request
+	)
+	// One read-only snapshot: a sync that commits between two reads must
+	// not split the page into two versions of the cluster.
+	err := pgx.BeginTxFunc(ctx, s.deps.DB, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		if cl, err = inventory.ClusterGet(ctx, tx, uid); err != nil {
+			return err
+		}
+		if versions, err = inventory.VersionList(ctx, tx, cl.UID); err != nil {
+			return err
+		}
+		requests, err = approvals.ListForCluster(ctx, tx, cl.UID, approvals.Page{Limit: clusterRequestsShown + 1})
+		return err
+	})
+	if err != nil {
+		return templates.ClusterShowView{}, "", err
+	}
+	view := clusterShowView(cl, versions, requests, s.states)
+	view.Operations = clusterOperations(cl)
+	return view, clusterLiveKey(versions), nil
 }
 
 func clusterShowView(cl inventory.Cluster, versions []inventory.Version, requests []approvals.Request, states clusterStates) templates.ClusterShowView {

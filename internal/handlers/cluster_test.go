@@ -103,7 +103,7 @@ func TestClusterListShowsTheInventory(t *testing.T) {
 	require.Len(t, rows, 3)
 	// The state is in words, the environment comes from the tag or the
 	// name rule, the pending count from the change requests.
-	require.Contains(t, rows[0], `<span class="state-badge state-ok" data-testid="cluster-state">Started</span>`)
+	require.Contains(t, rows[0], `<span class="state-badge state-ok" title="Cloud Manager reports the cluster running." data-testid="cluster-state">Started</span>`)
 	require.Contains(t, rows[0], `data-testid="cluster-environment">production<`)
 	require.Contains(t, rows[0], `data-testid="cluster-pending">0<`)
 	require.Contains(t, rows[1], `data-testid="cluster-environment">staging<`)
@@ -232,7 +232,7 @@ func TestClusterPageShowsSpecStatusServersAndRequests(t *testing.T) {
 	require.Contains(t, r.body, `data-testid="spec-version">2024.01<`)
 	require.Contains(t, r.body, `data-testid="spec-encrypt-volumes">yes<`)
 	require.Contains(t, r.body, "s3://acme-druid-prod/segments")
-	tiers := regexp.MustCompile(`<tr data-testid="spec-tier"><th scope="row">([^<]+)</th><td>([^<]+)</td><td>([^<]+)</td>`).FindAllStringSubmatch(r.body, -1)
+	tiers := regexp.MustCompile(`<tr data-testid="spec-tier"><th scope="row">([^<]+)</th><td data-testid="spec-replicas">([^<]+)</td><td>([^<]+)</td>`).FindAllStringSubmatch(r.body, -1)
 	require.Len(t, tiers, 4)
 	require.Equal(t, []string{"Master", "3", "m5.large"}, tiers[0][1:])
 	require.Equal(t, []string{"Data tier 1", "4", "i3.2xlarge"}, tiers[2][1:], "the demo's later change")

@@ -166,7 +166,7 @@ func TestUnstorableCommentLeavesTheRequestAlone(t *testing.T) {
 	require.Equal(t, approvals.StatePending, f.state(r.ID))
 
 	const comment = "Zoë no longer needs it"
-	done := alice.postOnce(cancel, url.Values{csrfField: {token}, "comment": {comment}})
+	done := alice.postOnce(cancel, url.Values{csrfField: {token}, "comment": {comment}, "confirm": {"yes"}})
 	require.Equal(t, http.StatusSeeOther, done.status, done.body)
 	require.Equal(t, approvals.StateCancelled, f.state(r.ID))
 	var stored string

@@ -7,11 +7,9 @@ import (
 	"hash/fnv"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
-	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 	"github.com/clusterdesk/clusterdesk/internal/live"
 	"github.com/clusterdesk/clusterdesk/web/templates"
@@ -22,12 +20,10 @@ import (
 // viewers. Parts that depend on the viewer (the decision forms, "your
 // requests") are reloaded by each page when the frame's key changes.
 
-// requestEventsShown bounds the cluster events on a request's page.
-const requestEventsShown = 200
-
-// drawRequest draws request id's page: its state, the execution (progress
-// bar, calls), the cluster's events and the timeline. The key is the
-// request's state and revision, on which the decision area depends.
+// drawRequest draws request id's page: its state (and who cancelled it),
+// the execution (progress bar, calls), the cluster's events and the
+// timeline. The key is the request's state and revision, on which the
+// decision area depends.
 func (s *Server) drawRequest(id int64) live.Renderer {
 	return func(ctx context.Context, _ live.Draw) (live.Frame, error) {
 		r, err := approvals.Get(ctx, s.deps.DB, id)
@@ -38,7 +34,11 @@ func (s *Server) drawRequest(id int64) live.Renderer {
 		if err != nil {
 			return live.Frame{}, err
 		}
-		events, err := s.requestEvents(ctx, id)
+		events, err := s.requestEvents(ctx, r)
+		if err != nil {
+			return live.Frame{}, err
+		}
+		cancelled, err := s.requestCancelled(ctx, r)
 		if err != nil {
 			return live.Frame{}, err
 		}
@@ -48,6 +48,7 @@ func (s *Server) drawRequest(id int64) live.Renderer {
 		}
 		parts, err := fragments(ctx,
 			part{"request-state", templates.RequestStateBadge(requestStateText(r.State), string(r.State))},
+			part{"request-closed", templates.RequestClosed(cancelled)},
 			part{"request-execution", templates.RequestExecution(sub)},
 			part{"request-events", templates.RequestEvents(events)},
 			part{"request-timeline", templates.RequestTimeline(timeline)},
@@ -62,50 +63,22 @@ func requestLiveKey(r approvals.Request) string {
 	return string(r.State) + "." + strconv.Itoa(r.Revision.Number)
 }
 
-// requestEvents are the cluster events copied while request id was
-// applied, oldest first.
-func (s *Server) requestEvents(ctx context.Context, id int64) ([]templates.ClusterEventRow, error) {
-	list, err := execution.ClusterEventList(ctx, s.deps.DB, execution.ClusterEventFilter{RequestID: id, Limit: requestEventsShown})
-	if err != nil {
-		return nil, err
-	}
-	rows := make([]templates.ClusterEventRow, 0, len(list))
-	for _, e := range list {
-		rows = append(rows, templates.ClusterEventRow{
-			At: timeText(e.At), Level: strings.ToLower(e.Level), Source: e.Source, Message: e.Message,
-		})
-	}
-	return rows, nil
-}
-
-// drawCluster draws cluster uid's page: state, operations, status,
-// servers, requests and events; none of it depends on the viewer. Its key
-// sums up the versions, whose section each viewer reloads itself.
+// drawCluster draws cluster uid's page from its one loader
+// (loadClusterPage): every section every viewer shares, configuration
+// included (templates.ClusterLiveParts names them). Its key sums up the
+// versions, whose section each viewer reloads itself.
 func (s *Server) drawCluster(uid string) live.Renderer {
 	return func(ctx context.Context, _ live.Draw) (live.Frame, error) {
-		cl, err := inventory.ClusterGet(ctx, s.deps.DB, uid)
+		v, key, err := s.loadClusterPage(ctx, uid)
 		if err != nil {
 			return live.Frame{}, err
 		}
-		requests, err := approvals.ListForCluster(ctx, s.deps.DB, uid, approvals.Page{Limit: clusterRequestsShown + 1})
-		if err != nil {
-			return live.Frame{}, err
+		var parts []part
+		for _, p := range templates.ClusterLiveParts(v) {
+			parts = append(parts, part{p.Name, p.Component})
 		}
-		versions, err := inventory.VersionList(ctx, s.deps.DB, uid)
-		if err != nil {
-			return live.Frame{}, err
-		}
-		v := clusterShowView(cl, nil, requests, s.states)
-		v.Operations = clusterOperations(cl)
-		parts, err := fragments(ctx,
-			part{"cluster-state", templates.ClusterStateBadgeFragment(v.State)},
-			part{"cluster-operations", templates.ClusterOperations(v)},
-			part{"cluster-status", templates.ClusterStatus(v)},
-			part{"cluster-servers", templates.ClusterServers(v)},
-			part{"cluster-requests", templates.ClusterRequests(v)},
-			part{"cluster-events", templates.ClusterEvents(v)},
-		)
-		return live.Frame{Events: parts, Whole: true, Key: clusterLiveKey(versions)}, err
+		events, err := fragments(ctx, parts...)
+		return live.Frame{Events: events, Whole: true, Key: key}, err
 	}
 }
 

@@ -162,7 +162,7 @@ func TestLiveRequestStream(t *testing.T) {
 	first := s.until("request-state", "Waiting for approval")
 	require.Equal(t, "2000", s.retry)
 	require.Contains(t, first.data, `data-testid="request-state"`)
-	last := s.until("request-timeline", "request created")
+	last := s.until("request-timeline", "filed the request.")
 	require.NotEmpty(t, last.id, "the frame's last event carries its id")
 
 	// A committed change arrives without asking: the new state, and a

@@ -126,21 +126,54 @@ func (s *Server) requestReject(c echo.Context) error {
 }
 
 // requestCancel withdraws a request: its requester, or an admin (who also
-// closes failed ones).
+// closes failed ones, and says why when the request is someone else's).
+// The form must confirm ("Yes, cancel request N", ticked by hand without
+// JavaScript, by the confirmation dialog with it); a form without the
+// confirmation or a needed reason comes back (422) with the message on
+// its field, and nothing is cancelled.
 func (s *Server) requestCancel(c echo.Context) error {
 	if s.deps.Approvals == nil {
 		return errNoApprovals
 	}
-	return s.commentedAction(c, func(ctx context.Context, a approvals.Actor, id int64, comment string) error {
-		_, err := s.deps.Approvals.Cancel(ctx, a, id, comment)
-		if errors.Is(err, approvals.ErrInvalidTransition) {
-			// A double submit finds the request cancelled already.
-			if r, gerr := approvals.Get(ctx, s.deps.DB, id); gerr == nil && r.State == approvals.StateCancelled {
-				return nil
-			}
-		}
+	id, err := requestID(c)
+	if err != nil {
 		return err
-	})
+	}
+	ctx := c.Request().Context()
+	f := bindDecision(c)
+	r, err := approvals.Get(ctx, s.deps.DB, id)
+	if err != nil {
+		return err
+	}
+	// Who may not cancel is told so (403) before anything about the form.
+	if err := approvals.CheckCancel(r, actorOf(c), f.Comment); errors.Is(err, approvals.ErrForbidden) {
+		return err
+	}
+	form := templates.RequestDecisionForm{CancelReason: f.Comment, Errors: map[string]string{}}
+	if len(f.Comment) > commentMax {
+		form.Errors["cancel_reason"] = "Keep the reason under " + strconv.Itoa(commentMax) + " characters."
+	}
+	if c.FormValue("confirm") != "yes" {
+		form.Errors["cancel_confirm"] = "Tick “Yes, cancel request " + strconv.FormatInt(id, 10) + "” to confirm: nothing was cancelled."
+	}
+	if len(form.Errors) == 0 {
+		_, err = s.deps.Approvals.Cancel(ctx, actorOf(c), id, f.Comment)
+		switch {
+		case errors.Is(err, approvals.ErrCancelNeedsReason):
+			form.Errors["cancel_reason"] = "Say why you cancel someone else's request: its requester reads it."
+		case errors.Is(err, approvals.ErrInvalidTransition):
+			// A double submit finds the request cancelled already.
+			if now, gerr := approvals.Get(ctx, s.deps.DB, id); gerr == nil && now.State == approvals.StateCancelled {
+				return s.requestRedirect(c, id)
+			}
+			return err
+		case err != nil:
+			return err
+		default:
+			return s.requestRedirect(c, id)
+		}
+	}
+	return s.renderRequest(c, http.StatusUnprocessableEntity, form)
 }
 
 // requestResend sends a failed change again (an admin's decision, with an

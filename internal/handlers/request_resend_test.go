@@ -54,7 +54,9 @@ func TestRequestCloseAFailedChange(t *testing.T) {
 	bob, _ := f.signedIn("bob")
 	dave, _ := f.signedIn("dave")
 	r := f.failedStop(aliceID, bob)
-	res := dave.postOnce(requestPath(r.ID, "cancel"), decisionValues(dave, 1, "not needed any more"))
+	form := decisionValues(dave, 1, "not needed any more")
+	form.Set("confirm", "yes")
+	res := dave.postOnce(requestPath(r.ID, "cancel"), form)
 	require.Equal(t, http.StatusSeeOther, res.status, res.body)
 	require.Equal(t, approvals.StateCancelled, f.state(r.ID))
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
-	"github.com/clusterdesk/clusterdesk/internal/audit"
 	"github.com/clusterdesk/clusterdesk/internal/auth"
 	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/web/templates"
@@ -116,6 +115,8 @@ func (s *Server) renderRequest(c echo.Context, status int, form templates.Reques
 	v.CanRebase = author && r.State == approvals.StateStale && r.Kind.OnCluster()
 	v.CanCancel = author && slices.Contains([]approvals.State{approvals.StatePending, approvals.StateStale, approvals.StateApproved}, r.State) ||
 		r.State == approvals.StateFailed && viewer.Admin
+	v.CancelNeedsReason = v.CanCancel && r.Requester.ID != viewer.UserID
+	v.Cancelled = requestCancelledView(d.Cancellation)
 
 	if v.Timeline, err = s.requestTimeline(ctx, id); err != nil {
 		return err
@@ -128,27 +129,11 @@ func (s *Server) renderRequest(c echo.Context, status int, form templates.Reques
 		v.ClusterUID = v.Submission.ClusterUID
 	}
 	v.CanResend = r.State == approvals.StateFailed && viewer.Admin && v.Submission != nil && !v.Submission.Accepted
-	if v.Events, err = s.requestEvents(ctx, id); err != nil {
+	if v.Events, err = s.requestEvents(ctx, r); err != nil {
 		return err
 	}
 	v.LiveURL = s.liveURL(fmt.Sprintf("/requests/%d/events", id), requestLiveKey(r))
 	return s.render(c, status, templates.RequestShowPage(s.page(c, fmt.Sprintf("Request %d", id)), v))
-}
-
-// requestTimeline is the audit events about request id, oldest first.
-func (s *Server) requestTimeline(ctx context.Context, id int64) ([]templates.RequestTimelineRow, error) {
-	page, err := audit.List(ctx, s.deps.DB, audit.Filter{SubjectType: audit.SubjectRequest, SubjectID: strconv.FormatInt(id, 10)},
-		audit.PageRequest{Oldest: true, Limit: requestTimelineShown})
-	if err != nil {
-		return nil, err
-	}
-	var rows []templates.RequestTimelineRow
-	for _, e := range page.Entries {
-		rows = append(rows, templates.RequestTimelineRow{
-			Seq: e.Seq, At: timeText(e.At), Actor: cmpOr(e.Actor.Name, e.Actor.ID), Action: strings.NewReplacer(".", " ", "_", " ").Replace(string(e.Action)),
-		})
-	}
-	return rows, nil
 }
 
 // requestSubmission is the execution of the current revision, nil before
@@ -179,23 +164,9 @@ func (s *Server) requestSubmission(ctx context.Context, r approvals.Request) (*t
 	return v, nil
 }
 
-// requestStateWords says a state for people.
-var requestStateWords = map[approvals.State]string{
-	approvals.StatePending:    "Waiting for approval",
-	approvals.StateApproved:   "Approved, waiting to be sent",
-	approvals.StateSubmitting: "Being sent to Cloud Manager",
-	approvals.StateApplying:   "Being applied to the cluster",
-	approvals.StateSucceeded:  "Done",
-	approvals.StateFailed:     "Failed",
-	approvals.StateRejected:   "Rejected",
-	approvals.StateCancelled:  "Cancelled",
-	approvals.StateStale:      "Out of date: the cluster changed, the request needs a rebase",
-	approvals.StateExpired:    "Expired",
-}
-
-func requestStateText(st approvals.State) string {
-	return cmpOr(requestStateWords[st], string(st))
-}
+// requestStateText says a state for people, in the one vocabulary of
+// states (templates.RequestState).
+func requestStateText(st approvals.State) string { return templates.RequestState(string(st)).Label }
 
 func requestShowView(d approvals.Details, takes approvals.Requirements) templates.RequestShowView {
 	r := d.Request

@@ -101,7 +101,7 @@ func TestRequestPageShowsDiffRisksAndWhatItTakes(t *testing.T) {
 	require.Contains(t, body, `data-testid="reject-form"`)
 	require.NotContains(t, body, `data-testid="cancel-form"`)
 	require.Contains(t, body, `data-testid="request-timeline"`)
-	require.Contains(t, body, "request created") // the audit event of the filing
+	require.Contains(t, body, "Alice Anderson filed the request.") // the audit event of the filing, in words
 
 	// The requester sees why she cannot approve, and the cancel form.
 	own := html.UnescapeString(alice.get(requestPath(r.ID)).body)
@@ -197,21 +197,58 @@ func TestRequestCancel(t *testing.T) {
 	f := newDecideFixture(t)
 	alice, aliceID := f.signedIn("alice")
 	r := f.file(aliceID, "Alice Anderson", approvals.KindStart, "clickstream-dev", "Oops")
+	confirmed := func(b *browser, reason string) url.Values {
+		return url.Values{"csrf_token": {b.csrfToken()}, "comment": {reason}, "confirm": {"yes"}}
+	}
 
 	carol, _ := f.signedIn("carol")
-	resp := carol.postOnce(requestPath(r.ID, "cancel"), url.Values{"csrf_token": {carol.csrfToken()}})
+	resp := carol.postOnce(requestPath(r.ID, "cancel"), confirmed(carol, "not mine"))
 	require.Equal(t, http.StatusForbidden, resp.status, resp.body)
 	require.Equal(t, approvals.StatePending, f.state(r.ID))
 
+	// Without the confirmation nothing happens: the form comes back with
+	// the message on the box to tick, the reason kept.
 	resp = alice.postOnce(requestPath(r.ID, "cancel"), url.Values{"csrf_token": {alice.csrfToken()}, "comment": {"filed by mistake"}})
+	require.Equal(t, http.StatusUnprocessableEntity, resp.status, resp.body)
+	require.Equal(t, approvals.StatePending, f.state(r.ID))
+	body := html.UnescapeString(resp.body)
+	require.Regexp(t, `<input type="checkbox" id="cancel_confirm" name="confirm" value="yes" required [^>]*aria-invalid="true"`, body)
+	require.Contains(t, body, `aria-describedby="cancel_confirm-error"`)
+	require.Contains(t, body, "Tick “Yes, cancel request "+itoa(r.ID)+"” to confirm: nothing was cancelled.")
+	require.Contains(t, body, ">filed by mistake</textarea>")
+
+	resp = alice.postOnce(requestPath(r.ID, "cancel"), confirmed(alice, "filed by mistake"))
 	require.Equal(t, http.StatusSeeOther, resp.status, resp.body)
 	require.Equal(t, approvals.StateCancelled, f.state(r.ID))
+	// A double submit lands on the page too.
+	resp = alice.postOnce(requestPath(r.ID, "cancel"), confirmed(alice, "filed by mistake"))
+	require.Equal(t, http.StatusSeeOther, resp.status, resp.body)
+
+	// The page says who cancelled, and why, and so does the timeline.
+	page := html.UnescapeString(alice.get(requestPath(r.ID)).body)
+	require.Regexp(t, `data-testid="request-cancelled">Cancelled by <strong>Alice Anderson</strong>, <time datetime="[^"]+" data-relative>[^<]+</time>: <q data-testid="request-cancel-reason">filed by mistake</q>`, page)
+	require.Regexp(t, `Alice Anderson cancelled the request.</span>\s*<span class="state-badge state-off"`, page)
+	require.Contains(t, page, `<q class="timeline-quote">filed by mistake</q>`)
+
+	// An admin cancelling someone else's request must say why.
+	r2 := f.file(aliceID, "Alice Anderson", approvals.KindStart, "clickstream-dev", "Again")
+	dave, _ := f.signedIn("dave")
+	davePage := html.UnescapeString(dave.get(requestPath(r2.ID)).body)
+	require.Contains(t, davePage, "Why cancel? (required: Alice Anderson reads it)")
+	resp = dave.postOnce(requestPath(r2.ID, "cancel"), confirmed(dave, " "))
+	require.Equal(t, http.StatusUnprocessableEntity, resp.status, resp.body)
+	require.Contains(t, html.UnescapeString(resp.body), "Say why you cancel someone else's request: its requester reads it.")
+	require.Equal(t, approvals.StatePending, f.state(r2.ID))
+	resp = dave.postOnce(requestPath(r2.ID, "cancel"), confirmed(dave, "maintenance freeze"))
+	require.Equal(t, http.StatusSeeOther, resp.status, resp.body)
+	seen := html.UnescapeString(alice.get(requestPath(r2.ID)).body)
+	require.Regexp(t, `Cancelled by <strong>Dave Davis</strong> \(an admin\), <time [^>]+>[^<]+</time>: <q data-testid="request-cancel-reason">maintenance freeze</q>`, seen)
 
 	// Without the CSRF token nothing happens.
-	r2 := f.file(aliceID, "Alice Anderson", approvals.KindStart, "clickstream-dev", "Again")
-	resp = alice.postOnce(requestPath(r2.ID, "cancel"), url.Values{})
+	r3 := f.file(aliceID, "Alice Anderson", approvals.KindStart, "clickstream-dev", "Once more")
+	resp = alice.postOnce(requestPath(r3.ID, "cancel"), url.Values{"confirm": {"yes"}})
 	require.Equal(t, http.StatusForbidden, resp.status)
-	require.Equal(t, approvals.StatePending, f.state(r2.ID))
+	require.Equal(t, approvals.StatePending, f.state(r3.ID))
 }
 
 func TestRequestTextIsRenderedInert(t *testing.T) {

@@ -96,3 +96,57 @@
     if (e.persisted && document.querySelector("[sse-connect]")) location.reload();
   });
 })();
+
+// Cancel a request (web/templates/request.templ, requestCancelForm).
+// Without JavaScript the form sits on the page and its "Yes, cancel
+// request N" box must be ticked. Here the form moves into a <dialog>
+// opened by "Cancel this request…": the dialog is the confirmation, so the
+// box is ticked and hidden; "Keep the request" or Escape closes it and
+// nothing is sent. A form the server sent back with an error opens at once.
+// The decision area is redrawn live, so new copies are enhanced as they come.
+(function () {
+  function enhance(root) {
+    root.querySelectorAll("[data-cancel]").forEach((area) => {
+      if (area.dataset.bound) return;
+      area.dataset.bound = "1";
+      const panel = area.querySelector("[data-cancel-panel]");
+      const open = area.querySelector("[data-cancel-open]");
+      const dismiss = area.querySelector("[data-cancel-dismiss]");
+      const confirm = area.querySelector("[data-cancel-confirm]");
+      if (!panel || !open || typeof HTMLDialogElement !== "function") return;
+
+      const dialog = document.createElement("dialog");
+      dialog.setAttribute("aria-labelledby", panel.getAttribute("aria-labelledby") || "");
+      dialog.setAttribute("data-testid", "cancel-dialog");
+      panel.removeAttribute("aria-labelledby");
+      area.appendChild(dialog);
+      dialog.appendChild(panel);
+      if (confirm) {
+        const box = confirm.querySelector("input[type=checkbox]");
+        if (box && !box.hasAttribute("aria-invalid")) {
+          box.checked = true;
+          confirm.hidden = true;
+        }
+      }
+      open.hidden = false;
+      if (dismiss) {
+        dismiss.hidden = false;
+        dismiss.addEventListener("click", () => dialog.close());
+      }
+      open.addEventListener("click", () => {
+        dialog.showModal();
+        const reason = dialog.querySelector("textarea");
+        if (reason) reason.focus();
+      });
+      dialog.addEventListener("close", () => open.focus());
+      if (panel.querySelector("[aria-invalid=true]")) {
+        dialog.showModal();
+        const first = panel.querySelector("[aria-invalid=true]");
+        if (first) first.focus();
+      }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => enhance(document));
+  document.addEventListener("htmx:afterSettle", (e) => enhance(e.target));
+})();

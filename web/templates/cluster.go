@@ -204,3 +204,27 @@ func (c ClusterColumn) attrs() templ.Attributes {
 	}
 	return templ.Attributes{"aria-sort": c.AriaSort}
 }
+
+// LivePart is one named section of a live page: the page draws it inside
+// an element with sse-swap="Name", and the live redraw sends it as the
+// event Name.
+type LivePart struct {
+	Name      string
+	Component templ.Component
+}
+
+// ClusterLiveParts are the sections of the cluster page that every viewer
+// shares, in page order: the live redraw sends each of them, so none can
+// fall behind the others (the versions section depends on the viewer and
+// reloads itself instead).
+func ClusterLiveParts(v ClusterShowView) []LivePart {
+	return []LivePart{
+		{"cluster-state", ClusterStateBadgeFragment(v.State)},
+		{"cluster-operations", ClusterOperations(v)},
+		{"cluster-spec", ClusterSpec(v)},
+		{"cluster-status", ClusterStatus(v)},
+		{"cluster-servers", ClusterServers(v)},
+		{"cluster-requests", ClusterRequests(v)},
+		{"cluster-events", ClusterEvents(v)},
+	}
+}

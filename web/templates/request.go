@@ -29,9 +29,12 @@ type RequestShowView struct {
 	Decisions                          []RequestDecisionRow
 	Timeline                           []RequestTimelineRow
 	Submission                         *RequestSubmissionView
-	// Events are the cluster's events copied while the request was
-	// applied, oldest first.
+	// Events are the cluster's events since the request was approved,
+	// newest first.
 	Events []ClusterEventRow
+	// Cancelled says who cancelled the request and why; nil unless it is
+	// cancelled.
+	Cancelled *RequestCancelledView
 	// LiveURL is the page's event stream; empty when the portal runs
 	// without live updates (the page then changes on reload only).
 	LiveURL string
@@ -49,8 +52,10 @@ type RequestShowView struct {
 	CanRebase bool
 	// CanResend shows an admin the form that sends a failed change again.
 	CanResend bool
-	// CanCancel shows the cancel form (requester or admin, open request).
-	CanCancel bool
+	// CanCancel shows the cancel form (requester or admin, open request);
+	// CancelNeedsReason when the viewer is an admin cancelling someone
+	// else's request, who must say why.
+	CanCancel, CancelNeedsReason bool
 	// Form is what the decision forms hold, with a message per field.
 	Form RequestDecisionForm
 	// History is the rollback target, the fields not restored, the diff
@@ -58,10 +63,13 @@ type RequestShowView struct {
 	History RequestHistoryView
 }
 
-// RequestDecisionForm is the posted comment and its errors.
+// RequestDecisionForm is what the decision forms posted, with a message
+// per field in error (comment: the rejection's; cancel_reason and
+// cancel_confirm: the cancel form's).
 type RequestDecisionForm struct {
-	Comment string
-	Errors  map[string]string
+	Comment      string
+	CancelReason string
+	Errors       map[string]string
 }
 
 // RequestTakesView is "what it will take".
@@ -94,12 +102,25 @@ type RequestDecisionRow struct {
 	Counts                              bool
 }
 
-// RequestTimelineRow is one audit event about the request.
+// RequestTimelineRow is one audit event about the request, said in words
+// (RequestActionText).
 type RequestTimelineRow struct {
-	Seq    int64
+	Seq      int64
+	At       TimeText
+	Sentence string
+	// Quote is what the person wrote: a reason, a comment, an error.
+	Quote string
+	// State is the request state the event moved it to; empty if none.
+	State string
+}
+
+// RequestCancelledView says who cancelled the request, when and why.
+type RequestCancelledView struct {
+	By     string
 	At     TimeText
-	Actor  string
-	Action string
+	Reason string // empty when none was given
+	// ByAdmin: an admin withdrew someone else's request.
+	ByAdmin bool
 }
 
 // RequestSubmissionView is the execution of the approved revision.
@@ -135,4 +156,20 @@ func restartTail(seen string) string {
 		seen = " (" + seen + ")"
 	}
 	return seen + ": Cloud Manager terminates it and starts a replacement with a new instance id."
+}
+
+// cancelledWho ends "Cancelled by X" before the time: an admin says so.
+func cancelledWho(c *RequestCancelledView) string {
+	if c.ByAdmin {
+		return " (an admin), "
+	}
+	return ", "
+}
+
+// policyTail ends "Policy X" with the policy's description, if any.
+func policyTail(description string) string {
+	if description == "" {
+		return "."
+	}
+	return ": " + description
 }

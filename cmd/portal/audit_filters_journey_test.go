@@ -183,19 +183,8 @@ func (j *auditJourney) judge(what string) {
 	}
 	over, culprits, err := browsertest.Overflow(j.tab)
 	require.NoError(j.t, err, at)
-	if over == 0 {
-		return
-	}
-	// The audit page is <main>; the site header is another part of issue
-	// 13 (and of the page tour): tell, but fail only for the page's own.
-	inMain, err := chromedp.Run(j.tab, chromedp.Evaluate[[]string](`[...document.querySelectorAll('main *')]
-		.filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
-		.map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : '') + ' right=' + Math.round(e.getBoundingClientRect().right))`))
-	require.NoError(j.t, err, at)
-	if len(inMain) > 0 {
-		j.t.Errorf("%s: the page is %d px wider than the viewport: %s", at, over, strings.Join(inMain, "; "))
-	} else {
-		j.t.Logf("%s: the page is %d px wider than the viewport, outside the audit page's <main>: %s", at, over, strings.Join(culprits, "; "))
+	if over > 0 {
+		j.t.Errorf("%s: the page is %d px wider than the viewport: %s", at, over, strings.Join(culprits, "; "))
 	}
 }
 

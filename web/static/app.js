@@ -88,8 +88,10 @@
 // so that it is current and live again.
 (function () {
   window.addEventListener("pagehide", () => {
+    // htmx.trigger (not dispatchEvent) reaches the SSE extension, which
+    // closes the element's EventSource on this event.
     document.querySelectorAll("[sse-connect]").forEach((el) => {
-      el.dispatchEvent(new CustomEvent("htmx:beforeCleanupElement", { bubbles: false }));
+      htmx.trigger(el, "htmx:beforeCleanupElement");
     });
   });
   window.addEventListener("pageshow", (e) => {

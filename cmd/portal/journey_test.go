@@ -122,7 +122,7 @@ func TestJourneyCreateApproveAudit(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-testid="request-row"][data-id="`+m[1]+`"] a[href="`+requestPath+`"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="approve-button"]`)),
 	)
-	j.screenshot(bob, "request-diff.png", `document.querySelector('[data-testid="request-diff"]').scrollIntoView({block: "start"})`)
+	j.screenshot(bob, "request-diff.png", `document.getElementById("request-changes").scrollIntoView({block: "start"})`)
 	require.NoError(t, approve(bob))
 	j.do(bob, chromedp.WaitVisible(chromedp.CSS(`[data-testid="request-state"]:not([data-state="pending"])`)))
 	approved, err := chromedp.Run(bob, chromedp.AttributeValue(chromedp.CSS(`[data-testid="request-state"]`), "data-state"))

@@ -14,8 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clusterdesk/clusterdesk/internal/browsertest"
-	"github.com/clusterdesk/clusterdesk/internal/database"
-	"github.com/clusterdesk/clusterdesk/internal/inventory"
 )
 
 // TestAuditFiltersJourney is an auditor finding what happened by the
@@ -28,15 +26,7 @@ import (
 func TestAuditFiltersJourney(t *testing.T) {
 	t.Parallel()
 	vars, _ := testEnvSim(t)
-	base, _ := start(t, []string{"serve"}, vars)
-	pool, err := database.Open(t.Context(), vars["PORTAL_DATABASE_URL"])
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		list, err := inventory.ClusterByName(t.Context(), pool, "clickstream-dev")
-		require.NoError(c, err)
-		require.Len(c, list, 1)
-	}, 30*time.Second, 100*time.Millisecond, "the worker's first sync copies the demo clusters")
+	base, pool := serveDemo(t, vars)
 
 	first := &pageTour{t: t, base: base, tab: browsertest.New(t)}
 	first.signIn("alice")

@@ -10,14 +10,11 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clusterdesk/clusterdesk/internal/browsertest"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi/sim"
-	"github.com/clusterdesk/clusterdesk/internal/database"
-	"github.com/clusterdesk/clusterdesk/internal/inventory"
 )
 
 // TestJourneyCreateApproveAudit drives the real program (serve, with the
@@ -33,15 +30,7 @@ import (
 func TestJourneyCreateApproveAudit(t *testing.T) {
 	t.Parallel()
 	vars, simulator := testEnvSim(t)
-	base, _ := start(t, []string{"serve"}, vars)
-	pool, err := database.Open(t.Context(), vars["PORTAL_DATABASE_URL"])
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		list, err := inventory.ClusterByName(t.Context(), pool, "analytics-staging")
-		require.NoError(c, err)
-		require.Len(c, list, 1)
-	}, 30*time.Second, 100*time.Millisecond, "the worker's first sync copies the demo clusters")
+	base, _ := serveDemo(t, vars)
 
 	j := &specJourney{t: t, base: base, shots: os.Getenv("PORTAL_SCREENSHOTS")}
 	alice := browsertest.New(t)

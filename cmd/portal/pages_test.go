@@ -34,15 +34,7 @@ func TestEveryPageAtBothSizes(t *testing.T) {
 	t.Parallel()
 	vars, _ := testEnvSim(t)
 	vars["PORTAL_REQUESTER_GROUPS"] = "developers" // as `portal dev`: mallory has no role
-	base, _ := start(t, []string{"serve"}, vars)
-	pool, err := database.Open(t.Context(), vars["PORTAL_DATABASE_URL"])
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		list, err := inventory.ClusterByName(t.Context(), pool, "clickstream-dev")
-		require.NoError(c, err)
-		require.Len(c, list, 1)
-	}, 30*time.Second, 100*time.Millisecond, "the worker's first sync copies the demo clusters")
+	base, pool := serveDemo(t, vars)
 
 	// alice signs in once so that she exists, then files one request of
 	// each kind a form files; the pages below show them.
@@ -172,6 +164,25 @@ func (p *pageTour) screenshot(dir, path, name string) {
 	require.NoError(p.t, err)
 	require.NoError(p.t, os.MkdirAll(dir, 0o755))
 	require.NoError(p.t, os.WriteFile(filepath.Join(dir, name), png, 0o644))
+}
+
+// serveDemo starts the real program (serve) with vars and returns its URL
+// and a pool on its database, once the worker's first sync has copied the
+// simulator's demo clusters.
+func serveDemo(t *testing.T, vars map[string]string) (string, *pgxpool.Pool) {
+	t.Helper()
+	base, _ := start(t, []string{"serve"}, vars)
+	pool, err := database.Open(t.Context(), vars["PORTAL_DATABASE_URL"])
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		for _, name := range []string{"analytics-prod", "analytics-staging", "clickstream-dev"} {
+			list, err := inventory.ClusterByName(t.Context(), pool, name)
+			require.NoError(c, err)
+			require.Len(c, list, 1, name)
+		}
+	}, 30*time.Second, 100*time.Millisecond, "the worker's first sync copies the demo clusters")
+	return base, pool
 }
 
 func clusterByName(t *testing.T, pool *pgxpool.Pool, name string) inventory.Cluster {

@@ -18,8 +18,6 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/audit"
 	"github.com/clusterdesk/clusterdesk/internal/browsertest"
-	"github.com/clusterdesk/clusterdesk/internal/database"
-	"github.com/clusterdesk/clusterdesk/internal/inventory"
 )
 
 // TestBrowserRequestsJourney drives the real program in headless Chromium
@@ -35,15 +33,7 @@ import (
 func TestBrowserRequestsJourney(t *testing.T) {
 	t.Parallel()
 	vars, _ := testEnvSim(t)
-	base, _ := start(t, []string{"serve"}, vars)
-	pool, err := database.Open(t.Context(), vars["PORTAL_DATABASE_URL"])
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		list, err := inventory.ClusterByName(t.Context(), pool, "clickstream-dev")
-		require.NoError(c, err)
-		require.Len(c, list, 1)
-	}, 30*time.Second, 100*time.Millisecond, "the worker's first sync copies the demo clusters")
+	base, pool := serveDemo(t, vars)
 
 	// alice and bob sign in once so that they exist.
 	j := &requestsJourney{t: t, base: base}

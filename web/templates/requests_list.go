@@ -1,8 +1,6 @@
 package templates
 
 import (
-	"slices"
-
 	"github.com/a-h/templ"
 )
 
@@ -29,10 +27,7 @@ type RequestsForm struct {
 }
 
 // RequestsOption is one choice of a select or a group of checkboxes.
-type RequestsOption struct {
-	Value, Label string
-	Selected     bool
-}
+type RequestsOption = AuditOption
 
 // RequestsResults is the part of the page that a filter change replaces.
 type RequestsResults struct {
@@ -73,29 +68,4 @@ func currentPage(current bool) templ.Attributes {
 		return templ.Attributes{}
 	}
 	return templ.Attributes{"aria-current": "page"}
-}
-
-// canReadRequests reports whether the signed-in person may list and read
-// change requests: anyone with a role (the routes decide; this only shows
-// the link).
-func (p Page) canReadRequests() bool {
-	return p.User != nil && len(p.User.Roles) > 0
-}
-
-func anyRequestsSelected(options []RequestsOption) bool {
-	return slices.ContainsFunc(options, func(o RequestsOption) bool { return o.Selected })
-}
-
-// requestsChosen is " (3 chosen)", or nothing when none is.
-func requestsChosen(options []RequestsOption) string {
-	n := 0
-	for _, o := range options {
-		if o.Selected {
-			n++
-		}
-	}
-	if n == 0 {
-		return ""
-	}
-	return " (" + fmtInt(int64(n)) + " chosen)"
 }

@@ -455,6 +455,14 @@ func auditRow(e audit.Entry, people map[int64]auth.Person) templates.AuditRow {
 	switch e.Subject.Type {
 	case audit.SubjectRequest:
 		row.SubjectURL = "/requests/" + url.PathEscape(e.Subject.ID)
+		// In the words and states of the request page's timeline.
+		var data map[string]any
+		_ = json.Unmarshal(e.Data, &data)
+		said := templates.RequestActionText(string(e.Action), row.ActorName, data)
+		if said.Sentence != string(e.Action) {
+			row.Said = said.Sentence
+		}
+		row.State = said.State
 		if _, err := strconv.ParseInt(e.Subject.ID, 10, 64); err == nil {
 			row.SubjectFilterURL = "/audit?" + url.Values{"request": {e.Subject.ID}}.Encode()
 		}

@@ -409,6 +409,13 @@ func TestAuditRowsNamePeople(t *testing.T) {
 
 	// One event's page names the person too.
 	require.Contains(t, b.get("/audit/events/1").body, "person Alice Anderson")
+
+	// A request's events in the words and states of its timeline.
+	require.Regexp(t, `data-testid="audit-action">submission.started</span>(?s:.*?)`+
+		`<span class="state-badge state-active" title="[^"]+" data-state="submitting">Being sent to Cloud Manager</span>\s*`+
+		`<span class="audit-said" data-testid="audit-said">Clusterdesk sent the change to Cloud Manager.</span>`, page.body)
+	require.NotRegexp(t, `data-testid="audit-action">cluster.drift_detected</span>(?s:[^/]*?)audit-said`, page.body,
+		"other events keep their action alone")
 }
 
 func TestAuditPersonAndRequestMistakes(t *testing.T) {

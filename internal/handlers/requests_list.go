@@ -24,7 +24,7 @@ const requestsCountedUpTo = 10000
 // one (the request page's rule: signed in with a role). An htmx request
 // (a filter change, a page link) gets only the results, whose URL it
 // pushes; a browser without script gets the whole page from the same URL.
-// A filter with mistakes answers 400 with the mistakes named by field.
+// A filter with mistakes answers 422 with the mistakes named by field, as every form does.
 func (s *Server) requestsList(c echo.Context) error {
 	ctx := c.Request().Context()
 	viewer := actorOf(c)
@@ -32,7 +32,7 @@ func (s *Server) requestsList(c echo.Context) error {
 	status := http.StatusOK
 	var results templates.RequestsResults
 	if len(q.form.Errors) > 0 {
-		status = http.StatusBadRequest
+		status = http.StatusUnprocessableEntity
 		results = templates.RequestsResults{Summary: "The filter needs attention.", Errors: requestsErrorList(q.form.Errors)}
 	} else {
 		page, err := approvals.List(ctx, s.deps.DB, q.filter, q.at, requestsPageSize)

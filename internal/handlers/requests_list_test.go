@@ -148,7 +148,7 @@ func TestRequestsListRefusesBadFilters(t *testing.T) {
 	} {
 		t.Run(tc.query[:min(len(tc.query), 30)], func(t *testing.T) {
 			page := alice.get("/requests?" + tc.query)
-			require.Equal(t, http.StatusBadRequest, page.status)
+			require.Equal(t, http.StatusUnprocessableEntity, page.status)
 			body := html.UnescapeString(page.body)
 			require.Contains(t, body, tc.message)
 			require.Contains(t, body, `data-testid="requests-filter"`, "the form comes back to be fixed")
@@ -158,7 +158,7 @@ func TestRequestsListRefusesBadFilters(t *testing.T) {
 			require.NotContains(t, body, `data-testid="requests-row"`)
 
 			frag := alice.get("/requests?"+tc.query, "HX-Request", "true")
-			require.Equal(t, http.StatusBadRequest, frag.status)
+			require.Equal(t, http.StatusUnprocessableEntity, frag.status)
 			require.Contains(t, html.UnescapeString(frag.body), tc.message)
 			require.Empty(t, frag.header.Get("HX-Push-Url"), "a wrong filter is not pushed to the address bar")
 		})

@@ -110,3 +110,19 @@ func errorLinksOf(body string) [][2]string {
 	}
 	return links
 }
+
+func TestClusterPageLinksItsAuditLogForAuditors(t *testing.T) {
+	t.Parallel()
+	f := newClusterFixture(t)
+	path := "/clusters/" + f.uid("analytics-staging")
+
+	erin := f.browser()
+	erin.signIn("erin", "/")
+	page := erin.get(path)
+	require.Equal(t, http.StatusOK, page.status)
+	require.Contains(t, page.body, `href="/audit?cluster=analytics-staging" data-testid="cluster-audit-link"`)
+
+	alice := f.browser()
+	alice.signIn("alice", "/")
+	require.NotContains(t, alice.get(path).body, `data-testid="cluster-audit-link"`, "only for people who may read the audit log")
+}

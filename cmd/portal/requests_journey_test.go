@@ -74,7 +74,7 @@ func TestBrowserRequestsJourney(t *testing.T) {
 			j.waitFor(tab, `document.querySelector('[data-testid="requests-summary"]').textContent.startsWith("30 requests in all")`)
 
 			// Mine: 28, a full page and an older one.
-			j.do(tab, chromedp.Click(chromedp.CSS(`[data-testid="filter-mine"]`)))
+			j.do(tab, toggle("filter-mine"))
 			j.waitFor(tab, `location.search === "?mine=1" && document.querySelector('[data-testid="requests-summary"]').textContent.startsWith("28 requests match")`)
 			require.Equal(t, 25, j.rows(tab))
 			first := j.firstRow(tab)
@@ -88,7 +88,7 @@ func TestBrowserRequestsJourney(t *testing.T) {
 			j.do(tab,
 				chromedp.Click(chromedp.CSS(`.requests-states summary`)),
 				chromedp.WaitVisible(chromedp.CSS(`[data-testid="filter-state-cancelled"]`)),
-				chromedp.Click(chromedp.CSS(`[data-testid="filter-state-cancelled"]`)),
+				toggle("filter-state-cancelled"),
 			)
 			j.waitFor(tab, `location.search === "?mine=1&state=cancelled" && document.querySelectorAll('[data-testid="requests-row"]').length === 3`)
 			j.judge(tab, "mine and cancelled")
@@ -97,7 +97,7 @@ func TestBrowserRequestsJourney(t *testing.T) {
 
 			// Mine on one cluster, picked by name.
 			j.do(tab,
-				chromedp.Click(chromedp.CSS(`[data-testid="filter-state-cancelled"]`)),
+				toggle("filter-state-cancelled"),
 				chromedp.SendKeys(chromedp.CSS(`[data-testid="filter-cluster"]`), "clickstream-dev"),
 				chromedp.Click(chromedp.CSS(`[data-testid="filter-submit"]`)),
 			)
@@ -107,7 +107,7 @@ func TestBrowserRequestsJourney(t *testing.T) {
 
 			// Someone else's, by name; the requester column says whose.
 			j.do(tab,
-				chromedp.Click(chromedp.CSS(`[data-testid="filter-mine"]`)),
+				toggle("filter-mine"),
 				chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid="filter-cluster"]').value = ""`),
 				chromedp.SendKeys(chromedp.CSS(`[data-testid="filter-person"]`), "Bob Brown"),
 				chromedp.Click(chromedp.CSS(`[data-testid="filter-submit"]`)),
@@ -235,4 +235,11 @@ func (j *requestsJourney) judge(tab context.Context, what string) {
 	over, culprits, err := browsertest.Overflow(tab)
 	require.NoError(j.t, err, at)
 	assert.Zero(j.t, over, "%s: wider than the viewport: %s", at, strings.Join(culprits, "; "))
+}
+
+// toggle ticks or unticks a checkbox of the filter through the DOM: a
+// click at its coordinates can land while the results below are swapped
+// and the page shifts, and then ticks nothing.
+func toggle(testid string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid="` + testid + `"]').click()`)
 }

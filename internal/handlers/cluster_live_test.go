@@ -67,3 +67,15 @@ func TestClusterPageFirstDrawAndLiveRedrawAreOneLoader(t *testing.T) {
 	again := alice.get("/clusters/" + uid)
 	require.Contains(t, again.body, strings.TrimSpace(spec.data))
 }
+
+// The versions section shows which version is the cluster's now (it gets
+// no rollback link): a change's version is recorded before the cluster's
+// row moves to it, and the move alone must reload the section.
+func TestClusterLiveKeyFollowsTheCurrentVersion(t *testing.T) {
+	t.Parallel()
+	versions := []inventory.Version{{ResourceVersion: 2, Attributed: true}, {ResourceVersion: 1, Attributed: true}}
+	before := clusterLiveKey(inventory.Cluster{ResourceVersion: 1}, versions)
+	after := clusterLiveKey(inventory.Cluster{ResourceVersion: 2}, versions)
+	require.NotEqual(t, before, after)
+	require.Equal(t, after, clusterLiveKey(inventory.Cluster{ResourceVersion: 2}, versions), "the same page, the same key")
+}

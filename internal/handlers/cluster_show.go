@@ -79,7 +79,7 @@ func (s *Server) loadClusterPage(ctx context.Context, uid string) (templates.Clu
 	}
 	view := clusterShowView(cl, versions, requests, s.states)
 	view.Operations = clusterOperations(cl)
-	return view, clusterLiveKey(versions), nil
+	return view, clusterLiveKey(cl, versions), nil
 }
 
 func clusterShowView(cl inventory.Cluster, versions []inventory.Version, requests []approvals.Request, states clusterStates) templates.ClusterShowView {

@@ -52,11 +52,14 @@ func versionCompareURL(uid string, from, to int64) string {
 	return clusterURL(uid) + "/versions/compare?from=" + strconv.FormatInt(from, 10) + "&to=" + strconv.FormatInt(to, 10)
 }
 
-// clusterLiveKey sums up what the cluster page's versions section shows (the
-// versions and how each is attributed): a viewer whose page was drawn with
-// another key reloads that section, which depends on who looks (only
-// requesters get rollback links).
-func clusterLiveKey(versions []inventory.Version) string {
+// clusterLiveKey sums up what the cluster page's versions section shows:
+// the versions, how each is attributed, and which one is the cluster's now
+// (it gets no rollback link; none does once the cluster is deleted). A
+// viewer whose page was drawn with another key reloads that section, which
+// depends on who looks (only requesters get rollback links). The version
+// a change produces can be recorded before the cluster's row moves to it,
+// so the current one is part of the key, not only the list.
+func clusterLiveKey(cl inventory.Cluster, versions []inventory.Version) string {
 	attributed := 0
 	for _, v := range versions {
 		if v.Attributed {
@@ -67,5 +70,5 @@ func clusterLiveKey(versions []inventory.Version) string {
 	if len(versions) > 0 {
 		top = versions[0].ResourceVersion
 	}
-	return fmt.Sprintf("%d.%d.%d", top, len(versions), attributed)
+	return fmt.Sprintf("%d.%d.%d.%d.%t", top, len(versions), attributed, cl.ResourceVersion, cl.Deleted())
 }

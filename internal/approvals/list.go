@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/clusterdesk/clusterdesk/internal/sqltext"
 )
 
 // Filter selects change requests for the requests page. Every field at its
@@ -246,15 +248,11 @@ func (f Filter) args() []any {
 		states = append(states, string(s))
 	}
 	if p := strings.TrimSpace(f.Person); p != "" {
-		pattern = "%" + likeEscaper.Replace(p) + "%"
+		pattern = sqltext.Contains(p)
 	}
 	return []any{userID, groups, awaiting, f.RequesterID, strings.TrimSpace(f.ClusterName), states,
 		string(f.Kind), pattern, timeOrNil(f.FiledFrom), timeOrNil(f.FiledBefore)}
 }
-
-// likeEscaper makes text match itself in a LIKE pattern (backslash is
-// PostgreSQL's default escape character).
-var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 func timeOrNil(t time.Time) any {
 	if t.IsZero() {

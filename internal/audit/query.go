@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/clusterdesk/clusterdesk/internal/sqltext"
 )
 
 // Querier runs queries: a pool, a connection or a transaction.
@@ -104,13 +106,9 @@ func (f Filter) where(sql *strings.Builder, args []any) []any {
 			" ORDER BY at DESC, seq DESC LIMIT 1), 0)")
 	}
 	if f.Text != "" {
-		sql.WriteString(" AND data::text ILIKE " + arg("%"+escapeLike(f.Text)+"%"))
+		sql.WriteString(" AND data::text ILIKE " + arg(sqltext.Contains(f.Text)))
 	}
 	return args
-}
-
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 // PageRequest asks for one page: the events just older than Before, or

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/clusterdesk/clusterdesk/internal/sqltext"
 )
 
 // PeopleQuerier runs queries: a pool, a connection or a transaction.
@@ -72,7 +74,7 @@ func PeopleMatching(ctx context.Context, q PeopleQuerier, text string) ([]Person
 		SELECT id, username, name, rank FROM ranked
 		WHERE rank = (SELECT min(rank) FROM ranked)
 		ORDER BY lower(coalesce(nullif(name, ''), username)), id
-		LIMIT $4`, id, text, "%"+likeEscape(text)+"%", MaxPeopleMatching+1)
+		LIMIT $4`, id, text, sqltext.Contains(text), MaxPeopleMatching+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("auth: people matching %q: %w", text, err)
 	}
@@ -132,8 +134,4 @@ func scanPerson(row pgx.CollectableRow) (Person, error) {
 	var p Person
 	err := row.Scan(&p.ID, &p.Username, &p.Name)
 	return p, err
-}
-
-func likeEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }

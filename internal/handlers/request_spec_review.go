@@ -36,46 +36,28 @@ func specReviewChanges(v *templates.SpecFormView, t specTarget, spec cloudapi.Cl
 		v.ChangesUnknown = true
 		return
 	}
-	order := map[string]int{}
-	labels := map[string]string{}
-	for i, f := range approvals.FormFields() {
-		order[f.Name], labels[f.Name] = i, f.Label
+	// Labelled and placed as the diff table places them (diffPlaceOf), in
+	// the form's section order.
+	type placed struct {
+		change templates.SpecChange
+		order  int
 	}
+	var all []placed
 	for _, ch := range diff {
-		c := templates.SpecChange{Label: ch.Path, Before: specShortValue(diffValueText(ch.Before)), After: specShortValue(diffValueText(ch.After))}
+		pl := diffPlaceOf(ch.Path)
+		c := templates.SpecChange{Label: pl.label, Before: specShortValue(diffValueText(ch.Before)), After: specShortValue(diffValueText(ch.After))}
 		if field, ok := approvals.FieldForTarget(ch.Path); ok {
-			c.Field, c.Label = field, labels[field]+specItemName(ch.Path)
+			c.Field = field
 		}
 		if v.Mode == "json" {
 			c.Field = "spec_json" // the fieldsets are not on the page
 		}
-		v.Changes = append(v.Changes, c)
+		all = append(all, placed{c, pl.order})
 	}
-	slices.SortStableFunc(v.Changes, func(a, b templates.SpecChange) int {
-		return specFieldOrder(order, a.Field) - specFieldOrder(order, b.Field)
-	})
-}
-
-func specFieldOrder(order map[string]int, field string) int {
-	if i, ok := order[field]; ok {
-		return i
+	slices.SortStableFunc(all, func(a, b placed) int { return a.order - b.order })
+	for _, p := range all {
+		v.Changes = append(v.Changes, p.change)
 	}
-	return len(order) // fields the form does not know come last
-}
-
-// specItemName is what a diff path says after its list, in words:
-// ` "team"` for spec.awsTags["team"], ` [2] path` for
-// spec.customFiles[2].path; "" for a path without an item.
-func specItemName(path string) string {
-	i := strings.IndexByte(path, '[')
-	if i < 0 {
-		return ""
-	}
-	item, rest, _ := strings.Cut(path[i+1:], "]")
-	if name, err := strconv.Unquote(item); err == nil {
-		item = name
-	}
-	return " " + strings.TrimSpace(item+" "+strings.TrimPrefix(rest, "."))
 }
 
 // specShortValue is a value for the panel: on one line, and cut after 60

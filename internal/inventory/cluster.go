@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
+	"github.com/clusterdesk/clusterdesk/internal/sqltext"
 )
 
 // ErrNotFound means the inventory has no such cluster (or, from Refresh,
@@ -158,7 +159,7 @@ func ClusterList(ctx context.Context, q Querier, f Filter) ([]Summary, error) {
 		sql.WriteString(" AND team = " + arg(f.Team))
 	}
 	if f.Name != "" {
-		sql.WriteString(" AND name ILIKE " + arg("%"+escapeLike(f.Name)+"%"))
+		sql.WriteString(" AND name ILIKE " + arg(sqltext.Contains(f.Name)))
 	}
 	direction := " ASC"
 	if f.Desc {
@@ -269,9 +270,4 @@ func scanSummary(row pgx.CollectableRow) (Summary, error) {
 		s.DeletedAt = *deletedAt
 	}
 	return s, nil
-}
-
-// escapeLike escapes the LIKE wildcards in s (the default escape is \).
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }

@@ -45,7 +45,7 @@ func TestBrowserClusterPageShowsTheNewConfigurationLive(t *testing.T) {
 			j.noError(alice, step(alice,
 				chromedp.WaitVisible(chromedp.CSS(`[data-testid="spec-resource-version"]`)),
 				chromedp.SetAttributeValue(chromedp.CSS(`body`), "data-not-reloaded", "yes"),
-				chromedp.SetAttributeValue(chromedp.CSS(`[data-testid="cluster-spec"]`), "data-drawn-at-load", "yes"),
+				mark(`[data-testid="cluster-spec"]`, "data-drawn-at-load"),
 			))
 			checkPage(t, alice, size, "the cluster page")
 			before, err := chromedp.Run(alice, chromedp.Text(chromedp.CSS(`[data-testid="spec-resource-version"]`)))

@@ -235,7 +235,7 @@ func TestBrowserLiveJourney(t *testing.T) {
 				chromedp.Navigate(j.base+"/clusters"),
 				chromedp.WaitVisible(chromedp.CSS(badge+`.`+tc.before)),
 				chromedp.SetAttributeValue(chromedp.CSS(`body`), "data-not-reloaded", "yes"),
-				chromedp.SetAttributeValue(chromedp.CSS(badge), "data-drawn-at-load", "yes"),
+				mark(badge, "data-drawn-at-load"),
 			))
 
 			// Alice files the request in the form.

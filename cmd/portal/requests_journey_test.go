@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -242,4 +243,12 @@ func (j *requestsJourney) judge(tab context.Context, what string) {
 // and the page shifts, and then ticks nothing.
 func toggle(testid string) chromedp.Action[chromedp.Void] {
 	return chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid="` + testid + `"]').click()`)
+}
+
+// mark sets an attribute on the element the selector finds, in one step
+// inside the page: a live part can swap the element between finding it
+// and setting the attribute over the DevTools protocol ("Could not find
+// node with given id").
+func mark(selector, attr string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](`document.querySelector(` + strconv.Quote(selector) + `).setAttribute(` + strconv.Quote(attr) + `, "yes")`)
 }

@@ -82,7 +82,8 @@ migrate: build ## Apply migrations to PORTAL_DATABASE_URL (portal migrate up).
 	./bin/portal migrate up
 
 .PHONY: clean
-clean: ## Remove build output and the development database (.dev).
+clean: ## Remove build output and the development database (.dev, and its copy in /var/tmp when PostgreSQL's user could not enter the checkout).
+	@if [ -e .dev ]; then if [ -x bin/portal ]; then ./bin/portal dev -clean; else $(GO) run ./cmd/portal dev -clean; fi; fi
 	rm -rf bin .dev
 	find $(LIB) -type f ! -name .gitkeep -delete
 

@@ -19,7 +19,8 @@ import (
 )
 
 const devUsage = `Runs the whole portal on this machine with nothing to set up: a private
-PostgreSQL from the system's binaries (data kept under -data until make clean),
+PostgreSQL from the system's binaries (data kept under -data until make clean,
+or in /var/tmp/clusterdesk-… when the server's user cannot enter -data),
 migrations, and the portal at http://localhost:8080. Ctrl-C stops everything.
 Any PORTAL_* variable you export overrides the development default.`
 
@@ -27,8 +28,15 @@ func runDev(ctx context.Context, args []string, env lookupFunc, stdout, stderr i
 	fs := newFlagSet("dev [flags]", devUsage, stdout)
 	dataDir := fs.String("data", ".dev", "folder for the development database and state")
 	pgPort := fs.Int("pg-port", 54329, "port of the development PostgreSQL on 127.0.0.1")
+	clean := fs.Bool("clean", false, "remove the development database and state (-data, and the database kept outside it), then exit")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *clean {
+		if err := pglocal.Remove(filepath.Join(*dataDir, "postgres")); err != nil {
+			return err
+		}
+		return os.RemoveAll(*dataDir)
 	}
 	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
 		return err
@@ -38,9 +46,20 @@ func runDev(ctx context.Context, args []string, env lookupFunc, stdout, stderr i
 		return err
 	}
 	defer pgLog.Close()
-	fmt.Fprintf(stdout, "portal dev: starting PostgreSQL in %s (log: %s)\n", filepath.Join(*dataDir, "postgres"), pgLog.Name())
+	// As root the server runs as the postgres user, who may not enter the
+	// checkout (under /root, or made by mktemp -d): the database then lives
+	// in /var/tmp, said once, with .dev/postgres a link to it.
+	pgDir, err := pglocal.Locate(filepath.Join(*dataDir, "postgres"))
+	if err != nil {
+		return err
+	}
+	if pgDir.Linked {
+		fmt.Fprintf(stdout, "portal dev: PostgreSQL runs as a user who cannot enter %s, so the development database is kept in %s instead; %s links to it and `make clean` (portal dev -clean) removes it.\n",
+			pgDir.Blocked, pgDir.Dir, filepath.Join(*dataDir, "postgres"))
+	}
+	fmt.Fprintf(stdout, "portal dev: starting PostgreSQL in %s (log: %s)\n", pgDir.Dir, pgLog.Name())
 	pg, err := pglocal.Start(ctx, pglocal.Options{
-		DataDir: filepath.Join(*dataDir, "postgres"),
+		DataDir: pgDir.Dir,
 		Port:    *pgPort,
 		Durable: true,
 		Log:     pgLog,

@@ -195,7 +195,11 @@ func initCluster(ctx context.Context, opts Options, cred *syscall.Credential) er
 	if _, err := os.Stat(filepath.Join(opts.DataDir, "PG_VERSION")); err == nil {
 		return nil
 	}
-	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+	// Parents made here stay searchable: the server's user must pass them.
+	if err := os.MkdirAll(filepath.Dir(opts.DataDir), 0o755); err != nil {
+		return fmt.Errorf("pglocal: %w", err)
+	}
+	if err := os.Mkdir(opts.DataDir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("pglocal: %w", err)
 	}
 	if cred != nil {

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
+	"time"
 
 	"github.com/clusterdesk/clusterdesk/internal/config"
 	"github.com/clusterdesk/clusterdesk/internal/database"
@@ -14,6 +16,8 @@ const migrateUsage = `Applies or rolls back the database migrations embedded in 
   up      apply every pending migration (safe to run from several replicas at once)
   down    roll back the most recent migration
   status  list every migration and when it was applied
+  wait    return once the schema is at this binary's version (for an init
+          container that holds a new release until its migrations ran)
 Configuration: PORTAL_DATABASE_URL.`
 
 func runMigrate(ctx context.Context, args []string, env lookupFunc, stdout, stderr io.Writer) error {
@@ -23,7 +27,7 @@ func runMigrate(ctx context.Context, args []string, env lookupFunc, stdout, stde
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
-		return usageError{"migrate needs one of: up, down, status"}
+		return usageError{"migrate needs one of: up, down, status, wait"}
 	}
 	cfg, err := config.Load(env)
 	if err != nil {
@@ -61,7 +65,30 @@ func runMigrate(ctx context.Context, args []string, env lookupFunc, stdout, stde
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", s.Source.Version, s.State, applied, s.Source.Path)
 		}
 		return tw.Flush()
+	case "wait":
+		return waitForSchema(ctx, m, stdout)
 	default:
-		return usageError{fmt.Sprintf("migrate: unknown action %q; want up, down or status", fs.Arg(0))}
+		return usageError{fmt.Sprintf("migrate: unknown action %q; want up, down, status or wait", fs.Arg(0))}
+	}
+}
+
+// waitForSchema polls until the schema is current, saying once that it
+// waits; it returns the first error other than "behind", or ctx's.
+func waitForSchema(ctx context.Context, m *database.Migrator, stdout io.Writer) error {
+	said := false
+	for {
+		err := m.CheckCurrent(ctx)
+		if !errors.Is(err, database.ErrSchemaBehind) {
+			return err
+		}
+		if !said {
+			fmt.Fprintf(stdout, "portal: waiting for portal migrate up (%v)\n", err)
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
 	}
 }

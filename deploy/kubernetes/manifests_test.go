@@ -581,4 +581,3 @@ func firstSet[T any](values ...*T) *T {
 	}
 	return nil
 }
-

@@ -2,10 +2,12 @@ package kubernetes_test
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -384,6 +386,30 @@ func TestManifestsReferToEachOther(t *testing.T) {
 				require.Equal(t, "/healthz", c.LivenessProbe.HTTPGet.Path)
 				require.NotNil(t, c.ReadinessProbe)
 				require.Equal(t, "/readyz", c.ReadinessProbe.HTTPGet.Path)
+			})
+
+			t.Run("listen addresses", func(t *testing.T) {
+				// The ports the portal listens on (its settings) are the
+				// ports the pods declare.
+				require.Len(t, m.configMaps, 1)
+				settings := m.configMaps[0].Data
+				for _, tc := range []struct {
+					setting, port string
+					pods          []*appsv1.Deployment
+				}{
+					{"PORTAL_LISTEN_ADDR", "http", []*appsv1.Deployment{web}},
+					{"PORTAL_METRICS_ADDR", "metrics", []*appsv1.Deployment{web, worker}},
+				} {
+					_, port, err := net.SplitHostPort(settings[tc.setting])
+					require.NoError(t, err, tc.setting)
+					for _, d := range tc.pods {
+						require.True(t, hasPort(d.Spec.Template.Spec.Containers, intstr.FromString(tc.port)), "%s declares no port %s", d.Name, tc.port)
+						number, _ := strconv.Atoi(port)
+						require.True(t, hasPort(d.Spec.Template.Spec.Containers, intstr.FromInt32(int32(number))),
+							"%s=%s, but %s declares no port %s", tc.setting, settings[tc.setting], d.Name, port)
+					}
+				}
+				require.NotNil(t, worker.Spec.Template.Spec.Containers[0].LivenessProbe, "the worker is probed on its metrics listener")
 			})
 
 			t.Run("secrets and config maps", func(t *testing.T) {

@@ -48,13 +48,20 @@ func (h logHandler) Handle(ctx context.Context, r slog.Record) error {
 	if ctx == nil {
 		return h.next.Handle(ctx, r)
 	}
+	var ids [3]slog.Attr
+	n := 0
 	if id := RequestID(ctx); id != "" && !h.hasRequestID && !hasAttr(r, "request_id") {
-		r = r.Clone()
-		r.AddAttrs(slog.String("request_id", id))
+		ids[n] = slog.String("request_id", id)
+		n++
 	}
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() && sc.IsSampled() {
+		ids[n], ids[n+1] = slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String())
+		n += 2
+	}
+	if n > 0 {
+		// A record may be shared with other handlers: add to a copy.
 		r = r.Clone()
-		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+		r.AddAttrs(ids[:n]...)
 	}
 	return h.next.Handle(ctx, r)
 }

@@ -57,7 +57,8 @@ type Tracing struct {
 
 // Setup starts tracing when the process environment names an OTLP
 // endpoint, and returns an off Tracing otherwise (or when OTEL_SDK_DISABLED
-// is true, or OTEL_TRACES_EXPORTER is none). When on, it installs the
+// is true, or OTEL_TRACES_EXPORTER is none). It refuses a protocol other
+// than http/protobuf. When on, it installs the
 // tracer provider and the W3C trace-context propagator globally and sends
 // spans in batches over OTLP/HTTP; export errors are logged at warn level.
 // version becomes service.version.
@@ -70,6 +71,11 @@ func Setup(ctx context.Context, version string, logger *slog.Logger) (*Tracing, 
 		return &Tracing{why: "OTEL_SDK_DISABLED is true"}, nil
 	case strings.EqualFold(os.Getenv("OTEL_TRACES_EXPORTER"), "none"):
 		return &Tracing{why: "OTEL_TRACES_EXPORTER is none"}, nil
+	}
+	// The gRPC exporter would bring a second stack for the same spans;
+	// every collector serves OTLP/HTTP too (port 4318).
+	if protocol := firstSet("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"); protocol != "" && protocol != "http/protobuf" {
+		return nil, fmt.Errorf("telemetry: OTEL_EXPORTER_OTLP_PROTOCOL=%s: the portal sends traces over OTLP/HTTP only: use http/protobuf (a collector's port 4318)", protocol)
 	}
 	exporter, err := otlptracehttp.New(ctx)
 	if err != nil {

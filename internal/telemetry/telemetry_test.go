@@ -83,8 +83,14 @@ func TestSetupIsOffWithoutAnEndpoint(t *testing.T) {
 	require.Equal(t, "[enabled=false why=OTEL_EXPORTER_OTLP_ENDPOINT is not set]", tracing.LogValue().Resolve().String())
 	require.NoError(t, tracing.Shutdown(t.Context()))
 
-	// An endpoint with OTEL_SDK_DISABLED stays off too.
+	// A protocol the portal does not speak is refused, not ignored.
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1")
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+	_, err = telemetry.Setup(t.Context(), "test", slog.New(slog.DiscardHandler))
+	require.ErrorContains(t, err, "OTEL_EXPORTER_OTLP_PROTOCOL=grpc: the portal sends traces over OTLP/HTTP only")
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "")
+
+	// An endpoint with OTEL_SDK_DISABLED stays off too.
 	t.Setenv("OTEL_SDK_DISABLED", "true")
 	tracing, err = telemetry.Setup(t.Context(), "test", slog.New(slog.DiscardHandler))
 	require.NoError(t, err)

@@ -52,16 +52,20 @@ func Tracer() trace.Tracer { return otel.Tracer(InstrumentationName) }
 type Tracing struct {
 	provider *sdktrace.TracerProvider // nil when off
 	endpoint string                   // as configured, without credentials
+	service  string                   // service.name of the spans
 	why      string                   // why tracing is off
 }
 
 // Setup starts tracing when the process environment names an OTLP
 // endpoint, and returns an off Tracing otherwise (or when OTEL_SDK_DISABLED
 // is true, or OTEL_TRACES_EXPORTER is none). It refuses a protocol other
-// than http/protobuf. When on, it installs the
-// tracer provider and the W3C trace-context propagator globally and sends
-// spans in batches over OTLP/HTTP; export errors are logged at warn level.
-// version becomes service.version.
+// than http/protobuf. When on, it installs the tracer provider and the W3C
+// trace-context propagator globally and sends spans in batches over
+// OTLP/HTTP; export errors are logged at warn level. version becomes
+// service.version.
+//
+// Baggage is not propagated: what a client puts there would travel into
+// jobs' metadata and on to Cloud Manager.
 func Setup(ctx context.Context, version string, logger *slog.Logger) (*Tracing, error) {
 	endpoint := firstSet("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 	switch {
@@ -101,14 +105,16 @@ func Setup(ctx context.Context, version string, logger *slog.Logger) (*Tracing, 
 		sdktrace.WithBatcher(exporter),
 		sdktrace.WithResource(res),
 	)
+	service, _ := res.Set().Value("service.name")
 	t := &Tracing{
 		provider: provider,
 		endpoint: withoutCredentials(endpoint),
+		service:  service.AsString(),
 	}
 	otel.SetTracerProvider(provider)
-	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+	otel.SetTextMapPropagator(propagation.TraceContext{})
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-		logger.Warn("tracing: cannot export spans", "err", err)
+		logger.Warn("tracing: OpenTelemetry error (spans may be lost)", "err", err)
 	}))
 	return t, nil
 }
@@ -140,10 +146,6 @@ func (t *Tracing) LogValue() slog.Value {
 	if t.provider == nil {
 		return slog.GroupValue(slog.Bool("enabled", false), slog.String("why", t.why))
 	}
-	service := ServiceName
-	if v := os.Getenv("OTEL_SERVICE_NAME"); v != "" {
-		service = v
-	}
 	sampler := os.Getenv("OTEL_TRACES_SAMPLER")
 	if sampler == "" {
 		sampler = "parentbased_always_on"
@@ -151,7 +153,7 @@ func (t *Tracing) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.Bool("enabled", true),
 		slog.String("endpoint", t.endpoint),
-		slog.String("service_name", service),
+		slog.String("service_name", t.service),
 		slog.String("sampler", sampler),
 	)
 }

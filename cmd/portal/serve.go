@@ -60,6 +60,11 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 	if err := checkBehaviour(cfg); err != nil {
 		return err
 	}
+	stopTelemetry, err := startTelemetry(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer stopTelemetry()
 	// Read before anything connects: a bad file is a configuration mistake.
 	var presets []specform.Preset
 	if parts.web {
@@ -155,6 +160,7 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 		TrustedProxies: cfg.TrustedProxies,
 		// Per replica: each portal process counts on its own.
 		RateLimitPerMinute: cfg.RateLimitPerMinute,
+		SlowRequest:        cfg.SlowRequest,
 
 		Approvals: requests,
 		Inventory: syncer,

@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/clusterdesk/clusterdesk/internal/telemetry"
 )
 
 // newHTTPClient returns the HTTP client used for API and token calls.
@@ -27,7 +31,7 @@ func newHTTPClient(override *http.Client, timeout time.Duration, userAgent strin
 	if base == nil {
 		base = newTransport(timeout)
 	}
-	c.Transport = userAgentTransport{base: base, userAgent: userAgent}
+	c.Transport = userAgentTransport{base: tracedTransport(base), userAgent: userAgent}
 	if c.CheckRedirect == nil {
 		c.CheckRedirect = sameOriginRedirects
 	}
@@ -78,4 +82,39 @@ func (t userAgentTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	r := req.Clone(req.Context())
 	r.Header.Set("User-Agent", t.userAgent)
 	return t.base.RoundTrip(r)
+}
+
+// tracedTransport makes each request, token requests included, a client
+// span named "cloudapi METHOD /route" and sends the trace context along
+// (telemetry.ClientTransport); without tracing it costs a no-op span.
+func tracedTransport(base http.RoundTripper) http.RoundTripper {
+	return telemetry.ClientTransport(base, func(r *http.Request) string {
+		return "cloudapi " + r.Method + " " + routeOf(r.URL.Path)
+	})
+}
+
+// routeOf is path with its identifiers replaced by placeholders, so that
+// span names stay few: the segment after clusters, servers or history, and
+// any other holding a digit (a configured restart route's instance id).
+// A token request's path is "token".
+func routeOf(path string) string {
+	segments := strings.Split(strings.Trim(path, "/"), "/")
+	start := slices.Index(segments, "clusters")
+	if start < 0 {
+		return "token"
+	}
+	route := segments[start:]
+	for i := range route {
+		switch {
+		case i > 0 && route[i-1] == "clusters":
+			route[i] = "{clusterId}"
+		case i > 0 && route[i-1] == "servers":
+			route[i] = "{instanceId}"
+		case i > 0 && route[i-1] == "history":
+			route[i] = "{resourceVersion}"
+		case strings.ContainsAny(route[i], "0123456789"):
+			route[i] = "{id}"
+		}
+	}
+	return "/" + strings.Join(route, "/")
 }

@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/clusterdesk/clusterdesk/internal/telemetry"
 )
 
 // Config is the whole configuration of a portal process.
@@ -76,6 +78,10 @@ type Config struct {
 	JobRescueAfter      time.Duration `env:"PORTAL_JOB_RESCUE_AFTER" default:"5m" check:"positive" help:"How long a job may run before the worker takes its process for dead and runs it again. A change whose process died mid-call is first reconciled with the live cluster, so it is never sent twice."`
 	AuditVerifyInterval time.Duration `env:"PORTAL_AUDIT_VERIFY_INTERVAL" default:"1h" check:"positive" help:"How often the worker verifies the whole audit hash chain; a broken chain is logged at error level and shown on the audit page."`
 	AuditRetentionYears int           `env:"PORTAL_AUDIT_RETENTION_YEARS" default:"0" check:"nonnegative" help:"Years audit events are kept; older ones are pruned daily, leaving a verifiable anchor, and the pruning is itself audited. 0 keeps them forever."`
+
+	// Logs (tracing is set with the standard OTEL_* variables, read by
+	// internal/telemetry).
+	SlowRequest time.Duration `env:"PORTAL_SLOW_REQUEST" default:"1s" check:"nonnegative-duration" help:"A request that takes longer is logged at warn level with its route, status, duration and request id; 0 logs none. Event streams are never counted."`
 }
 
 // Secret is a string that never prints: fmt, slog and JSON see "[redacted]".
@@ -297,6 +303,10 @@ func check(f Field, raw string, set bool) error {
 		if d, _ := time.ParseDuration(raw); d <= 0 {
 			return fmt.Errorf("want a duration above zero, got %s", shown)
 		}
+	case "nonnegative-duration":
+		if d, _ := time.ParseDuration(raw); d < 0 {
+			return fmt.Errorf("want a duration of zero or more, got %s", shown)
+		}
 	case "between":
 		lo, hi, _ := strings.Cut(arg, " ")
 		n, _ := strconv.Atoi(raw)
@@ -354,15 +364,49 @@ func (c Config) CheckServe() error {
 	return nil
 }
 
-// Logger builds the process logger the configuration asks for.
+// Logger builds the process logger the configuration asks for. A line
+// logged with a request's or a job's context says which request and trace
+// it belongs to (telemetry.LogHandler).
 func (c Config) Logger(w interface{ Write([]byte) (int, error) }) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
 	if c.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return slog.New(telemetry.LogHandler(slog.NewTextHandler(w, opts)))
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(telemetry.LogHandler(slog.NewJSONHandler(w, opts)))
+}
+
+// LogValue is every effective setting, named by its variable, for the
+// line printed at start: a secret shows "[redacted]" when set and "" when
+// not, never its value; lists are comma-separated.
+func (c Config) LogValue() slog.Value {
+	v := reflect.ValueOf(c)
+	fields := Fields()
+	attrs := make([]slog.Attr, 0, len(fields))
+	for _, f := range fields {
+		attrs = append(attrs, slog.String(f.Env, settingText(v.FieldByIndex(f.index).Interface())))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+func settingText(value any) string {
+	switch x := value.(type) {
+	case Secret:
+		return x.String()
+	case []string:
+		return strings.Join(x, ",")
+	case []netip.Prefix:
+		texts := make([]string, len(x))
+		for i, p := range x {
+			texts[i] = p.String()
+		}
+		return strings.Join(texts, ",")
+	case time.Duration:
+		return x.String()
+	default:
+		return fmt.Sprint(x)
+	}
 }
 
 // Secure reports whether the portal is served over https.

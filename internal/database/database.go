@@ -18,6 +18,7 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
+	"github.com/clusterdesk/clusterdesk/internal/telemetry"
 	"github.com/clusterdesk/clusterdesk/migrations"
 )
 
@@ -32,6 +33,8 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = "clusterdesk"
 	cfg.MaxConnIdleTime = 5 * time.Minute
+	// A span per statement within traced work (off: a no-op).
+	telemetry.TraceQueries(cfg.ConnConfig)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)

@@ -91,7 +91,7 @@ func (s *Server) auditBroken(ctx context.Context) *templates.AuditBroken {
 	v, err := audit.LatestVerification(ctx, s.deps.DB)
 	if err != nil {
 		if !errors.Is(err, audit.ErrNotFound) {
-			s.logger.Error("audit: read the latest verification", "err", err)
+			s.logger.ErrorContext(ctx, "audit: read the latest verification", "err", err)
 		}
 		return nil
 	}

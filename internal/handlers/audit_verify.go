@@ -48,7 +48,7 @@ func (s *Server) auditVerifyRun(c echo.Context) error {
 		return err
 	}
 	if !r.OK {
-		s.logger.Error("audit log chain is BROKEN", "broken_seq", r.BrokenSeq, "problem", r.Problem, "request_id", RequestID(c))
+		s.logger.ErrorContext(c.Request().Context(), "audit log chain is BROKEN", "broken_seq", r.BrokenSeq, "problem", r.Problem, "request_id", RequestID(c))
 	}
 	return c.Redirect(http.StatusSeeOther, "/audit/verify")
 }

@@ -84,7 +84,7 @@ const signInRetryAfter = "5"
 // reached: a page that says so (503, Retry-After), the reason in the log.
 // Signed-in people are not affected; only new sign-ins wait.
 func (s *Server) signInUnavailable(c echo.Context, err error) error {
-	s.logger.Warn("sign-in unavailable", "request_id", RequestID(c), "err", err)
+	s.logger.WarnContext(c.Request().Context(), "sign-in unavailable", "request_id", RequestID(c), "err", err)
 	c.Response().Header().Set("Retry-After", signInRetryAfter)
 	view := templates.ErrorView{
 		Status:  http.StatusServiceUnavailable,

@@ -239,7 +239,7 @@ func (s *Server) recordEvent(c echo.Context, e auth.Event) {
 		s.deps.Auth.Record(req.Context(), e)
 		return
 	}
-	s.logger.Warn("security event", "event", string(e.Kind), "request_id", e.RequestID, "remote_ip", e.IP, "reason", e.Reason)
+	s.logger.WarnContext(c.Request().Context(), "security event", "event", string(e.Kind), "request_id", e.RequestID, "remote_ip", e.IP, "reason", e.Reason)
 }
 
 // pageUser is the signed-in person as the layout shows them, or nil.

@@ -89,7 +89,7 @@ var statusMessages = map[int][2]string{
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		if !errors.Is(err, errPanic) {
-			s.logger.Warn("error after response started", "request_id", RequestID(c), "err", err)
+			s.logger.WarnContext(c.Request().Context(), "error after response started", "request_id", RequestID(c), "err", err)
 		}
 		return
 	}
@@ -99,7 +99,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		c.Response().Header().Set("Retry-After", databaseRetryAfter)
 	}
 	if view.Status >= 500 && !errors.Is(err, errPanic) {
-		s.logger.Error("request failed", "request_id", RequestID(c), "status", view.Status, "err", err)
+		s.logger.ErrorContext(c.Request().Context(), "request failed", "request_id", RequestID(c), "status", view.Status, "err", err)
 	}
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(view.Status)
@@ -114,7 +114,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	page := s.page(c, view.Heading)
 	view.Links = errorLinks(c, page)
 	if err := s.render(c, view.Status, templates.ErrorPage(page, view)); err != nil {
-		s.logger.Error("render error page", "request_id", RequestID(c), "err", err)
+		s.logger.ErrorContext(c.Request().Context(), "render error page", "request_id", RequestID(c), "err", err)
 		_ = c.String(view.Status, view.Message)
 	}
 }

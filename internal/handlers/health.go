@@ -32,7 +32,7 @@ func (s *Server) readyz(c echo.Context) error {
 	var missing []string
 	dbErr := s.deps.Ready(ctx)
 	if dbErr != nil {
-		s.logger.Warn("not ready", "err", dbErr)
+		s.logger.WarnContext(c.Request().Context(), "not ready", "err", dbErr)
 		missing = append(missing, readinessReason(dbErr))
 	}
 	if s.deps.Auth != nil && s.deps.Auth.ProviderStatus() != nil {

@@ -187,7 +187,7 @@ func (s *Server) replacingDryRun(c echo.Context, in approvals.NewRequest) approv
 	vs, err := approvals.DryRun(ctx, s.deps.Cloud, approvals.Proposal{Kind: in.Kind, ClusterUID: in.ClusterUID,
 		Base: rev.BaseSpec, Proposed: rev.ProposedSpec, HardUpdate: rev.Payload.HardUpdate})
 	if err != nil {
-		s.logger.Warn("dry run of a replacing request failed; filed unchecked", "request_id", RequestID(c), "kind", in.Kind, "err", err)
+		s.logger.WarnContext(c.Request().Context(), "dry run of a replacing request failed; filed unchecked", "request_id", RequestID(c), "kind", in.Kind, "err", err)
 		return nil
 	}
 	return vs

@@ -71,7 +71,7 @@ func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) (err error) {
 		defer func() {
 			if r := recover(); r != nil {
-				s.logger.Error("panic while handling request",
+				s.logger.ErrorContext(c.Request().Context(), "panic while handling request",
 					"request_id", RequestID(c), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 				err = fmt.Errorf("%w: %v", errPanic, r)
 			}

@@ -124,7 +124,7 @@ var errTooManyChanges = errors.New("handlers: too many changes")
 // central error handler, with the wait in the message and in Retry-After.
 func (s *Server) tooManyChanges(c echo.Context, u auth.User, wait time.Duration) error {
 	secs := retryAfterSeconds(wait)
-	s.logger.Warn("rate limited", "request_id", RequestID(c), "user_id", u.ID, "username", u.Username,
+	s.logger.WarnContext(c.Request().Context(), "rate limited", "request_id", RequestID(c), "user_id", u.ID, "username", u.Username,
 		"method", c.Request().Method, "path", c.Request().URL.Path, "retry_after_s", secs)
 	c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
 	return say(errTooManyChanges, tooManyChangesMessage(secs))

@@ -188,7 +188,7 @@ func (s *Server) refreshedCluster(c echo.Context, uid string) (inventory.Cluster
 		if err == nil || errors.Is(err, inventory.ErrNotFound) {
 			return cl, err
 		}
-		s.logger.Warn("refresh before filing a request failed; using the inventory", "request_id", RequestID(c), "cluster", uid, "err", err)
+		s.logger.WarnContext(c.Request().Context(), "refresh before filing a request failed; using the inventory", "request_id", RequestID(c), "cluster", uid, "err", err)
 	}
 	return inventory.ClusterGet(ctx, s.deps.DB, uid)
 }

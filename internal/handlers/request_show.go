@@ -96,7 +96,7 @@ func (s *Server) renderRequest(c echo.Context, status int, form templates.Reques
 			live, err := s.deps.Inventory.Refresh(ctx, r.ClusterUID)
 			switch {
 			case err != nil:
-				s.logger.Warn("re-read cluster for approval", "request_id", RequestID(c), "cluster", r.ClusterUID, "err", err)
+				s.logger.WarnContext(c.Request().Context(), "re-read cluster for approval", "request_id", RequestID(c), "cluster", r.ClusterUID, "err", err)
 				v.CanApprove = false
 				v.Live = "Cloud Manager could not be reached to re-read the cluster, so it cannot be approved now. Reload the page to try again."
 			case live.ResourceVersion != r.Revision.BaseResourceVersion:

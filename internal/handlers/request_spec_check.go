@@ -50,7 +50,7 @@ func (s *Server) checkSpec(c echo.Context, p approvals.Proposal, parse specform.
 		defer cancel()
 		var err error
 		if vs, err = approvals.Check(ctx, s.deps.Cloud, p); err != nil {
-			s.logger.Warn("dry run of a spec form failed; local rules only", "request_id", RequestID(c), "kind", p.Kind, "err", err)
+			s.logger.WarnContext(c.Request().Context(), "dry run of a spec form failed; local rules only", "request_id", RequestID(c), "kind", p.Kind, "err", err)
 			check.API, check.APIDown = specAPIUnreached, true
 			if apiErr, ok := errors.AsType[*cloudapi.APIError](err); ok && apiErr.StatusCode == http.StatusConflict {
 				check.API = specAPIBusy
@@ -222,7 +222,7 @@ func (s *Server) requestSpecCheck(c echo.Context, r approvals.Request, v *templa
 	var said string
 	switch {
 	case err != nil:
-		s.logger.Warn("dry run for an approver failed", "request_id", RequestID(c), "change_request", r.ID, "err", err)
+		s.logger.WarnContext(c.Request().Context(), "dry run for an approver failed", "request_id", RequestID(c), "change_request", r.ID, "err", err)
 		said = "Cloud Manager could not be asked to check this change just now (a dry run); approve only if you are sure."
 	case len(vs) > 0:
 		v.CanApprove = false

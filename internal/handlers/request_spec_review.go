@@ -87,7 +87,7 @@ func (s *Server) specCheckName(c echo.Context, t specTarget, name string, check 
 	if taken, ok := errors.AsType[*approvals.NameTakenError](err); ok {
 		specNameTaken(check, taken)
 	} else if err != nil {
-		s.logger.Warn("checking a new cluster's name failed", "request_id", RequestID(c), "err", err)
+		s.logger.WarnContext(c.Request().Context(), "checking a new cluster's name failed", "request_id", RequestID(c), "err", err)
 	}
 }
 

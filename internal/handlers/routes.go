@@ -10,7 +10,7 @@ import (
 // that guards a group is visible here.
 func (s *Server) routes() {
 	e := s.echo
-	e.Use(s.requestID, s.logRequests, s.recoverPanic, s.securityHeaders)
+	e.Use(s.requestID, s.traceRequests, s.logSlowRequests, s.logRequests, s.recoverPanic, s.securityHeaders)
 
 	var (
 		// Anyone: load balancers, static files, the sign-in flow.

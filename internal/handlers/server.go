@@ -75,6 +75,9 @@ type Deps struct {
 	RateLimitPerMinute int
 	// Now is the clock of the rate limit; nil is time.Now.
 	Now func() time.Time
+	// SlowRequest: a request that takes longer is logged at warn level
+	// (tracing.go); zero or less logs none.
+	SlowRequest time.Duration
 }
 
 // Server is the portal's HTTP handler.

@@ -160,7 +160,7 @@ func Resender(pool *pgxpool.Pool) (execution.ResendFunc, error) {
 // FetchCooldown, which for an inserting client is the window in which it
 // sends no second insert notification for a queue.
 func insertOnly(pool *pgxpool.Pool) (*jobs, error) {
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{FetchCooldown: FetchCooldown})
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{FetchCooldown: FetchCooldown, Middleware: middleware()})
 	if err != nil {
 		return nil, err
 	}

@@ -123,6 +123,7 @@ func New(pool *pgxpool.Pool, logger *slog.Logger, opts Options) (*Worker, error)
 		FetchPollInterval:    opts.FetchPollInterval,
 		RescueStuckJobsAfter: opts.RescueAfter,
 		JobTimeout:           jobTimeout(opts.RescueAfter),
+		Middleware:           middleware(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)

@@ -51,7 +51,10 @@ type Options struct {
 	InventorySyncInterval time.Duration
 	// Execution, when set, executes approved change requests: register
 	// Worker.OnApproved as approvals.Config.OnApproved. See execution.go.
-	Execution *execution.Options
+	// Its API also sends the pending requests' dry runs every
+	// DryRunInterval (zero: 5 s), see dry_run.go.
+	Execution      *execution.Options
+	DryRunInterval time.Duration
 	// FetchCooldown and FetchPollInterval tune how soon a new job is picked
 	// up; zero means FetchCooldown (10 ms) and River's 1 s poll.
 	// FetchPollInterval may not be shorter than FetchCooldown.
@@ -112,6 +115,7 @@ func New(pool *pgxpool.Pool, logger *slog.Logger, opts Options) (*Worker, error)
 		}
 		river.AddWorker(workers, &submitWorker{executor: executor})
 		river.AddWorker(workers, &trackWorker{executor: executor})
+		periodic = addDryRunJobs(workers, periodic, pool, logger, opts.Execution.API, opts.DryRunInterval)
 	}
 
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{

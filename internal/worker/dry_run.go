@@ -38,7 +38,9 @@ type requestDryRunsWorker struct {
 }
 
 // Timeout bounds one run (each dry run has the client's own timeouts).
-func (w *requestDryRunsWorker) Timeout(*river.Job[RequestDryRunsArgs]) time.Duration { return w.timeout }
+func (w *requestDryRunsWorker) Timeout(*river.Job[RequestDryRunsArgs]) time.Duration {
+	return w.timeout
+}
 
 // Work runs the dry runs that are due. One that cannot be run is stored
 // as such (approvals.RunDryRun) and tried again later; only the

@@ -1,0 +1,81 @@
+package worker
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/clusterdesk/clusterdesk/internal/approvals"
+	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
+	"github.com/clusterdesk/clusterdesk/internal/inventory"
+)
+
+// dryRunCalls counts the dry runs the simulator received for op.
+func (f *subFixture) dryRunCalls(op cloudapi.Operation) int {
+	n := 0
+	for _, c := range f.sim.Calls() {
+		if c.Operation == op && !c.Mutated {
+			n++
+		}
+	}
+	return n
+}
+
+func TestTheWorkerDryRunsANewRevisionOnceInTheBackground(t *testing.T) {
+	t.Parallel()
+	f := setupSubmission(t)
+	ctx := context.Background()
+	r := f.scaleUp(t, f.staging)
+	due, err := approvals.DryRunsDue(ctx, f.pool, 10)
+	require.NoError(t, err)
+	require.Equal(t, []int64{r.ID}, due)
+	f.sim.ResetCalls()
+
+	f.start(t) // the dry-run job runs at start
+	var d approvals.DryRunResult
+	require.Eventually(t, func() bool {
+		d, err = approvals.DryRunGet(ctx, f.pool, r.ID, r.Revision.Number)
+		return err == nil
+	}, 10*time.Second, 10*time.Millisecond)
+	require.Empty(t, d.Error)
+	require.Empty(t, d.Violations, "the simulator accepts the change")
+	cl, err := inventory.ClusterGet(ctx, f.pool, f.staging)
+	require.NoError(t, err)
+	require.Equal(t, cl.ResourceVersion, d.ResourceVersion, "run against the cluster's version")
+	require.Equal(t, 1, f.dryRunCalls(cloudapi.OpUpdateCluster))
+	require.Zero(t, f.mutations(cloudapi.OpUpdateCluster, f.staging), "a dry run changes nothing")
+
+	due, err = approvals.DryRunsDue(ctx, f.pool, 10)
+	require.NoError(t, err)
+	require.Empty(t, due, "not due again while nothing moved")
+}
+
+func TestAFailedDryRunIsStoredAndDueAgainLater(t *testing.T) {
+	t.Parallel()
+	f := setupSubmission(t)
+	ctx := context.Background()
+	r := f.scaleUp(t, f.staging)
+	unreachable, err := cloudapi.New(cloudapi.Config{BaseURL: "http://127.0.0.1:1/api/v1", TokenURL: f.tokenURL,
+		ClientID: "clusterdesk", ClientSecret: "clusterdesk-sim-secret", Retry: cloudapi.RetryPolicy{MaxAttempts: 1}})
+	require.NoError(t, err)
+	d, err := approvals.RunDryRun(ctx, f.pool, unreachable, r.ID)
+	require.NoError(t, err, "the failure is stored, not returned")
+	require.NotEmpty(t, d.Error)
+	due, err := approvals.DryRunsDue(ctx, f.pool, 10)
+	require.NoError(t, err)
+	require.Empty(t, due, "not before DryRunRetryAfter")
+
+	_, err = f.pool.Exec(ctx, `UPDATE request_dry_runs SET checked_at = checked_at - $1::interval`, approvals.DryRunRetryAfter)
+	require.NoError(t, err)
+	due, err = approvals.DryRunsDue(ctx, f.pool, 10)
+	require.NoError(t, err)
+	require.Equal(t, []int64{r.ID}, due)
+	d, err = approvals.RunDryRun(ctx, f.pool, f.client, r.ID)
+	require.NoError(t, err)
+	require.Empty(t, d.Error)
+	stored, err := approvals.DryRunGet(ctx, f.pool, r.ID, r.Revision.Number)
+	require.NoError(t, err)
+	require.Empty(t, stored.Error, "the later answer replaces the failure")
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"html"
 	"net/http"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -48,7 +50,7 @@ func TestPageViewsMakeNoCloudManagerCall(t *testing.T) {
 		{"requests", "/requests", alice, requestPath(r.ID)},
 		{"audit", "/audit", erin, "Alice Anderson filed the request."},
 		{"request as requester", requestPath(r.ID), alice, "four eyes"},
-		{"request as approver", requestPath(r.ID), bob, "Checked less than a minute ago against version 1: Cloud Manager's dry run accepts this change."},
+		{"request as approver", requestPath(r.ID), bob, "Cloud Manager's dry run accepts this change."},
 	} {
 		f.sim.ResetCalls()
 		page := p.who.get(p.path)
@@ -56,6 +58,13 @@ func TestPageViewsMakeNoCloudManagerCall(t *testing.T) {
 		require.Contains(t, html.UnescapeString(page.body), p.want, p.name)
 		require.Empty(t, f.sim.Calls(), "%s: a page view calls Cloud Manager", p.name)
 	}
+
+	// The approver reads how fresh the stored copies are.
+	page := bob.get(requestPath(r.ID))
+	freshness := regexp.MustCompile(`(?s)<p data-testid="request-freshness">(.*?)</p>`).FindStringSubmatch(page.body)
+	require.NotNil(t, freshness, page.body)
+	text := strings.Join(strings.Fields(regexp.MustCompile(`<[^>]*>`).ReplaceAllString(freshness[1], " ")), " ")
+	require.Regexp(t, `^Cluster last synced from Cloud Manager \S+ \S+ UTC \. Dry run checked \S+ \S+ UTC against version 1\.$`, text)
 }
 
 // The approver's request page sends the same statements whether the

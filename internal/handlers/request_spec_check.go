@@ -216,9 +216,11 @@ func (m specFormMessage) Error() string { return string(m) }
 // the cluster moved since r's base, the page says r must be rebased and
 // offers no approval.
 func (s *Server) requestFreshness(ctx context.Context, r approvals.Request, v *templates.RequestShowView) error {
-	now := time.Now()
 	if r.Revision.HasBase && s.deps.Inventory != nil {
 		cl, err := inventory.ClusterGet(ctx, s.deps.DB, r.ClusterUID)
+		if err == nil {
+			v.Freshness = &templates.RequestFreshnessView{SyncedAt: timeText(cl.SyncedAt)}
+		}
 		switch {
 		case errors.Is(err, inventory.ErrNotFound):
 			v.CanApprove = false
@@ -233,15 +235,16 @@ func (s *Server) requestFreshness(ctx context.Context, r approvals.Request, v *t
 			v.Live = fmt.Sprintf("The cluster changed since this request was made (version %d, the request is based on %d), so it cannot be approved: the requester must rebase it.",
 				cl.ResourceVersion, r.Revision.BaseResourceVersion)
 		default:
-			v.Live = fmt.Sprintf("The cluster, as synced from Cloud Manager %s, is at version %d: it has not changed since this request was made.",
-				agoText(now.Sub(cl.SyncedAt)), cl.ResourceVersion)
+			v.Live = fmt.Sprintf("The cluster is at version %d, as last synced from Cloud Manager: it has not changed since this request was made.",
+				cl.ResourceVersion)
 		}
 	}
 	return s.requestSpecCheck(ctx, r, v)
 }
 
 // requestSpecCheck says in v.Live what Cloud Manager's dry run of r's
-// current revision answered, as stored, and how fresh that is. Problems
+// current revision answered, as stored, and in v.Freshness when it ran
+// and against which version of the cluster. Problems
 // the API found stop the approval (a rejection stays possible); when the
 // dry run has not run yet or could not be run the page says so and leaves
 // the decision to the approver. Kinds without a spec (delete, restart)
@@ -254,13 +257,18 @@ func (s *Server) requestSpecCheck(ctx context.Context, r approvals.Request, v *t
 	if err != nil && !errors.Is(err, approvals.ErrNoDryRun) {
 		return err
 	}
+	if err == nil {
+		if v.Freshness == nil {
+			v.Freshness = &templates.RequestFreshnessView{}
+		}
+		v.Freshness.CheckedAt, v.Freshness.CheckedVersion = timeText(d.CheckedAt), d.ResourceVersion
+	}
 	var said string
 	switch {
 	case err != nil:
 		said = "Cloud Manager has not checked this change yet (a dry run runs in the background; reload in a moment); approve only if you are sure."
 	case d.Error != "":
-		said = fmt.Sprintf("Cloud Manager could not be asked to check this change (a dry run, tried %s; it is tried again shortly); approve only if you are sure.",
-			agoText(time.Since(d.CheckedAt)))
+		said = "Cloud Manager could not be asked to check this change (a dry run; it is tried again shortly); approve only if you are sure."
 	case len(d.Violations) > 0:
 		v.CanApprove = false
 		if _, needed := d.Violations.HardUpdateNeeded(); needed {
@@ -271,7 +279,7 @@ func (s *Server) requestSpecCheck(ctx context.Context, r approvals.Request, v *t
 		for i, p := range d.Violations {
 			texts[i] = specTopText(p)
 		}
-		said = dryRunWhen(d) + "Cloud Manager would refuse this change (dry run), so it cannot be approved: " + strings.Join(texts, "; ") + ". "
+		said = "Cloud Manager would refuse this change (dry run), so it cannot be approved: " + strings.Join(texts, "; ") + ". "
 		switch {
 		case r.Kind.SpecForm():
 			said += "The requester must edit it."
@@ -279,37 +287,10 @@ func (s *Server) requestSpecCheck(ctx context.Context, r approvals.Request, v *t
 			said += "The requester must cancel it and file a new request."
 		}
 	case r.Revision.Payload.HardUpdate:
-		said = dryRunWhen(d) + "Cloud Manager's dry run accepts this change. It is sent as a hard update (force=true), as the requester chose."
+		said = "Cloud Manager's dry run accepts this change. It is sent as a hard update (force=true), as the requester chose."
 	default:
-		said = dryRunWhen(d) + "Cloud Manager's dry run accepts this change."
+		said = "Cloud Manager's dry run accepts this change."
 	}
 	v.Live = strings.TrimSpace(v.Live + " " + said)
 	return nil
-}
-
-// dryRunWhen says when a stored dry run ran and against which version.
-func dryRunWhen(d approvals.DryRunResult) string {
-	if d.ResourceVersion == 0 {
-		return "Checked " + agoText(time.Since(d.CheckedAt)) + ": "
-	}
-	return fmt.Sprintf("Checked %s against version %d: ", agoText(time.Since(d.CheckedAt)), d.ResourceVersion)
-}
-
-// agoText says how long ago something happened that took d, in words.
-func agoText(d time.Duration) string {
-	plural := func(n int, unit string) string {
-		if n == 1 {
-			return "1 " + unit + " ago"
-		}
-		return fmt.Sprintf("%d %ss ago", n, unit)
-	}
-	switch {
-	case d < time.Minute:
-		return "less than a minute ago"
-	case d < time.Hour:
-		return plural(int(d/time.Minute), "minute")
-	case d < 48*time.Hour:
-		return plural(int(d/time.Hour), "hour")
-	}
-	return plural(int(d/(24*time.Hour)), "day")
 }

@@ -464,7 +464,8 @@ func TestSpecCheckForApprovers(t *testing.T) {
 
 	v := check(f.server)
 	require.True(t, v.CanApprove)
-	require.Equal(t, "Checked less than a minute ago: Cloud Manager's dry run accepts this change.", v.Live)
+	require.Equal(t, "Cloud Manager's dry run accepts this change.", v.Live)
+	require.NotEmpty(t, v.Freshness.CheckedAt.At, "when it ran")
 
 	// The API's rules changed since filing: it refuses the proposal now.
 	_, err := f.pool.Exec(t.Context(), `UPDATE request_revisions SET proposed_spec = jsonb_set(proposed_spec, '{deepStorage,path}', '"bucket/x"') WHERE request_id = $1`, r.ID)
@@ -495,7 +496,8 @@ func TestSpecCheckOnTheRequestPage(t *testing.T) {
 	f.sim.ResetCalls()
 	page = bob.get(requestPath(r.ID))
 	require.Equal(t, http.StatusOK, page.status)
-	require.Contains(t, html.UnescapeString(page.body), "Checked less than a minute ago: Cloud Manager's dry run accepts this change.")
+	require.Contains(t, html.UnescapeString(page.body), "Cloud Manager's dry run accepts this change.")
+	require.Contains(t, page.body, `data-testid="request-freshness"`)
 	require.Contains(t, page.body, `data-testid="approve-button"`)
 	require.Empty(t, f.sim.Calls(), "the page reads the stored dry run")
 

@@ -27,8 +27,8 @@ const (
 	specAPIChecked   = "Checked by Cloud Manager (a dry run: nothing was changed)."
 	specAPINotAsked  = "Cloud Manager was not asked yet: first fix what could not be read."
 	specAPIOff       = "The portal is not connected to Cloud Manager, so only the portal's own rules were checked. You can still file the request."
-	specAPIBusy      = "Cloud Manager cannot check a change of this cluster while it is busy (an update is under way), so only the portal's own rules were checked. You can still file the request; it is checked again when an approver opens it."
-	specAPIUnreached = "Cloud Manager could not be asked just now, so only the portal's own rules were checked. You can still file the request; it is checked again when an approver opens it."
+	specAPIBusy      = "Cloud Manager cannot check a change of this cluster while it is busy (an update is under way), so only the portal's own rules were checked. You can still file the request; Cloud Manager checks it again in the background before approvers decide."
+	specAPIUnreached = "Cloud Manager could not be asked just now, so only the portal's own rules were checked. You can still file the request; Cloud Manager checks it again in the background before approvers decide."
 )
 
 // checkSpec validates a proposal for a form: what could not be read

@@ -339,8 +339,8 @@ const clustersMarkUnreadableSQL = `
 	up AS (
 		UPDATE clusters c SET unreadable = l.reason, changed_at = now(),
 			synced_at = CASE WHEN c.unreadable = '' AND c.deleted_at IS NULL
-				THEN greatest(c.synced_at, s.synced_at) ELSE c.synced_at END
-		FROM l, inventory_state s
+				THEN greatest(c.synced_at, (SELECT synced_at FROM inventory_state)) ELSE c.synced_at END
+		FROM l
 		WHERE c.uid = l.uid AND c.unreadable <> l.reason
 		RETURNING c.uid, c.name, c.state, c.resource_version
 	)
@@ -581,9 +581,11 @@ const versionInsertSQL = `
 
 // markDeletedSet is the SET list of marking a cluster deleted: its synced
 // time stays when it was last seen (the last complete run, if it was
-// readable then).
+// readable then). The run's time is a scalar subquery, not a join: a join
+// with the one-row table misleads the planner's estimates (and JIT).
 const markDeletedSet = `deleted_at = now(), changed_at = now(),
-	synced_at = CASE WHEN c.unreadable = '' THEN greatest(c.synced_at, s.synced_at) ELSE c.synced_at END`
+	synced_at = CASE WHEN c.unreadable = ''
+		THEN greatest(c.synced_at, (SELECT synced_at FROM inventory_state)) ELSE c.synced_at END`
 
 // clustersMarkMissing marks deleted every existing cluster whose uid is
 // not in present, in one statement.
@@ -594,7 +596,7 @@ func clustersMarkMissing(ctx context.Context, tx pgx.Tx, present []string) ([]Ch
 			EXCEPT SELECT unnest($1::text[])
 		)
 		UPDATE clusters c SET `+markDeletedSet+`
-		FROM gone, inventory_state s WHERE c.uid = gone.uid
+		FROM gone WHERE c.uid = gone.uid
 		RETURNING c.uid, c.name, c.state, c.resource_version`, present)
 	if err != nil {
 		return nil, fmt.Errorf("mark missing clusters: %w", err)
@@ -607,7 +609,7 @@ func clustersMarkMissing(ctx context.Context, tx pgx.Tx, present []string) ([]Ch
 func clusterMarkDeleted(ctx context.Context, tx pgx.Tx, uid string) ([]Change, error) {
 	rows, err := tx.Query(ctx, `
 		UPDATE clusters c SET `+markDeletedSet+`
-		FROM inventory_state s WHERE c.uid = $1 AND c.deleted_at IS NULL
+		WHERE c.uid = $1 AND c.deleted_at IS NULL
 		RETURNING c.uid, c.name, c.state, c.resource_version`, uid)
 	if err != nil {
 		return nil, fmt.Errorf("mark cluster %s deleted: %w", uid, err)

@@ -136,3 +136,14 @@ func RunDryRun(ctx context.Context, db Querier, api DryRunner, id int64) (DryRun
 	d.Violations = vs
 	return d, nil
 }
+
+// revised runs the OnRevision hook for r's new revision.
+func (s *Service) revised(ctx context.Context, tx pgx.Tx, r Request) error {
+	if s.onRevision == nil {
+		return nil
+	}
+	if err := s.onRevision(ctx, tx, r); err != nil {
+		return fmt.Errorf("on revision: %w", err)
+	}
+	return nil
+}

@@ -2,9 +2,12 @@ package worker
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
@@ -12,7 +15,8 @@ import (
 )
 
 // DefaultDryRunInterval is how often pending requests are looked at for a
-// dry run that is due, when Options.DryRunInterval is zero.
+// dry run that is due (a cluster that moved, a failed run, a revision
+// whose own job was lost), when Options.DryRunInterval is zero.
 const DefaultDryRunInterval = 5 * time.Second
 
 // dryRunsPerRun bounds the dry runs one job sends; the next run takes the
@@ -28,6 +32,81 @@ type RequestDryRunsArgs struct{}
 
 // Kind names the job in River's tables.
 func (RequestDryRunsArgs) Kind() string { return "request_dry_runs" }
+
+// RequestDryRunArgs sends the dry run of one revision right after it was
+// filed, edited or rebased (Worker.OnRevision inserts it in that
+// transaction), unless the revision was superseded or checked meanwhile.
+type RequestDryRunArgs struct {
+	RequestID int64 `json:"request_id"`
+	Revision  int   `json:"revision"`
+}
+
+// Kind names the job in River's tables.
+func (RequestDryRunArgs) Kind() string { return "request_dry_run" }
+
+// InsertOpts: a dry run that keeps failing is left to the periodic
+// RequestDryRunsArgs, which tries again after approvals.DryRunRetryAfter.
+func (RequestDryRunArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+type requestDryRunWorker struct {
+	river.WorkerDefaults[RequestDryRunArgs]
+	pool   *pgxpool.Pool
+	api    approvals.DryRunner
+	logger *slog.Logger
+}
+
+// Work runs the revision's dry run when it is still the pending
+// request's current revision and has none yet.
+func (w *requestDryRunWorker) Work(ctx context.Context, job *river.Job[RequestDryRunArgs]) error {
+	r, err := approvals.Get(ctx, w.pool, job.Args.RequestID)
+	if errors.Is(err, approvals.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if r.State != approvals.StatePending || r.Revision.Number != job.Args.Revision {
+		return nil // superseded: the next revision has a job of its own
+	}
+	if _, err := approvals.DryRunGet(ctx, w.pool, r.ID, r.Revision.Number); !errors.Is(err, approvals.ErrNoDryRun) {
+		return err // checked already (nil), or the database's error
+	}
+	d, err := approvals.RunDryRun(ctx, w.pool, w.api, r.ID)
+	if err == nil && d.Error != "" {
+		w.logger.WarnContext(ctx, "worker: a request's dry run could not be run; tried again later",
+			"change_request", r.ID, "revision", d.Revision, "err", d.Error)
+	}
+	return err
+}
+
+// OnRevision is the approvals.Config.OnRevision hook: in the transaction
+// that stores a new revision it inserts the revision's dry run. Errors
+// when the worker has no API to send dry runs with (Options.Execution;
+// a process that files requests but runs no jobs uses RevisionEnqueuer).
+func (w *Worker) OnRevision(ctx context.Context, tx pgx.Tx, r approvals.Request) error {
+	if w.executor == nil {
+		return errors.New("worker: execution is not configured (Options.Execution)")
+	}
+	return w.jobs.DryRun(ctx, tx, r)
+}
+
+// RevisionEnqueuer returns the approvals.Config.OnRevision hook for a
+// process that files requests but runs no jobs (see Enqueuer).
+func RevisionEnqueuer(pool *pgxpool.Pool) (func(ctx context.Context, tx pgx.Tx, r approvals.Request) error, error) {
+	j, err := insertOnly(pool)
+	if err != nil {
+		return nil, fmt.Errorf("worker: revision enqueuer: %w", err)
+	}
+	return j.DryRun, nil
+}
+
+// DryRun inserts the dry run of r's current revision.
+func (j *jobs) DryRun(ctx context.Context, tx pgx.Tx, r approvals.Request) error {
+	_, err := j.client.InsertTx(ctx, tx, RequestDryRunArgs{RequestID: r.ID, Revision: r.Revision.Number}, nil)
+	return err
+}
 
 type requestDryRunsWorker struct {
 	river.WorkerDefaults[RequestDryRunsArgs]
@@ -73,7 +152,11 @@ func addDryRunJobs(workers *river.Workers, periodic []*river.PeriodicJob, pool *
 	if interval <= 0 {
 		interval = DefaultDryRunInterval
 	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	river.AddWorker(workers, &requestDryRunsWorker{pool: pool, api: api, logger: logger, timeout: max(interval, time.Minute)})
+	river.AddWorker(workers, &requestDryRunWorker{pool: pool, api: api, logger: logger})
 	return append(periodic, river.NewPeriodicJob(river.PeriodicInterval(interval),
 		func() (river.JobArgs, *river.InsertOpts) {
 			insert := singleton()

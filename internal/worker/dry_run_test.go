@@ -2,9 +2,12 @@ package worker
 
 import (
 	"context"
+	"log/slog"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
@@ -78,4 +81,36 @@ func TestAFailedDryRunIsStoredAndDueAgainLater(t *testing.T) {
 	stored, err := approvals.DryRunGet(ctx, f.pool, r.ID, r.Revision.Number)
 	require.NoError(t, err)
 	require.Empty(t, stored.Error, "the later answer replaces the failure")
+}
+
+func TestFilingARequestQueuesItsDryRun(t *testing.T) {
+	t.Parallel()
+	f := setupSubmission(t)
+	ctx := context.Background()
+	f.svc = approvals.New(f.pool, approvals.Config{OnApproved: f.worker.OnApproved, OnRevision: f.worker.OnRevision})
+	r := f.scaleUp(t, f.staging)
+	var args []string
+	rows, err := f.pool.Query(ctx, `SELECT args::text FROM river_job WHERE kind = 'request_dry_run'`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var a string
+		require.NoError(t, rows.Scan(&a))
+		args = append(args, a)
+	}
+	require.NoError(t, rows.Err())
+	require.Len(t, args, 1, "inserted with the request")
+	require.JSONEq(t, `{"request_id": `+strconv.FormatInt(r.ID, 10)+`, "revision": 1}`, args[0])
+
+	// The job itself (the periodic one is left out: nothing else is due
+	// once it ran).
+	w := &requestDryRunWorker{pool: f.pool, api: f.client, logger: slog.New(slog.DiscardHandler)}
+	require.NoError(t, w.Work(ctx, &river.Job[RequestDryRunArgs]{Args: RequestDryRunArgs{RequestID: r.ID, Revision: 1}}))
+	d, err := approvals.DryRunGet(ctx, f.pool, r.ID, 1)
+	require.NoError(t, err)
+	require.Empty(t, d.Error)
+	calls := f.dryRunCalls(cloudapi.OpUpdateCluster)
+	require.NoError(t, w.Work(ctx, &river.Job[RequestDryRunArgs]{Args: RequestDryRunArgs{RequestID: r.ID, Revision: 1}}))
+	require.Equal(t, calls, f.dryRunCalls(cloudapi.OpUpdateCluster), "checked once")
+	require.NoError(t, w.Work(ctx, &river.Job[RequestDryRunArgs]{Args: RequestDryRunArgs{RequestID: r.ID, Revision: 7}}))
+	require.Equal(t, calls, f.dryRunCalls(cloudapi.OpUpdateCluster), "a superseded revision is not checked")
 }

@@ -1,9 +1,9 @@
 -- Cloud Manager's dry run of a request's revision, run in the background
 -- (the worker's request_dry_run and request_dry_runs jobs) when the
--- revision is new, when the
--- cluster's resource version is no longer the one it was run against, or
--- some time after it could not be run; the approver's page reads it and
--- never calls Cloud Manager. internal/approvals owns it.
+-- revision is new, when the cluster's resource version is no longer the
+-- one it was run against, or some time after it could not be run; the
+-- approver's page reads it and never calls Cloud Manager.
+-- internal/approvals owns it.
 
 -- +goose Up
 CREATE TABLE request_dry_runs (

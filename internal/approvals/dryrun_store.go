@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // ErrNoDryRun means the revision has not been dry-run yet.
@@ -86,11 +87,13 @@ func DryRunsDue(ctx context.Context, q Querier, limit int) ([]int64, error) {
 
 // RunDryRun sends the dry run of request id's current revision to api
 // (DryRun) and stores the answer, also when the dry run could not be
-// run (its error is stored, to be tried again after DryRunRetryAfter).
+// run (its error is stored, to be tried again after DryRunRetryAfter),
+// and announces the request (a notification, as when it changes) so that
+// pages showing it redraw.
 // A request without a spec to check (delete, restart) is not sent. The
 // resource version stored is the inventory's for the cluster at the
 // start. Errors: the database's, ErrNotFound.
-func RunDryRun(ctx context.Context, db Querier, api DryRunner, id int64) (DryRunResult, error) {
+func RunDryRun(ctx context.Context, db *pgxpool.Pool, api DryRunner, id int64) (DryRunResult, error) {
 	r, err := Get(ctx, db, id)
 	if err != nil {
 		return DryRunResult{}, err
@@ -121,12 +124,24 @@ func RunDryRun(ctx context.Context, db Querier, api DryRunner, id int64) (DryRun
 	if err != nil {
 		return DryRunResult{}, fmt.Errorf("approvals: dry run of request %d: %w", id, err)
 	}
-	err = db.QueryRow(ctx, `
-		INSERT INTO request_dry_runs AS d (request_id, revision, resource_version, violations, error, checked_at)
-		VALUES ($1, $2, $3, $4, $5, now())
-		ON CONFLICT (request_id, revision) DO UPDATE SET resource_version = EXCLUDED.resource_version,
-			violations = EXCLUDED.violations, error = EXCLUDED.error, checked_at = EXCLUDED.checked_at
-		RETURNING checked_at`, id, r.Revision.Number, rv, encoded, d.Error).Scan(&d.CheckedAt)
+	// Stored and announced together: the request's pages redraw (from
+	// PostgreSQL) with the answer.
+	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `
+			INSERT INTO request_dry_runs AS d (request_id, revision, resource_version, violations, error, checked_at)
+			VALUES ($1, $2, $3, $4, $5, now())
+			ON CONFLICT (request_id, revision) DO UPDATE SET resource_version = EXCLUDED.resource_version,
+				violations = EXCLUDED.violations, error = EXCLUDED.error, checked_at = EXCLUDED.checked_at
+			RETURNING checked_at`, id, r.Revision.Number, rv, encoded, d.Error).Scan(&d.CheckedAt)
+		if err != nil {
+			return err
+		}
+		now, err := Get(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		return notifyRequest(ctx, tx, now)
+	})
 	if err != nil {
 		return DryRunResult{}, fmt.Errorf("approvals: record the dry run of request %d: %w", id, err)
 	}

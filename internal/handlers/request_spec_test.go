@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
@@ -66,7 +67,7 @@ func errorSlot(body, field string) (string, bool) {
 
 // runDryRuns does what the worker's request_dry_runs job does: the dry
 // runs that are due, sent with api and stored.
-func runDryRuns(t *testing.T, pool approvals.Querier, api approvals.DryRunner) {
+func runDryRuns(t *testing.T, pool *pgxpool.Pool, api approvals.DryRunner) {
 	t.Helper()
 	ids, err := approvals.DryRunsDue(t.Context(), pool, 100)
 	require.NoError(t, err)

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"strconv"
 	"testing"
@@ -103,11 +104,25 @@ func TestFilingARequestQueuesItsDryRun(t *testing.T) {
 
 	// The job itself (the periodic one is left out: nothing else is due
 	// once it ran).
+	conn, err := f.pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer conn.Release()
+	_, err = conn.Exec(ctx, "LISTEN "+inventory.NotifyChannel)
+	require.NoError(t, err)
 	w := &requestDryRunWorker{pool: f.pool, api: f.client, logger: slog.New(slog.DiscardHandler)}
 	require.NoError(t, w.Work(ctx, &river.Job[RequestDryRunArgs]{Args: RequestDryRunArgs{RequestID: r.ID, Revision: 1}}))
 	d, err := approvals.DryRunGet(ctx, f.pool, r.ID, 1)
 	require.NoError(t, err)
 	require.Empty(t, d.Error)
+	// The request's pages hear of it and redraw.
+	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	n, err := conn.Conn().WaitForNotification(wait)
+	require.NoError(t, err)
+	var said approvals.RequestNotification
+	require.NoError(t, json.Unmarshal([]byte(n.Payload), &said))
+	require.Equal(t, approvals.RequestNotification{Type: "request", ID: r.ID, State: approvals.StatePending,
+		Revision: 1, ClusterUID: f.staging}, said)
 	calls := f.dryRunCalls(cloudapi.OpUpdateCluster)
 	require.NoError(t, w.Work(ctx, &river.Job[RequestDryRunArgs]{Args: RequestDryRunArgs{RequestID: r.ID, Revision: 1}}))
 	require.Equal(t, calls, f.dryRunCalls(cloudapi.OpUpdateCluster), "checked once")

@@ -211,7 +211,7 @@ func (m specFormMessage) Error() string { return string(m) }
 // against the cluster and against Cloud Manager's dry run, from what
 // PostgreSQL holds: the inventory's copy of the cluster (kept by the
 // sync) and the revision's stored dry run (run in the background by the
-// worker's request_dry_runs job). A page view never calls Cloud Manager;
+// worker's request_dry_run jobs). A page view never calls Cloud Manager;
 // the approve action re-reads the cluster itself (requestApprove). When
 // the cluster moved since r's base, the page says r must be rebased and
 // offers no approval.
@@ -244,11 +244,11 @@ func (s *Server) requestFreshness(ctx context.Context, r approvals.Request, v *t
 
 // requestSpecCheck says in v.Live what Cloud Manager's dry run of r's
 // current revision answered, as stored, and in v.Freshness when it ran
-// and against which version of the cluster. Problems
-// the API found stop the approval (a rejection stays possible); when the
-// dry run has not run yet or could not be run the page says so and leaves
-// the decision to the approver. Kinds without a spec (delete, restart)
-// and a portal without Cloud Manager are not checked.
+// and against which version of the cluster. Problems the API found stop
+// the approval (a rejection stays possible); when the dry run has not run
+// yet or could not be run the page says so and leaves the decision to the
+// approver. Kinds without a spec (delete, restart) and a portal without
+// Cloud Manager are not checked.
 func (s *Server) requestSpecCheck(ctx context.Context, r approvals.Request, v *templates.RequestShowView) error {
 	if s.deps.Cloud == nil || !v.CanApprove || r.Revision.ProposedSpec == nil {
 		return nil

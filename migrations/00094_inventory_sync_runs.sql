@@ -26,8 +26,10 @@ CREATE TABLE cluster_environments (
 INSERT INTO cluster_environments (environment)
 SELECT DISTINCT environment FROM clusters WHERE deleted_at IS NULL;
 
--- The sync's compare and its search for missing clusters read this index
--- only (once vacuum marks the pages all-visible), not the documents.
+-- The sync's compare and its search for missing clusters can read this
+-- index alone (index-only, once vacuum marked the pages all-visible)
+-- instead of the rows with their documents, where the planner finds it
+-- cheaper; the list page's environment filter uses the second.
 CREATE INDEX clusters_live ON clusters (uid) INCLUDE (doc_hash, unreadable) WHERE deleted_at IS NULL;
 CREATE INDEX clusters_live_environment ON clusters (environment) WHERE deleted_at IS NULL;
 

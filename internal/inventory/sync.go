@@ -210,8 +210,8 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 }
 
 // rowsChanged returns the rows whose stored copy differs (by docHash) or
-// is missing, deleted or marked unreadable, in one statement that reads
-// the clusters_live index, not the documents.
+// is missing, deleted or marked unreadable, in one statement that is sent
+// the uids and hashes only (the clusters_live index covers what it reads).
 func rowsChanged(ctx context.Context, q Querier, rows []row) ([]row, error) {
 	if len(rows) == 0 {
 		return nil, nil

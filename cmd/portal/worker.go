@@ -39,6 +39,7 @@ func startWorker(ctx context.Context, pool *pgxpool.Pool, syncer *inventory.Sync
 		InventorySyncInterval: cfg.InventorySyncInterval,
 		RescueAfter:           cfg.JobRescueAfter,
 		Execution:             &opts,
+		DryRunInterval:        worker.DefaultDryRunInterval,
 	})
 	if err != nil {
 		return nil, err

@@ -59,11 +59,15 @@ func DryRunGet(ctx context.Context, q Querier, id int64, revision int) (DryRunRe
 	return d, nil
 }
 
+// DryRunGrace is how long a new revision waits for the dry run queued
+// with it (Config.OnRevision) before DryRunsDue takes it for lost.
+const DryRunGrace = 10 * time.Second
+
 // DryRunsDue lists, oldest first, at most limit pending requests whose
 // current revision has a spec to check and needs a dry run: none stored
-// yet, one run against another resource version than the inventory's
-// copy of the cluster now has, or one that could not be run and is older
-// than DryRunRetryAfter.
+// yet and older than DryRunGrace, one run against another resource
+// version than the inventory's copy of the cluster now has, or one that
+// could not be run and is older than DryRunRetryAfter.
 func DryRunsDue(ctx context.Context, q Querier, limit int) ([]int64, error) {
 	rows, err := q.Query(ctx, `
 		SELECT r.id FROM change_requests r
@@ -71,10 +75,10 @@ func DryRunsDue(ctx context.Context, q Querier, limit int) ([]int64, error) {
 		LEFT JOIN request_dry_runs d ON d.request_id = r.id AND d.revision = r.revision
 		LEFT JOIN clusters c ON c.uid = r.cluster_uid
 		WHERE r.state = 'pending' AND v.proposed_spec IS NOT NULL
-		  AND (d.request_id IS NULL
-		       OR d.resource_version IS DISTINCT FROM c.resource_version
-		       OR (d.error <> '' AND d.checked_at < now() - $2::interval))
-		ORDER BY r.id LIMIT $1`, limit, DryRunRetryAfter)
+		  AND CASE WHEN d.request_id IS NULL THEN v.created_at < now() - $3::interval
+		           ELSE d.resource_version IS DISTINCT FROM c.resource_version
+		                OR (d.error <> '' AND d.checked_at < now() - $2::interval) END
+		ORDER BY r.id LIMIT $1`, limit, DryRunRetryAfter, DryRunGrace)
 	if err != nil {
 		return nil, fmt.Errorf("approvals: dry runs due: %w", err)
 	}

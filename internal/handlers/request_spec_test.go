@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -65,11 +66,13 @@ func errorSlot(body, field string) (string, bool) {
 	return html.UnescapeString(regexp.MustCompile(`<[^>]*>`).ReplaceAllString(m[1], "")), true
 }
 
-// runDryRuns does what the worker's request_dry_runs job does: the dry
-// runs that are due, sent with api and stored.
+// runDryRuns does what the worker's request_dry_run jobs do for every
+// pending request: its revision's dry run, sent with api and stored.
 func runDryRuns(t *testing.T, pool *pgxpool.Pool, api approvals.DryRunner) {
 	t.Helper()
-	ids, err := approvals.DryRunsDue(t.Context(), pool, 100)
+	rows, err := pool.Query(t.Context(), `SELECT id FROM change_requests WHERE state = 'pending' ORDER BY id`)
+	require.NoError(t, err)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	require.NoError(t, err)
 	for _, id := range ids {
 		_, err := approvals.RunDryRun(t.Context(), pool, api, id)

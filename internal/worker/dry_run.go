@@ -14,9 +14,9 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 )
 
-// DefaultDryRunInterval is how often pending requests are looked at for a
-// dry run that is due (a cluster that moved, a failed run, a revision
-// whose own job was lost), when Options.DryRunInterval is zero.
+// DefaultDryRunInterval is how often `portal serve` looks at the pending
+// requests for a dry run that is due (a cluster that moved, a failed run,
+// a revision whose own job was lost): Options.DryRunInterval.
 const DefaultDryRunInterval = 5 * time.Second
 
 // dryRunsPerRun bounds the dry runs one job sends; the next run takes the
@@ -83,11 +83,12 @@ func (w *requestDryRunWorker) Work(ctx context.Context, job *river.Job[RequestDr
 
 // OnRevision is the approvals.Config.OnRevision hook: in the transaction
 // that stores a new revision it inserts the revision's dry run. Errors
-// when the worker has no API to send dry runs with (Options.Execution;
-// a process that files requests but runs no jobs uses RevisionEnqueuer).
+// when the worker runs no dry runs (Options.Execution and
+// Options.DryRunInterval; a process that files requests but runs no jobs
+// uses RevisionEnqueuer).
 func (w *Worker) OnRevision(ctx context.Context, tx pgx.Tx, r approvals.Request) error {
-	if w.executor == nil {
-		return errors.New("worker: execution is not configured (Options.Execution)")
+	if !w.dryRuns {
+		return errors.New("worker: dry runs are not configured (Options.Execution, Options.DryRunInterval)")
 	}
 	return w.jobs.DryRun(ctx, tx, r)
 }
@@ -146,11 +147,8 @@ func (w *requestDryRunsWorker) Work(ctx context.Context, _ *river.Job[RequestDry
 // the worker has an API to send them with.
 func addDryRunJobs(workers *river.Workers, periodic []*river.PeriodicJob, pool *pgxpool.Pool, logger *slog.Logger,
 	api approvals.DryRunner, interval time.Duration) []*river.PeriodicJob {
-	if api == nil {
+	if api == nil || interval <= 0 {
 		return periodic
-	}
-	if interval <= 0 {
-		interval = DefaultDryRunInterval
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
+	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 )
 
@@ -27,12 +28,37 @@ func (f *subFixture) dryRunCalls(op cloudapi.Operation) int {
 	return n
 }
 
-func TestTheWorkerDryRunsANewRevisionOnceInTheBackground(t *testing.T) {
+// withDryRuns replaces the fixture's worker (not started yet) by one
+// that runs dry runs in the background.
+func (f *subFixture) withDryRuns(t *testing.T) {
+	t.Helper()
+	w, err := New(f.pool, slog.New(slog.DiscardHandler), Options{
+		AuditVerifyInterval: time.Hour, FetchCooldown: 10 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond,
+		Execution: &execution.Options{
+			API: f.client, Inventory: f.syncer, MaxAttempts: 4,
+			RetryBase: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond,
+			BusyWait: 30 * time.Millisecond, SettleTime: 300 * time.Millisecond, TrackInterval: 20 * time.Millisecond, TrackTimeout: 20 * time.Second,
+		},
+		DryRunInterval: time.Hour, // the periodic job runs at start only
+	})
+	require.NoError(t, err)
+	f.worker = w
+}
+
+// A revision whose own dry-run job was lost is caught by the periodic
+// job once DryRunGrace has passed.
+func TestTheWorkerDryRunsALostRevisionInTheBackground(t *testing.T) {
 	t.Parallel()
 	f := setupSubmission(t)
+	f.withDryRuns(t)
 	ctx := context.Background()
-	r := f.scaleUp(t, f.staging)
+	r := f.scaleUp(t, f.staging) // filed without the OnRevision hook
 	due, err := approvals.DryRunsDue(ctx, f.pool, 10)
+	require.NoError(t, err)
+	require.Empty(t, due, "its own job has DryRunGrace to run it")
+	_, err = f.pool.Exec(ctx, `UPDATE request_revisions SET created_at = created_at - $1::interval`, approvals.DryRunGrace)
+	require.NoError(t, err)
+	due, err = approvals.DryRunsDue(ctx, f.pool, 10)
 	require.NoError(t, err)
 	require.Equal(t, []int64{r.ID}, due)
 	f.sim.ResetCalls()
@@ -88,6 +114,7 @@ func TestFilingARequestQueuesItsDryRun(t *testing.T) {
 	t.Parallel()
 	f := setupSubmission(t)
 	ctx := context.Background()
+	f.withDryRuns(t)
 	f.svc = approvals.New(f.pool, approvals.Config{OnApproved: f.worker.OnApproved, OnRevision: f.worker.OnRevision})
 	r := f.scaleUp(t, f.staging)
 	var args []string
@@ -128,4 +155,16 @@ func TestFilingARequestQueuesItsDryRun(t *testing.T) {
 	require.Equal(t, calls, f.dryRunCalls(cloudapi.OpUpdateCluster), "checked once")
 	require.NoError(t, w.Work(ctx, &river.Job[RequestDryRunArgs]{Args: RequestDryRunArgs{RequestID: r.ID, Revision: 7}}))
 	require.Equal(t, calls, f.dryRunCalls(cloudapi.OpUpdateCluster), "a superseded revision is not checked")
+}
+
+func TestOnRevisionNeedsDryRunsConfigured(t *testing.T) {
+	t.Parallel()
+	f := setupSubmission(t)
+	svc := approvals.New(f.pool, approvals.Config{OnRevision: f.worker.OnRevision})
+	c, spec := f.specOf(t, f.staging)
+	n := *spec.Data.Tier1.Replicas + 1
+	spec.Data.Tier1.Replicas = &n
+	_, err := svc.Create(context.Background(), f.alice, approvals.NewRequest{Kind: approvals.KindUpdate, ClusterUID: f.staging,
+		Reason: "more capacity", Spec: &spec, SeenResourceVersion: &c.ResourceVersion})
+	require.ErrorContains(t, err, "dry runs are not configured")
 }

@@ -104,6 +104,10 @@ func TestApprovalEnqueuesSubmissionWebOnly(t *testing.T) {
 	require.NoError(t, err)
 	r := approveStart(t, pool, syncer, service)
 	require.Equal(t, 1, submitJobs(t, pool, r.ID))
+	var dryRuns int
+	require.NoError(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM river_job WHERE kind = 'request_dry_run'
+		AND (args->>'request_id')::bigint = $1`, r.ID).Scan(&dryRuns))
+	require.Equal(t, 1, dryRuns, "filing enqueued the revision's dry run too")
 }
 
 // With the worker in the process, the approval enqueues through it and the

@@ -39,6 +39,7 @@ func startWorker(ctx context.Context, pool *pgxpool.Pool, syncer *inventory.Sync
 		InventorySyncInterval: cfg.InventorySyncInterval,
 		RescueAfter:           cfg.JobRescueAfter,
 		Execution:             &opts,
+		DryRunInterval:        worker.DefaultDryRunInterval,
 	})
 	if err != nil {
 		return nil, err
@@ -68,17 +69,22 @@ func executionOptions(cfg config.Config, syncer *inventory.Syncer, logger *slog.
 }
 
 // approvalsService builds the change-request service: approvals that meet
-// the policy enqueue their submission with the worker of this process, or
-// with an insert-only client when this process runs no worker.
+// the policy enqueue their submission, and new revisions their dry run,
+// with the worker of this process, or with an insert-only client when
+// this process runs no worker.
 func approvalsService(pool *pgxpool.Pool, jobs *worker.Worker) (*approvals.Service, error) {
 	if jobs != nil {
-		return approvals.New(pool, approvals.Config{OnApproved: jobs.OnApproved}), nil
+		return approvals.New(pool, approvals.Config{OnApproved: jobs.OnApproved, OnRevision: jobs.OnRevision}), nil
 	}
 	enqueue, err := worker.Enqueuer(pool)
 	if err != nil {
 		return nil, err
 	}
-	return approvals.New(pool, approvals.Config{OnApproved: enqueue}), nil
+	dryRun, err := worker.RevisionEnqueuer(pool)
+	if err != nil {
+		return nil, err
+	}
+	return approvals.New(pool, approvals.Config{OnApproved: enqueue, OnRevision: dryRun}), nil
 }
 
 // resender sends failed changes again, with the worker of this process or

@@ -38,7 +38,7 @@ type Proposal struct {
 }
 
 // ProposalOf returns the proposal of r's current revision, for checking a
-// filed request again (when an approver opens it).
+// filed request again (RunDryRun, in the background for approvers).
 func ProposalOf(r Request) Proposal {
 	return Proposal{Kind: r.Kind, ClusterUID: r.ClusterUID, Name: r.ClusterName,
 		Base: r.Revision.BaseSpec, Proposed: r.Revision.ProposedSpec, HardUpdate: r.Revision.Payload.HardUpdate}

@@ -165,6 +165,9 @@ func (s *Service) revise(ctx context.Context, a Actor, id int64, revision int, a
 		if err := notifyRequest(ctx, tx, r); err != nil {
 			return err
 		}
+		if err := s.revised(ctx, tx, r); err != nil {
+			return err
+		}
 		data := revisionData(r, &previous)
 		_, err = audit.Append(ctx, tx, audit.Event{
 			Actor: a.audit(), Action: action, Origin: a.Origin,

@@ -95,6 +95,9 @@ func (s *Service) Create(ctx context.Context, a Actor, in NewRequest) (Request, 
 		if err := notifyRequest(ctx, tx, r); err != nil {
 			return err
 		}
+		if err := s.revised(ctx, tx, r); err != nil {
+			return err
+		}
 		_, err = audit.Append(ctx, tx, audit.Event{
 			Actor: a.audit(), Action: audit.RequestCreated, Origin: a.Origin,
 			Subject: audit.Subject{Type: audit.SubjectRequest, ID: subjectID(r.ID)},

@@ -29,6 +29,11 @@ type Config struct {
 	// audit event and the job commit together. An error rolls the approval
 	// back and is returned by Approve.
 	OnApproved func(ctx context.Context, tx pgx.Tx, r Request) error
+	// OnRevision, when set, runs inside the transaction that files,
+	// edits or rebases a request, after its new revision is stored: the
+	// place to enqueue the revision's dry run (RunDryRun) in the
+	// background. An error rolls the change back.
+	OnRevision func(ctx context.Context, tx pgx.Tx, r Request) error
 }
 
 // Service runs the use cases that change requests: each method is one
@@ -39,11 +44,12 @@ type Service struct {
 	pool       *pgxpool.Pool
 	classifier Classifier
 	onApproved func(ctx context.Context, tx pgx.Tx, r Request) error
+	onRevision func(ctx context.Context, tx pgx.Tx, r Request) error
 }
 
 // New returns a Service on pool.
 func New(pool *pgxpool.Pool, cfg Config) *Service {
-	s := &Service{pool: pool, classifier: cfg.Classifier, onApproved: cfg.OnApproved}
+	s := &Service{pool: pool, classifier: cfg.Classifier, onApproved: cfg.OnApproved, onRevision: cfg.OnRevision}
 	if s.classifier == nil {
 		s.classifier = inventory.Rules{}
 	}

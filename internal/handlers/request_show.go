@@ -25,8 +25,10 @@ const requestTimelineShown = 100
 var errNoApprovals = errors.New("handlers: change requests are not configured")
 
 // requestShow is the page of one change request. For a viewer who may
-// approve, the cluster is re-read from Cloud Manager first: when it moved
-// since the request's base, the page says so and offers no approval.
+// approve, it says how the request stands against the inventory's copy of
+// the cluster and Cloud Manager's stored dry run (requestFreshness): when
+// the cluster moved since the request's base, the page says so and offers
+// no approval. A view never calls Cloud Manager.
 func (s *Server) requestShow(c echo.Context) error {
 	return s.renderRequest(c, http.StatusOK, templates.RequestDecisionForm{})
 }
@@ -92,22 +94,11 @@ func (s *Server) renderRequest(c echo.Context, status int, form templates.Reques
 	}
 	if !noPolicy && takes.CanApprove() {
 		v.CanApprove, v.CanReject = true, true
-		if r.Revision.HasBase && s.deps.Inventory != nil {
-			live, err := s.deps.Inventory.Refresh(ctx, r.ClusterUID)
-			switch {
-			case err != nil:
-				s.logger.WarnContext(c.Request().Context(), "re-read cluster for approval", "request_id", RequestID(c), "cluster", r.ClusterUID, "err", err)
-				v.CanApprove = false
-				v.Live = "Cloud Manager could not be reached to re-read the cluster, so it cannot be approved now. Reload the page to try again."
-			case live.ResourceVersion != r.Revision.BaseResourceVersion:
-				v.CanApprove = false
-				v.Live = fmt.Sprintf("The cluster changed since this request was made (version %d, the request is based on %d), so it cannot be approved: the requester must rebase it.",
-					live.ResourceVersion, r.Revision.BaseResourceVersion)
-			default:
-				v.Live = "The cluster was re-read just now: it has not changed since this request was made."
-			}
+		// From PostgreSQL only: the cached cluster and the stored dry run
+		// (request_spec_check.go).
+		if err := s.requestFreshness(ctx, r, &v); err != nil {
+			return err
 		}
-		s.requestSpecCheck(c, r, &v) // Cloud Manager's dry run (request_spec_check.go)
 	}
 	author := r.Requester.ID == viewer.UserID || viewer.Admin
 	openForEdit := r.State == approvals.StatePending || r.State == approvals.StateStale

@@ -14,6 +14,7 @@ import (
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
+	"github.com/clusterdesk/clusterdesk/internal/inventory"
 	"github.com/clusterdesk/clusterdesk/internal/specform"
 	"github.com/clusterdesk/clusterdesk/web/templates"
 )
@@ -26,8 +27,8 @@ const (
 	specAPIChecked   = "Checked by Cloud Manager (a dry run: nothing was changed)."
 	specAPINotAsked  = "Cloud Manager was not asked yet: first fix what could not be read."
 	specAPIOff       = "The portal is not connected to Cloud Manager, so only the portal's own rules were checked. You can still file the request."
-	specAPIBusy      = "Cloud Manager cannot check a change of this cluster while it is busy (an update is under way), so only the portal's own rules were checked. You can still file the request; it is checked again when an approver opens it."
-	specAPIUnreached = "Cloud Manager could not be asked just now, so only the portal's own rules were checked. You can still file the request; it is checked again when an approver opens it."
+	specAPIBusy      = "Cloud Manager cannot check a change of this cluster while it is busy (an update is under way), so only the portal's own rules were checked. You can still file the request; Cloud Manager checks it again in the background before approvers decide."
+	specAPIUnreached = "Cloud Manager could not be asked just now, so only the portal's own rules were checked. You can still file the request; Cloud Manager checks it again in the background before approvers decide."
 )
 
 // checkSpec validates a proposal for a form: what could not be read
@@ -206,32 +207,76 @@ type specFormMessage string
 
 func (m specFormMessage) Error() string { return string(m) }
 
-// requestSpecCheck asks Cloud Manager (a dry run) whether the current
-// revision of r would be accepted, for a viewer who may approve it, and
-// says so in v.Live. Problems the API finds stop the approval (a
-// rejection stays possible); when the API cannot be asked the page says
-// so and leaves the decision to the approver. Kinds without a spec
-// (delete, restart) and a portal without Cloud Manager are not checked.
-func (s *Server) requestSpecCheck(c echo.Context, r approvals.Request, v *templates.RequestShowView) {
-	if s.deps.Cloud == nil || !v.CanApprove || r.Revision.ProposedSpec == nil {
-		return
+// requestFreshness says, for a viewer who may approve r, how r stands
+// against the cluster and against Cloud Manager's dry run, from what
+// PostgreSQL holds: the inventory's copy of the cluster (kept by the
+// sync) and the revision's stored dry run (run in the background by the
+// worker's request_dry_run jobs). A page view never calls Cloud Manager;
+// the approve action re-reads the cluster itself (requestApprove). When
+// the cluster moved since r's base, the page says r must be rebased and
+// offers no approval.
+func (s *Server) requestFreshness(ctx context.Context, r approvals.Request, v *templates.RequestShowView) error {
+	if r.Revision.HasBase && s.deps.Inventory != nil {
+		cl, err := inventory.ClusterGet(ctx, s.deps.DB, r.ClusterUID)
+		if err == nil {
+			v.Freshness = &templates.RequestFreshnessView{SyncedAt: timeText(cl.SyncedAt)}
+		}
+		switch {
+		case errors.Is(err, inventory.ErrNotFound):
+			v.CanApprove = false
+			v.Live = "The portal has no copy of the cluster, so it cannot be approved."
+		case err != nil:
+			return err
+		case cl.Deleted():
+			v.CanApprove = false
+			v.Live = "Cloud Manager no longer lists the cluster, so this request cannot be approved."
+		case cl.ResourceVersion != r.Revision.BaseResourceVersion:
+			v.CanApprove = false
+			v.Live = fmt.Sprintf("The cluster changed since this request was made (version %d, the request is based on %d), so it cannot be approved: the requester must rebase it.",
+				cl.ResourceVersion, r.Revision.BaseResourceVersion)
+		default:
+			v.Live = fmt.Sprintf("The cluster is at version %d, as last synced from Cloud Manager: it has not changed since this request was made.",
+				cl.ResourceVersion)
+		}
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), specDryRunTimeout)
-	defer cancel()
-	vs, err := approvals.DryRun(ctx, s.deps.Cloud, approvals.ProposalOf(r))
+	return s.requestSpecCheck(ctx, r, v)
+}
+
+// requestSpecCheck says in v.Live what Cloud Manager's dry run of r's
+// current revision answered, as stored, and in v.Freshness when it ran
+// and against which version of the cluster. Problems the API found stop
+// the approval (a rejection stays possible); when the dry run has not run
+// yet or could not be run the page says so and leaves the decision to the
+// approver. Kinds without a spec (delete, restart) and a portal without
+// Cloud Manager are not checked.
+func (s *Server) requestSpecCheck(ctx context.Context, r approvals.Request, v *templates.RequestShowView) error {
+	if s.deps.Cloud == nil || !v.CanApprove || r.Revision.ProposedSpec == nil {
+		return nil
+	}
+	d, err := approvals.DryRunGet(ctx, s.deps.DB, r.ID, r.Revision.Number)
+	if err != nil && !errors.Is(err, approvals.ErrNoDryRun) {
+		return err
+	}
+	if err == nil {
+		if v.Freshness == nil {
+			v.Freshness = &templates.RequestFreshnessView{}
+		}
+		v.Freshness.CheckedAt, v.Freshness.CheckedVersion = timeText(d.CheckedAt), d.ResourceVersion
+	}
 	var said string
 	switch {
 	case err != nil:
-		s.logger.WarnContext(c.Request().Context(), "dry run for an approver failed", "request_id", RequestID(c), "change_request", r.ID, "err", err)
-		said = "Cloud Manager could not be asked to check this change just now (a dry run); approve only if you are sure."
-	case len(vs) > 0:
+		said = "Cloud Manager has not checked this change yet (a dry run runs in the background; reload in a moment); approve only if you are sure."
+	case d.Error != "":
+		said = "Cloud Manager could not be asked to check this change (a dry run; it is tried again shortly); approve only if you are sure."
+	case len(d.Violations) > 0:
 		v.CanApprove = false
-		if _, needed := vs.HardUpdateNeeded(); needed {
+		if _, needed := d.Violations.HardUpdateNeeded(); needed {
 			v.Plan = planView(approvals.NewPlan(approvals.PlanInput{Kind: r.Kind, ClusterName: r.ClusterName, Diff: r.Revision.Diff,
 				Base: r.Revision.BaseSpec, Proposed: r.Revision.ProposedSpec, Payload: r.Revision.Payload, NeedsHardUpdate: true}))
 		}
-		texts := make([]string, len(vs))
-		for i, p := range vs {
+		texts := make([]string, len(d.Violations))
+		for i, p := range d.Violations {
 			texts[i] = specTopText(p)
 		}
 		said = "Cloud Manager would refuse this change (dry run), so it cannot be approved: " + strings.Join(texts, "; ") + ". "
@@ -247,4 +292,5 @@ func (s *Server) requestSpecCheck(c echo.Context, r approvals.Request, v *templa
 		said = "Cloud Manager's dry run accepts this change."
 	}
 	v.Live = strings.TrimSpace(v.Live + " " + said)
+	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
@@ -62,6 +64,20 @@ func errorSlot(body, field string) (string, bool) {
 		return "", false
 	}
 	return html.UnescapeString(regexp.MustCompile(`<[^>]*>`).ReplaceAllString(m[1], "")), true
+}
+
+// runDryRuns does what the worker's request_dry_run jobs do for every
+// pending request: its revision's dry run, sent with api and stored.
+func runDryRuns(t *testing.T, pool *pgxpool.Pool, api approvals.DryRunner) {
+	t.Helper()
+	rows, err := pool.Query(t.Context(), `SELECT id FROM change_requests WHERE state = 'pending' ORDER BY id`)
+	require.NoError(t, err)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	require.NoError(t, err)
+	for _, id := range ids {
+		_, err := approvals.RunDryRun(t.Context(), pool, api, id)
+		require.NoError(t, err)
+	}
 }
 
 func dryRuns(s *sim.Server, op cloudapi.Operation) int {
@@ -442,14 +458,18 @@ func TestSpecCheckForApprovers(t *testing.T) {
 		c := server.echo.NewContext(req, httptest.NewRecorder())
 		got, err := approvals.Get(t.Context(), f.pool, r.ID)
 		require.NoError(t, err)
+		// The worker's background dry run, then the page's read of it.
+		_, err = approvals.RunDryRun(t.Context(), f.pool, server.deps.Cloud, r.ID)
+		require.NoError(t, err)
 		v := templates.RequestShowView{CanApprove: true}
-		server.requestSpecCheck(c, got, &v)
+		require.NoError(t, server.requestSpecCheck(c.Request().Context(), got, &v))
 		return v
 	}
 
 	v := check(f.server)
 	require.True(t, v.CanApprove)
 	require.Equal(t, "Cloud Manager's dry run accepts this change.", v.Live)
+	require.NotEmpty(t, v.Freshness.CheckedAt.At, "when it ran")
 
 	// The API's rules changed since filing: it refuses the proposal now.
 	_, err := f.pool.Exec(t.Context(), `UPDATE request_revisions SET proposed_spec = jsonb_set(proposed_spec, '{deepStorage,path}', '"bucket/x"') WHERE request_id = $1`, r.ID)
@@ -471,12 +491,19 @@ func TestSpecCheckOnTheRequestPage(t *testing.T) {
 	alice, _ := f.signedIn("alice")
 	r := f.filedRequest(alice.postOnce("/clusters/new", specValues(alice, presetSpec(t, "small development cluster"), "page-dev", "Checked on the page")))
 	bob, _ := f.signedIn("bob")
-	f.sim.ResetCalls()
 	page := bob.get(requestPath(r.ID))
+	require.Contains(t, html.UnescapeString(page.body), "Cloud Manager has not checked this change yet", "before the background dry run")
+
+	f.sim.ResetCalls()
+	runDryRuns(t, f.pool, f.server.deps.Cloud) // the worker's job
+	require.Equal(t, 1, dryRuns(f.sim, cloudapi.OpCreateCluster))
+	f.sim.ResetCalls()
+	page = bob.get(requestPath(r.ID))
 	require.Equal(t, http.StatusOK, page.status)
 	require.Contains(t, html.UnescapeString(page.body), "Cloud Manager's dry run accepts this change.")
+	require.Contains(t, page.body, `data-testid="request-freshness"`)
 	require.Contains(t, page.body, `data-testid="approve-button"`)
-	require.Equal(t, 1, dryRuns(f.sim, cloudapi.OpCreateCluster))
+	require.Empty(t, f.sim.Calls(), "the page reads the stored dry run")
 
 	f.sim.ResetCalls()
 	require.NotContains(t, html.UnescapeString(alice.get(requestPath(r.ID)).body), "dry run", "the requester cannot approve: no check")

@@ -38,13 +38,14 @@ type Deps struct {
 	// Approvals files, edits and decides change requests. Without it the
 	// request pages answer 503.
 	Approvals *approvals.Service
-	// Inventory re-reads a cluster from the Cloud API (Refresh) so that a
-	// request page can tell whether the cluster moved since the request's
-	// base; nil skips the re-read (the cached inventory is used).
+	// Inventory re-reads a cluster from the Cloud API (Refresh) when a
+	// request is filed or approved, so that its base is current; nil skips
+	// the re-read (the cached inventory is used). With it, an approver's
+	// request page compares the request's base with the inventory's copy.
 	Inventory *inventory.Syncer
 	// Cloud asks Cloud Manager to validate a proposal (dryRun=true) while
-	// a form is filled in, on submit and when an approver opens a request;
-	// nil checks with the local rules only.
+	// a form is filled in and on submit (an approver's page shows the dry
+	// run the worker stored); nil checks with the local rules only.
 	Cloud approvals.DryRunner
 	// Behaviour is what the configuration says of the API's state names
 	// (running, stopped, busy); the zero value is the default.

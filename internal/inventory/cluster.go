@@ -130,7 +130,14 @@ type Filter struct {
 }
 
 const summaryColumns = `uid, name, state, desired_state, imply_version, server_count, environment, team,
-	resource_version, synced_at, changed_at, deleted_at, unreadable`
+	resource_version, ` + syncedAt + `, changed_at, deleted_at, unreadable`
+
+// syncedAt is when the cluster was last read: a cluster that exists and
+// could be read was seen by the last complete sync run (inventory_state),
+// which writes no row of an unchanged cluster; otherwise its row's
+// synced_at is its last read. Sorting by "synced_at" sorts by this.
+const syncedAt = `CASE WHEN deleted_at IS NULL AND unreadable = ''
+	THEN greatest(synced_at, (SELECT synced_at FROM inventory_state)) ELSE synced_at END AS synced_at`
 
 // ClusterList returns the clusters f selects, in f's order. Errors: an
 // unknown sort key, or the database's.
@@ -184,9 +191,10 @@ func ClusterList(ctx context.Context, q Querier, f Filter) ([]Summary, error) {
 }
 
 // Environments lists the environments of the clusters that exist, sorted,
-// for the list page's filter.
+// for the list page's filter: a small table the sync keeps
+// (cluster_environments), so its cost does not grow with the clusters.
 func Environments(ctx context.Context, q Querier) ([]string, error) {
-	rows, err := q.Query(ctx, "SELECT DISTINCT environment FROM clusters WHERE deleted_at IS NULL ORDER BY environment")
+	rows, err := q.Query(ctx, "SELECT environment FROM cluster_environments ORDER BY environment")
 	if err != nil {
 		return nil, fmt.Errorf("inventory: environments: %w", err)
 	}
@@ -198,7 +206,7 @@ func Environments(ctx context.Context, q Querier) ([]string, error) {
 }
 
 const clusterColumns = `uid, name, spec, status, resource_version, state, environment, team,
-	first_seen_at, synced_at, changed_at, deleted_at, unreadable`
+	first_seen_at, ` + syncedAt + `, changed_at, deleted_at, unreadable`
 
 // ClusterGet returns the cluster with uid, deleted or not. Errors:
 // ErrNotFound.

@@ -4,9 +4,13 @@
 // number of people looking.
 //
 // A Syncer lists every cluster with one API call per Sync and records them in
-// the clusters table in one transaction: new clusters are inserted, changed
-// ones updated, and clusters the API no longer lists are marked deleted
-// (their rows stay, since requests and the audit log point at them). A
+// the clusters table in one transaction whose cost follows the changes, not
+// the clusters: one statement compares the listed clusters' hashes with the
+// stored ones, new clusters are inserted and changed ones updated (nothing
+// is written for an unchanged one), one statement marks deleted the
+// clusters the API no longer lists (their rows stay, since requests and the
+// audit log point at them), and one records the run's time, which is when
+// every listed cluster was last seen (Cluster.SyncedAt). A
 // listed cluster the client could not decode keeps its last readable row,
 // marked unreadable with the reason until a read succeeds again, so one odd
 // cluster neither vanishes nor stops the others from syncing. Refresh
@@ -25,6 +29,7 @@
 // matching name rule, then the defaults ("default" and no team).
 //
 // ClusterList and ClusterGet are the queries of the cluster pages;
+// Environments reads the environments the sync keeps in a small table;
 // VersionList and VersionGet read the versions with who made them
 // (attributed by approvals.SettleVersions) and the drift ending at each.
 package inventory

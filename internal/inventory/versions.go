@@ -138,25 +138,24 @@ type HistoryAPI interface {
 const maxGap = 50
 
 // fillGaps fetches from the history API the versions of clusters that came
-// and went since the inventory last read them: for each cluster whose
+// and went since the inventory last read them (Sync passes only the
+// clusters that changed): for each cluster whose
 // listed version is more than one above the stored one, the versions in
 // between that are not stored yet. Each version is fetched once: a
 // per-cluster lock is held while fetching and storing, and what is stored
 // is not fetched again. Errors of the API are logged and left for the next
 // read (the versions stay missing meanwhile); errors of the database are
 // returned.
-func (s *Syncer) fillGaps(ctx context.Context, clusters []cloudapi.Cluster) error {
+func (s *Syncer) fillGaps(ctx context.Context, clusters []row) error {
 	history, ok := s.api.(HistoryAPI)
 	if !ok {
 		return nil
 	}
 	want := map[string]int64{}
 	var ids []string
-	for _, c := range clusters {
-		if c.Metadata.UID != "" && c.Status != nil {
-			want[c.Metadata.UID] = c.Status.ResourceVersion
-			ids = append(ids, c.Metadata.UID)
-		}
+	for _, r := range clusters {
+		want[r.uid] = r.resourceVersion
+		ids = append(ids, r.uid)
 	}
 	if len(ids) == 0 {
 		return nil

@@ -52,6 +52,11 @@ type Options struct {
 	// Execution, when set, executes approved change requests: register
 	// Worker.OnApproved as approvals.Config.OnApproved. See execution.go.
 	Execution *execution.Options
+	// DryRunInterval, when above zero (and with Execution, whose API sends
+	// them), runs the pending requests' dry runs in the background: each
+	// new revision's (Worker.OnRevision) and, every DryRunInterval, those
+	// due again (see dry_run.go). `portal serve` uses DefaultDryRunInterval.
+	DryRunInterval time.Duration
 	// FetchCooldown and FetchPollInterval tune how soon a new job is picked
 	// up; zero means FetchCooldown (10 ms) and River's 1 s poll.
 	// FetchPollInterval may not be shorter than FetchCooldown.
@@ -79,6 +84,7 @@ type Worker struct {
 	logger   *slog.Logger
 	jobs     *jobs
 	executor *execution.Executor // nil without Options.Execution
+	dryRuns  bool                // OnRevision's job is registered
 }
 
 // New prepares the worker on pool without starting it.
@@ -112,6 +118,7 @@ func New(pool *pgxpool.Pool, logger *slog.Logger, opts Options) (*Worker, error)
 		}
 		river.AddWorker(workers, &submitWorker{executor: executor})
 		river.AddWorker(workers, &trackWorker{executor: executor})
+		periodic = addDryRunJobs(workers, periodic, pool, logger, opts.Execution.API, opts.DryRunInterval)
 	}
 
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
@@ -129,7 +136,8 @@ func New(pool *pgxpool.Pool, logger *slog.Logger, opts Options) (*Worker, error)
 		return nil, fmt.Errorf("worker: %w", err)
 	}
 	j.client = client
-	return &Worker{pool: pool, client: client, logger: logger, jobs: j, executor: executor}, nil
+	return &Worker{pool: pool, client: client, logger: logger, jobs: j, executor: executor,
+		dryRuns: executor != nil && opts.DryRunInterval > 0}, nil
 }
 
 // singleton keeps one job of a kind queued or running at a time, so a slow

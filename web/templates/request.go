@@ -1,5 +1,7 @@
 package templates
 
+import "strconv"
+
 // RequestShowView is the page of one change request.
 type RequestShowView struct {
 	ID          int64
@@ -38,9 +40,13 @@ type RequestShowView struct {
 	// LiveURL is the page's event stream; empty when the portal runs
 	// without live updates (the page then changes on reload only).
 	LiveURL string
-	// Live says what the re-read of the cluster found; empty when it was
-	// not re-read.
+	// Live says, to a viewer who may approve, how the request stands
+	// against the inventory's copy of the cluster and Cloud Manager's
+	// stored dry run; empty otherwise.
 	Live string
+	// Freshness says how old what Live rests on is; nil when Live rests
+	// on nothing stored.
+	Freshness *RequestFreshnessView
 	// CanApprove shows the approve and reject forms; CanReject the reject
 	// form alone (the cluster moved, yet a rejection is still possible).
 	CanApprove, CanReject bool
@@ -172,4 +178,21 @@ func policyTail(description string) string {
 		return "."
 	}
 	return ": " + description
+}
+
+// RequestFreshnessView is when the inventory last synced the cluster and
+// when Cloud Manager's dry run of the revision ran, against which version
+// (zero At: not known; zero CheckedVersion: a create, no cluster yet).
+type RequestFreshnessView struct {
+	SyncedAt       TimeText
+	CheckedAt      TimeText
+	CheckedVersion int64
+}
+
+// against names the version the dry run ran against, if any.
+func (f RequestFreshnessView) against() string {
+	if f.CheckedVersion == 0 {
+		return ""
+	}
+	return " against version " + strconv.FormatInt(f.CheckedVersion, 10)
 }

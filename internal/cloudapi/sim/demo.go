@@ -2,6 +2,7 @@ package sim
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 )
@@ -79,4 +80,36 @@ func (s *Server) seedDemo() {
 			s.finishNow(c)
 		}
 	}
+}
+
+// seedTemplate is the document of each cluster SeedClusters makes.
+const seedTemplate = `{"metadata": {"name": ""},
+ "spec": {"version": "2024.01", "desiredState": "STARTED",
+  "awsInstanceRole": "imply-load-instance",
+  "awsTags": [{"name": "env", "value": "load"}],
+  "master": {"replicas": 1, "instanceType": "t3.medium"},
+  "query": {"replicas": 1, "instanceType": "t3.medium"},
+  "data": {"tier1": {"replicas": 1, "instanceType": "t3.medium"}},
+  "deepStorage": {"path": "s3://acme-druid-load/segments"}}}`
+
+// SeedClusters creates n small clusters, already settled, named
+// prefix-0001, prefix-0002 …, for tests and benchmarks of many clusters,
+// and returns their uids in that order.
+func (s *Server) SeedClusters(prefix string, n int) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	uids := make([]string, n)
+	for i := range n {
+		doc, err := decodeDocument([]byte(seedTemplate))
+		if err != nil {
+			panic("sim: seed cluster: " + err.Error()) // a bug in the literal above
+		}
+		doc["metadata"].(map[string]any)["name"] = fmt.Sprintf("%s-%04d", prefix, i+1)
+		s.fill(doc)
+		c := s.createCluster(doc)
+		s.finishNow(c)
+		uids[i] = c.UID
+	}
+	s.persist()
+	return uids
 }

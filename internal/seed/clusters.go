@@ -83,7 +83,8 @@ func clusterDocument(i int) *cloudapi.Cluster {
 // finish), each a new value of the cluster's "revision" tag, and records
 // each version in the inventory as the sync records a version it fetched
 // from the API's history: changed outside Clusterdesk. It returns the
-// cluster's resource version at the end.
+// cluster's resource version at the end. The cluster must be in the
+// inventory; its row moves to the last version at the next sync.
 func Versions(ctx context.Context, db *pgxpool.Pool, api *cloudapi.Client, uid string, n int) (int64, error) {
 	type version struct {
 		rv   int64

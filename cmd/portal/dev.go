@@ -29,6 +29,7 @@ func runDev(ctx context.Context, args []string, env lookupFunc, stdout, stderr i
 	dataDir := fs.String("data", ".dev", "folder for the development database and state")
 	pgPort := fs.Int("pg-port", 54329, "port of the development PostgreSQL on 127.0.0.1")
 	clean := fs.Bool("clean", false, "remove the development database and state (-data, and the database kept outside it), then exit")
+	seedScale := fs.Int("seed-demo", 0, "add N times the demo data (30 clusters, 1,000 requests, 10 versions, 10,000 audit events per unit) before serving")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -125,6 +126,11 @@ func runDev(ctx context.Context, args []string, env lookupFunc, stdout, stderr i
 	}
 	if err := migrateUp(ctx, cfg); err != nil {
 		return err
+	}
+	if *seedScale > 0 {
+		if err := seedDemo(ctx, cfg, logger, *seedScale, stdout); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(stdout, "portal dev: PostgreSQL at %s\n", pg.URL("clusterdesk"))
 	fmt.Fprintf(stdout, "portal dev: open %s\n", cfg.BaseURL)

@@ -60,16 +60,21 @@ func ListForCluster(ctx context.Context, q Querier, uid string, p Page) ([]Reque
 		ORDER BY r.id DESC LIMIT $3`, uid, p.BeforeID, p.limit())
 }
 
-// ListOpenForCluster returns every request on cluster uid that is not
-// finished (pending, stale, approved, submitting, applying), oldest first.
-func ListOpenForCluster(ctx context.Context, q Querier, uid string) ([]Request, error) {
+// ListOpenForCluster returns the requests on cluster uid that are not
+// finished (pending, stale, approved, submitting, applying), oldest first:
+// the first limit of them, or every one when limit is 0. It reads the
+// index of open requests (change_requests_cluster_open), not the
+// cluster's finished ones.
+func ListOpenForCluster(ctx context.Context, q Querier, uid string, limit int) ([]Request, error) {
 	return listRequests(ctx, q, "open requests for cluster "+uid, `
 		WHERE r.cluster_uid = $1 AND r.state IN ('pending', 'stale', 'approved', 'submitting', 'applying')
-		ORDER BY r.id`, uid)
+		ORDER BY r.id LIMIT nullif($2::int, 0)`, uid, limit)
 }
 
 // PendingCounts returns, for each of uids that has any, how many of its
-// requests are not finished; the cluster list shows it.
+// requests are not finished; the cluster list shows it. It counts in the
+// index of open requests (change_requests_cluster_open): its cost grows
+// with the open requests of those clusters, not with their finished ones.
 func PendingCounts(ctx context.Context, q Querier, uids []string) (map[string]int, error) {
 	rows, err := q.Query(ctx, `
 		SELECT cluster_uid, count(*) FROM change_requests
@@ -182,15 +187,19 @@ type Counts struct {
 	SucceededToday, FailedToday int
 }
 
-// CountByState counts the requests by where they stand.
+// CountByState counts the requests by where they stand. Waiting and
+// Running come from request_state_counts, which a trigger keeps in the
+// transaction of every state change (a few rows, whatever the number of
+// requests); the two of today read the requests finished in the last 24
+// hours in their own index (change_requests_finished).
 func CountByState(ctx context.Context, q Querier) (Counts, error) {
 	var c Counts
 	err := q.QueryRow(ctx, `
-		SELECT count(*) FILTER (WHERE state IN ('pending', 'stale')),
-		       count(*) FILTER (WHERE state IN ('approved', 'submitting', 'applying')),
-		       count(*) FILTER (WHERE state = 'succeeded' AND updated_at > now() - interval '24 hours'),
-		       count(*) FILTER (WHERE state = 'failed' AND updated_at > now() - interval '24 hours')
-		FROM change_requests`).Scan(&c.Waiting, &c.Running, &c.SucceededToday, &c.FailedToday)
+		SELECT coalesce((SELECT sum(n) FROM request_state_counts WHERE state IN ('pending', 'stale')), 0),
+		       coalesce((SELECT sum(n) FROM request_state_counts WHERE state IN ('approved', 'submitting', 'applying')), 0),
+		       (SELECT count(*) FROM change_requests WHERE state = 'succeeded' AND updated_at > now() - interval '24 hours'),
+		       (SELECT count(*) FROM change_requests WHERE state = 'failed' AND updated_at > now() - interval '24 hours')`,
+	).Scan(&c.Waiting, &c.Running, &c.SucceededToday, &c.FailedToday)
 	if err != nil {
 		return Counts{}, fmt.Errorf("approvals: count requests: %w", err)
 	}

@@ -126,7 +126,7 @@ func (s *Service) Preview(ctx context.Context, in NewRequest) (Preview, error) {
 	}
 	if d.clusterUID != "" {
 		draft := Request{Kind: d.kind, ClusterUID: d.clusterUID, ClusterName: d.clusterName, Revision: d.revision}
-		if p.Overlaps, err = overlapsWith(ctx, s.pool, draft); err != nil {
+		if p.Overlaps, err = overlapsWith(ctx, s.pool, draft, 0); err != nil {
 			return Preview{}, err
 		}
 	}

@@ -12,8 +12,10 @@ import (
 type Requirements struct {
 	Evaluation
 	// Overlaps are the other open requests on the same cluster, oldest
-	// first, each saying whether it changes the same fields.
-	Overlaps []Overlap
+	// first, each saying whether it changes the same fields: the first
+	// OverlapsShown of them; MoreOverlaps says there are more.
+	Overlaps     []Overlap
+	MoreOverlaps bool
 	// Blocker is nil when the viewer may approve this revision now, else
 	// why not: ErrOwnRequest, ErrNotEligible (ErrNoApproverRole without
 	// the approver role; the rule is Policy.Eligible, as in Approve),
@@ -54,8 +56,13 @@ func WhatItTakes(ctx context.Context, q Querier, id int64, viewer Actor) (Requir
 		return Requirements{}, err
 	}
 	req := Requirements{Evaluation: e}
-	if req.Overlaps, err = overlapsWith(ctx, q, r); err != nil {
+	// One more than shown (and this request itself may be among them)
+	// tells whether there are more.
+	if req.Overlaps, err = overlapsWith(ctx, q, r, OverlapsShown+2); err != nil {
 		return Requirements{}, err
+	}
+	if len(req.Overlaps) > OverlapsShown {
+		req.Overlaps, req.MoreOverlaps = req.Overlaps[:OverlapsShown], true
 	}
 	req.Blocker, err = blocker(ctx, q, r, e, viewer)
 	if err != nil {
@@ -105,13 +112,18 @@ func blocker(ctx context.Context, q Querier, r Request, e Evaluation, viewer Act
 	return nil, nil
 }
 
+// OverlapsShown bounds WhatItTakes's Overlaps: a page lists that many of
+// the other open requests and links to the rest.
+const OverlapsShown = 10
+
 // overlapsWith returns the other open requests on r's cluster, with the
-// fields both change.
-func overlapsWith(ctx context.Context, q Querier, r Request) ([]Overlap, error) {
+// fields both change: among the oldest limit open requests of the
+// cluster, or all of them when limit is 0.
+func overlapsWith(ctx context.Context, q Querier, r Request, limit int) ([]Overlap, error) {
 	if r.ClusterUID == "" {
 		return nil, nil
 	}
-	open, err := ListOpenForCluster(ctx, q, r.ClusterUID)
+	open, err := ListOpenForCluster(ctx, q, r.ClusterUID, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +150,7 @@ func overlapsWith(ctx context.Context, q Querier, r Request) ([]Overlap, error) 
 // need a rebase once the other is applied. Approve refuses to complete the
 // later of two colliding requests while the earlier is open (ErrCollision).
 func Collisions(ctx context.Context, q Querier, r Request) ([]Overlap, error) {
-	all, err := overlapsWith(ctx, q, r)
+	all, err := overlapsWith(ctx, q, r, 0)
 	if err != nil {
 		return nil, fmt.Errorf("approvals: collisions of request %d: %w", r.ID, err)
 	}

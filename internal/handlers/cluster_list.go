@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -40,10 +39,14 @@ func (s *Server) clusterList(c echo.Context) error {
 		results = templates.ClusterResults{Summary: "The filter needs attention.", Errors: clusterErrorList(q.form.Errors)}
 	} else {
 		f := q.filter
-		f.Limit, f.Offset = clusterPageSize+1, (q.page-1)*clusterPageSize
+		f.Limit = clusterPageSize + 1
 		list, err := inventory.ClusterList(ctx, s.deps.DB, f)
 		if err != nil {
 			return err
+		}
+		if q.filter.Before != "" {
+			// Read backwards from the cursor; shown in the list's order.
+			slices.Reverse(list)
 		}
 		uids := make([]string, 0, len(list))
 		for _, cl := range list {
@@ -58,7 +61,7 @@ func (s *Server) clusterList(c echo.Context) error {
 	if isHTMX(c) && c.Request().Header.Get("HX-History-Restore-Request") != "true" {
 		// A live reload of the results (HX-Trigger: its id) stays on the URL.
 		if status == http.StatusOK && c.Request().Header.Get("HX-Trigger") != "cluster-results" {
-			c.Response().Header().Set("HX-Push-Url", q.url(q.page))
+			c.Response().Header().Set("HX-Push-Url", q.url())
 		}
 		return s.render(c, status, templates.ClusterResultsFragment(results))
 	}
@@ -67,10 +70,10 @@ func (s *Server) clusterList(c echo.Context) error {
 }
 
 // clusterQuery is what the list's URL asks for: a filter, an order and a
-// page (from 1).
+// page: the first, or the one after or before a cluster (filter.After,
+// filter.Before: keyset pages, by uid).
 type clusterQuery struct {
 	filter inventory.Filter
-	page   int
 	form   templates.ClusterForm
 }
 
@@ -83,10 +86,13 @@ var clusterSortLabels = map[inventory.SortKey]string{
 // maxNameFilter bounds the name filter; cluster names are far shorter.
 const maxNameFilter = 200
 
+// maxCursor bounds a page link's cluster uid.
+const maxCursor = 200
+
 // parseClusterQuery reads the URL's parameters. Mistakes become messages
 // on the form's fields, never a silently different filter.
 func parseClusterQuery(v url.Values, envs []string, states clusterStates) clusterQuery {
-	q := clusterQuery{page: 1}
+	q := clusterQuery{}
 	errs := map[string]string{}
 	f := &q.filter
 
@@ -114,13 +120,10 @@ func parseClusterQuery(v url.Values, envs []string, states clusterStates) cluste
 	default:
 		errs["dir"] = "Choose ascending or descending."
 	}
-	if p := v.Get("page"); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 10000 {
-			errs["page"] = "That page link is broken: start again from the first page."
-		} else {
-			q.page = n
-		}
+	f.After, f.Before = v.Get("after"), v.Get("before")
+	if f.After != "" && f.Before != "" || len(f.After) > maxCursor || len(f.Before) > maxCursor {
+		errs["page"] = "That page link is broken: start again from the first page."
+		f.After, f.Before = "", ""
 	}
 
 	q.form = templates.ClusterForm{Name: f.Name, Desc: f.Desc, Errors: errs}
@@ -145,9 +148,9 @@ func parseClusterQuery(v url.Values, envs []string, states clusterStates) cluste
 	return q
 }
 
-// url is the list's canonical address for page: parameters at their
-// default are left out, so equal views have equal URLs.
-func (q clusterQuery) url(page int) string {
+// url is the list's canonical address: parameters at their default are
+// left out, so equal views have equal URLs.
+func (q clusterQuery) url() string {
 	v := url.Values{}
 	f := q.filter
 	set := func(k, s string) {
@@ -164,9 +167,8 @@ func (q clusterQuery) url(page int) string {
 	if f.Desc {
 		v.Set("dir", "desc")
 	}
-	if page > 1 {
-		v.Set("page", strconv.Itoa(page))
-	}
+	set("after", f.After)
+	set("before", f.Before)
 	if len(v) == 0 {
 		return "/clusters"
 	}
@@ -178,16 +180,36 @@ func (q clusterQuery) filtered() bool {
 	return f.Name != "" || f.State != "" || f.Environment != ""
 }
 
+// at is q's list on another page: the first, or the one after or before
+// the cluster with uid after or before.
+func (q clusterQuery) at(after, before string) clusterQuery {
+	q.filter.After, q.filter.Before = after, before
+	return q
+}
+
 // clusterResults is the table part of the page for one fetched page, which
-// holds up to one cluster more than a page to tell whether another follows.
+// holds up to one cluster more than a page (beyond its far end) to tell
+// whether another page follows that way.
 func clusterResults(q clusterQuery, list []inventory.Summary, pending map[string]int, states clusterStates) templates.ClusterResults {
 	var r templates.ClusterResults
-	if len(list) > clusterPageSize {
+	backwards := q.filter.Before != ""
+	more := len(list) > clusterPageSize
+	if more && backwards {
+		list = list[len(list)-clusterPageSize:]
+	} else if more {
 		list = list[:clusterPageSize]
-		r.NextURL = q.url(q.page + 1)
 	}
-	if q.page > 1 {
-		r.PrevURL = q.url(q.page - 1)
+	if len(list) > 0 {
+		first, last := list[0].UID, list[len(list)-1].UID
+		// A page read from a cursor has that cluster beyond it.
+		if more || backwards {
+			r.NextURL = q.at(last, "").url()
+		}
+		if more && backwards || q.filter.After != "" {
+			r.PrevURL = q.at("", first).url()
+		}
+	} else if q.filter.After != "" || backwards {
+		r.PrevURL = q.at("", "").url()
 	}
 	for _, cl := range list {
 		r.Rows = append(r.Rows, templates.ClusterRow{
@@ -199,10 +221,10 @@ func clusterResults(q clusterQuery, list []inventory.Summary, pending map[string
 		})
 	}
 	r.Columns = clusterColumns(q)
-	r.SelfURL = q.url(q.page)
-	first := (q.page-1)*clusterPageSize + 1
+	r.SelfURL = q.url()
+	firstPage := q.filter.After == "" && q.filter.Before == ""
 	switch {
-	case len(list) == 0 && q.page > 1:
+	case len(list) == 0 && !firstPage:
 		r.Summary = "No clusters on this page."
 		r.Empty = "The list is shorter now. Go back to the first page."
 	case len(list) == 0 && q.filtered():
@@ -212,7 +234,7 @@ func clusterResults(q clusterQuery, list []inventory.Summary, pending map[string
 		r.Summary = "No clusters yet."
 		r.Empty = "The inventory is empty. The portal copies the clusters from Cloud Manager in the background; " +
 			"if none appear within a minute, check the portal's Cloud Manager settings and its log."
-	case r.NextURL == "" && q.page == 1:
+	default:
 		word := "clusters"
 		if len(list) == 1 {
 			word = "cluster"
@@ -221,12 +243,9 @@ func clusterResults(q clusterQuery, list []inventory.Summary, pending map[string
 			word = "matching " + word
 		}
 		r.Summary = fmt.Sprintf("%s %s.", fmtCount(len(list)), word)
-	default:
-		what := "Clusters"
-		if q.filtered() {
-			what = "Matching clusters"
+		if r.NextURL != "" || r.PrevURL != "" {
+			r.Summary = fmt.Sprintf("%s %s on this page.", fmtCount(len(list)), word)
 		}
-		r.Summary = fmt.Sprintf("%s %s to %s.", what, fmtCount(first), fmtCount(first+len(list)-1))
 	}
 	return r
 }
@@ -327,7 +346,7 @@ func clusterColumns(q clusterQuery) []templates.ClusterColumn {
 				}
 				sorted.filter.Desc = !q.filter.Desc
 			}
-			c.SortURL = sorted.url(1)
+			c.SortURL = sorted.at("", "").url()
 		}
 		out = append(out, c)
 	}

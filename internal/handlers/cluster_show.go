@@ -21,10 +21,13 @@ import (
 	"github.com/clusterdesk/clusterdesk/web/templates"
 )
 
-// clusterRequestsShown and clusterEventsShown bound the page's lists.
+// clusterRequestsShown, clusterEventsShown and clusterVersionsShown bound
+// the page's lists; the older versions have a page of their own
+// (clusterVersionsOlder).
 const (
 	clusterRequestsShown = 20
 	clusterEventsShown   = 20
+	clusterVersionsShown = 20
 )
 
 // clusterShow is a cluster's page, read from the inventory only (no call to
@@ -68,7 +71,9 @@ func (s *Server) loadClusterPage(ctx context.Context, uid string) (templates.Clu
 		if cl, err = inventory.ClusterGet(ctx, tx, uid); err != nil {
 			return err
 		}
-		if versions, err = inventory.VersionList(ctx, tx, cl.UID); err != nil {
+		// One more than shown: the last row's comparison link, and whether
+		// older versions exist.
+		if versions, err = inventory.VersionPage(ctx, tx, cl.UID, 0, clusterVersionsShown+1); err != nil {
 			return err
 		}
 		requests, err = approvals.ListForCluster(ctx, tx, cl.UID, approvals.Page{Limit: clusterRequestsShown + 1})
@@ -118,6 +123,10 @@ func clusterShowView(cl inventory.Cluster, versions []inventory.Version, request
 		})
 	}
 	v.Versions = clusterVersionRows(cl, versions)
+	if len(v.Versions) > clusterVersionsShown {
+		v.Versions = v.Versions[:clusterVersionsShown]
+		v.OlderVersionsURL = olderVersionsURL(cl.UID, v.Versions[clusterVersionsShown-1].ResourceVersion)
+	}
 	if len(requests) > clusterRequestsShown {
 		requests, v.RequestsCut = requests[:clusterRequestsShown], true
 	}
@@ -216,4 +225,16 @@ func timeText(t time.Time) templates.TimeText {
 	}
 	t = t.UTC()
 	return templates.TimeText{At: t.Format(time.RFC3339), Text: t.Format("2006-01-02 15:04:05 MST")}
+}
+
+// openRequestsURL is the requests list filtered to the open requests of
+// the clusters named name.
+func openRequestsURL(name string) string {
+	q := url.Values{"cluster": {name}}
+	for _, st := range approvals.States() {
+		if st.Open() {
+			q.Add("state", string(st))
+		}
+	}
+	return "/requests?" + q.Encode()
 }

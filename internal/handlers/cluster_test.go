@@ -382,24 +382,40 @@ func TestClusterPageOfADeletedCluster(t *testing.T) {
 func TestClusterListPages(t *testing.T) {
 	t.Parallel()
 	states := newClusterStates(cloudapi.Behaviour{})
-	q := parseClusterQuery(map[string][]string{"environment": {"production"}, "page": {"2"}}, []string{"production"}, states)
 	list := make([]inventory.Summary, clusterPageSize+1)
 	for i := range list {
 		list[i] = inventory.Summary{UID: "cl-" + strconv.Itoa(i), Name: "c" + strconv.Itoa(i)}
 	}
-	r := clusterResults(q, list, map[string]int{"cl-3": 2}, states)
+	first := parseClusterQuery(map[string][]string{"environment": {"production"}}, []string{"production"}, states)
+	r := clusterResults(first, list, map[string]int{"cl-3": 2}, states)
 	require.Len(t, r.Rows, clusterPageSize, "the extra cluster only tells that another page follows")
-	require.Equal(t, "/clusters?environment=production&page=3", r.NextURL)
-	require.Equal(t, "/clusters?environment=production", r.PrevURL, "page 1 has no page parameter")
+	require.Equal(t, "/clusters?after=cl-49&environment=production", r.NextURL, "keyset: after the last row, same filter")
+	require.Empty(t, r.PrevURL, "the first page has no previous page")
 	require.Equal(t, 2, r.Rows[3].Pending)
-	require.Equal(t, "Matching clusters 51 to 100.", r.Summary)
+	require.Equal(t, "50 matching clusters on this page.", r.Summary)
 
+	// The next page, read forwards from its cursor: the last one.
+	q := parseClusterQuery(map[string][]string{"environment": {"production"}, "after": {"cl-49"}}, []string{"production"}, states)
 	last := clusterResults(q, list[:3], nil, states)
 	require.Empty(t, last.NextURL)
-	require.Equal(t, "Matching clusters 51 to 53.", last.Summary)
+	require.Equal(t, "/clusters?before=cl-0&environment=production", last.PrevURL)
+	require.Equal(t, "3 matching clusters on this page.", last.Summary)
 
-	for _, bad := range []string{"0", "-1", "x", "100000"} {
-		q := parseClusterQuery(map[string][]string{"page": {bad}}, nil, states)
+	// A previous page is read backwards (the handler turns it round): one
+	// row more than a page means another page before it.
+	back := parseClusterQuery(map[string][]string{"before": {"cl-60"}, "sort": {"servers"}, "dir": {"desc"}}, nil, states)
+	r = clusterResults(back, list, nil, states)
+	require.Len(t, r.Rows, clusterPageSize)
+	require.Equal(t, "cl-1", r.Rows[0].UID, "the row beyond the page's far end is dropped")
+	require.Equal(t, "/clusters?before=cl-1&dir=desc&sort=servers", r.PrevURL, "order and direction kept")
+	require.Equal(t, "/clusters?after=cl-50&dir=desc&sort=servers", r.NextURL)
+
+	gone := clusterResults(q, nil, nil, states)
+	require.Equal(t, "The list is shorter now. Go back to the first page.", gone.Empty)
+	require.Equal(t, "/clusters?environment=production", gone.PrevURL)
+
+	for _, bad := range []map[string][]string{{"after": {"a"}, "before": {"b"}}, {"after": {strings.Repeat("x", 201)}}} {
+		q := parseClusterQuery(bad, nil, states)
 		require.Contains(t, q.form.Errors, "page", bad)
 	}
 }

@@ -3,9 +3,14 @@ package handlers
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strconv"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/labstack/echo/v4"
+
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
+	"github.com/clusterdesk/clusterdesk/internal/auth"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 	"github.com/clusterdesk/clusterdesk/web/templates"
 )
@@ -71,4 +76,51 @@ func clusterLiveKey(cl inventory.Cluster, versions []inventory.Version) string {
 		top = versions[0].ResourceVersion
 	}
 	return fmt.Sprintf("%d.%d.%d.%d.%t", top, len(versions), attributed, cl.ResourceVersion, cl.Deleted())
+}
+
+// clusterVersionsPerPage is how many versions a page of older versions
+// lists.
+const clusterVersionsPerPage = 50
+
+// clusterVersionsOlder lists the versions of cluster uid older than
+// ?before=RV, a keyset page (newest first) read from the versions' primary
+// key, however many versions the cluster has. The cluster page links here
+// from its last version shown.
+func (s *Server) clusterVersionsOlder(c echo.Context) error {
+	ctx := c.Request().Context()
+	before, err := strconv.ParseInt(c.QueryParam("before"), 10, 64)
+	if err != nil || before <= 0 {
+		return fmt.Errorf("%w: that page link is broken: start again from the cluster's page", approvals.ErrInvalid)
+	}
+	var (
+		cl       inventory.Cluster
+		versions []inventory.Version
+	)
+	err = pgx.BeginTxFunc(ctx, s.deps.DB, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		if cl, err = inventory.ClusterGet(ctx, tx, c.Param("uid")); err != nil {
+			return err
+		}
+		versions, err = inventory.VersionPage(ctx, tx, cl.UID, before, clusterVersionsPerPage+1)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	v := templates.ClusterVersionsView{ClusterUID: cl.UID, ClusterName: cl.Name, Before: before, Versions: clusterVersionRows(cl, versions)}
+	if len(v.Versions) > clusterVersionsPerPage {
+		v.Versions = v.Versions[:clusterVersionsPerPage]
+		v.OlderURL = olderVersionsURL(cl.UID, v.Versions[clusterVersionsPerPage-1].ResourceVersion)
+	}
+	if u, _ := auth.UserFrom(ctx); !u.Has(auth.RoleRequester) {
+		for i := range v.Versions {
+			v.Versions[i].RollbackURL = ""
+		}
+	}
+	return s.ok(c, templates.ClusterVersionsPage(s.page(c, "Older versions of "+cl.Name), v))
+}
+
+// olderVersionsURL is the page of cluster uid's versions older than rv.
+func olderVersionsURL(uid string, rv int64) string {
+	return clusterURL(uid) + "/versions?" + url.Values{"before": {strconv.FormatInt(rv, 10)}}.Encode()
 }

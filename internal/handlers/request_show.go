@@ -193,6 +193,10 @@ func requestShowView(d approvals.Details, takes approvals.Requirements) template
 	for _, o := range takes.Overlaps {
 		v.Takes.Overlaps = append(v.Takes.Overlaps, overlapView(o))
 	}
+	if takes.MoreOverlaps {
+		// The first few are listed; the requests list has them all.
+		v.Takes.MoreOverlapsURL = openRequestsURL(r.ClusterName)
+	}
 	for _, dec := range d.Decisions {
 		word := "approved"
 		if dec.Decision == approvals.DecisionReject {

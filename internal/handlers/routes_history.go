@@ -4,6 +4,7 @@ package handlers
 // and rollback (history*.go). The versions and drifts themselves are a
 // section of the cluster page (cluster_versions.go).
 func (s *Server) historyRoutes(signedIn, requesters routeGroup) {
+	signedIn.GET("/clusters/:uid/versions", s.clusterVersionsOlder)
 	signedIn.GET("/clusters/:uid/versions/compare", s.historyCompare)
 	requesters.GET("/clusters/:uid/versions/:rv/rollback", s.historyRollbackNew)
 	requesters.POST("/clusters/:uid/versions/:rv/rollback", s.historyRollbackCreate)

@@ -125,8 +125,14 @@ type Filter struct {
 	IncludeDeleted bool
 	Sort           SortKey
 	Desc           bool
-	// Limit caps the result; zero means 200. Offset skips that many.
+	// Limit caps the result; zero means 200. Offset skips that many (for
+	// small lists: a page reads and skips them all).
 	Limit, Offset int
+	// After and Before are keyset pages: the clusters after the one with
+	// uid After in the order, or the ones before the one with uid Before
+	// (listed nearest first, so reversed: the caller turns them round).
+	// A page is read from the index of the order, however deep it is.
+	After, Before string
 }
 
 const summaryColumns = `uid, name, state, desired_state, imply_version, server_count, environment, team,
@@ -139,8 +145,8 @@ const summaryColumns = `uid, name, state, desired_state, imply_version, server_c
 const syncedAt = `CASE WHEN deleted_at IS NULL AND unreadable = ''
 	THEN greatest(synced_at, (SELECT synced_at FROM inventory_state)) ELSE synced_at END AS synced_at`
 
-// ClusterList returns the clusters f selects, in f's order. Errors: an
-// unknown sort key, or the database's.
+// ClusterList returns the clusters f selects, in f's order (reversed
+// with f.Before). Errors: an unknown sort key, or the database's.
 func ClusterList(ctx context.Context, q Querier, f Filter) ([]Summary, error) {
 	column, ok := sortColumns[cmp.Or(f.Sort, SortName)]
 	if !ok {
@@ -168,8 +174,18 @@ func ClusterList(ctx context.Context, q Querier, f Filter) ([]Summary, error) {
 	if f.Name != "" {
 		sql.WriteString(" AND name ILIKE " + arg(sqltext.Contains(f.Name)))
 	}
+	// Before reads the list backwards from its cursor.
+	desc := f.Desc != (f.Before != "")
+	if cursor := cmp.Or(f.After, f.Before); cursor != "" {
+		op := " > "
+		if desc {
+			op = " < "
+		}
+		key := "(" + column + ", name, uid)"
+		sql.WriteString(" AND " + key + op + "(SELECT " + column + ", name, uid FROM clusters WHERE uid = " + arg(cursor) + ")")
+	}
 	direction := " ASC"
-	if f.Desc {
+	if desc {
 		direction = " DESC"
 	}
 	sql.WriteString(" ORDER BY " + column + direction + ", name" + direction + ", uid" + direction)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -103,6 +104,26 @@ func scanVersion(row pgx.Row) (Version, error) {
 func VersionList(ctx context.Context, q Querier, uid string) ([]Version, error) {
 	rows, err := q.Query(ctx, `SELECT `+versionColumns+versionFrom+`
 		WHERE v.cluster_uid = $1 ORDER BY v.resource_version DESC`, uid)
+	if err != nil {
+		return nil, fmt.Errorf("inventory: versions of %q: %w", uid, err)
+	}
+	versions, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Version, error) { return scanVersion(row) })
+	if err != nil {
+		return nil, fmt.Errorf("inventory: versions of %q: %w", uid, err)
+	}
+	return versions, nil
+}
+
+// VersionPage returns up to limit versions of cluster uid older than
+// resource version before (from the newest when before is 0), newest
+// first, as VersionList has them: a keyset page read from the table's
+// primary key, so its cost does not grow with the cluster's versions.
+func VersionPage(ctx context.Context, q Querier, uid string, before int64, limit int) ([]Version, error) {
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	rows, err := q.Query(ctx, `SELECT `+versionColumns+versionFrom+`
+		WHERE v.cluster_uid = $1 AND v.resource_version < $2 ORDER BY v.resource_version DESC LIMIT $3`, uid, before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("inventory: versions of %q: %w", uid, err)
 	}

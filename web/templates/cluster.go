@@ -97,6 +97,9 @@ type ClusterShowView struct {
 	Servers    []ClusterServerRow
 	Events     []ClusterEventRow
 	Versions   []ClusterVersionRow
+	// OlderVersionsURL lists the versions older than the ones shown;
+	// empty when all are shown.
+	OlderVersionsURL string
 	Requests   []ClusterRequestRow
 	// RequestsURL is the requests page filtered to this cluster's name.
 	RequestsURL string

@@ -1669,7 +1669,7 @@ func ClusterShowPage(p Page, v ClusterShowView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = clusterVersionsSection(v.Versions).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = clusterVersionsSection(v.Versions, v.OlderVersionsURL).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -115,3 +115,13 @@ type ReplaceNewView struct {
 
 // Action is where the form posts.
 func (v ReplaceNewView) Action() string { return "/clusters/" + v.ClusterUID + "/replace" }
+
+// ClusterVersionsView is a page of a cluster's older configuration
+// versions: those before resource version Before, newest first.
+type ClusterVersionsView struct {
+	ClusterUID, ClusterName string
+	Before                  int64
+	Versions                []ClusterVersionRow
+	// OlderURL is the next page; empty on the last.
+	OlderURL string
+}

@@ -87,6 +87,9 @@ type RequestTakesView struct {
 	// Blocker says why the viewer may not approve; empty when they may.
 	Blocker  string
 	Overlaps []RequestOverlap
+	// MoreOverlapsURL lists every other open request on the cluster when
+	// Overlaps holds only the first of them; empty otherwise.
+	MoreOverlapsURL string
 }
 
 // RequestOverlap is another open request on the same cluster.

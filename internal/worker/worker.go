@@ -56,6 +56,9 @@ type Options struct {
 	// up; zero means FetchCooldown (10 ms) and River's 1 s poll.
 	// FetchPollInterval may not be shorter than FetchCooldown.
 	FetchCooldown, FetchPollInterval time.Duration
+	// AuditChainInterval is how often committed audit events are looked
+	// for to be chained; zero means audit.ChainInterval.
+	AuditChainInterval time.Duration
 	// RescueAfter is how long a job may run before River takes the process
 	// running it for dead and runs it again (River's RescueStuckJobsAfter;
 	// zero keeps River's hour). Jobs other than the ones with a timeout of
@@ -79,6 +82,7 @@ type Worker struct {
 	logger   *slog.Logger
 	jobs     *jobs
 	executor *execution.Executor // nil without Options.Execution
+	chainer  *auditChainer
 }
 
 // New prepares the worker on pool without starting it.
@@ -128,7 +132,8 @@ func New(pool *pgxpool.Pool, logger *slog.Logger, opts Options) (*Worker, error)
 		return nil, fmt.Errorf("worker: %w", err)
 	}
 	j.client = client
-	return &Worker{pool: pool, client: client, logger: logger, jobs: j, executor: executor}, nil
+	return &Worker{pool: pool, client: client, logger: logger, jobs: j, executor: executor,
+		chainer: newAuditChainer(pool, logger, opts.AuditChainInterval)}, nil
 }
 
 // singleton keeps one job of a kind queued or running at a time, so a slow
@@ -165,6 +170,7 @@ func (w *Worker) Start(ctx context.Context) error {
 	if err := w.client.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("worker: start: %w", err)
 	}
+	w.chainer.start()
 	return nil
 }
 
@@ -172,6 +178,7 @@ func (w *Worker) Start(ctx context.Context) error {
 // ends first, running jobs are cancelled (River hands them back to the
 // queue to retry) and Stop waits a few seconds more for them to return.
 func (w *Worker) Stop(ctx context.Context) error {
+	w.chainer.halt()
 	err := w.client.Stop(ctx)
 	if err == nil || !errors.Is(err, ctx.Err()) {
 		return err

@@ -257,11 +257,11 @@ func Get(ctx context.Context, q Querier, seq int64) (Entry, error) {
 type Head struct {
 	Seq  int64
 	Hash Hash
-	// Events is how many chained events the log holds now: seq has no
-	// gaps, so this is exact and costs nothing to compute.
+	// Events is how many events the log holds now, chained or not: seq has
+	// no gaps, so the chained ones cost nothing to count.
 	Events int64
-	// Pending is how many committed events await chaining (seconds at
-	// most while the worker runs).
+	// Pending is how many of them are committed but await chaining
+	// (a fraction of a second while the worker runs).
 	Pending int64
 }
 
@@ -278,6 +278,6 @@ func HeadGet(ctx context.Context, q Querier) (Head, error) {
 		return Head{}, fmt.Errorf("audit: read head: %w", err)
 	}
 	copy(h.Hash[:], hash)
-	h.Events = h.Seq - anchor
+	h.Events = h.Seq - anchor + h.Pending
 	return h, nil
 }

@@ -166,3 +166,16 @@ func chainBatch(ctx context.Context, tx pgx.Tx, wait bool) (int, error) {
 	}
 	return len(pending), nil
 }
+
+// HeadChained chains every event committed so far, then reads the chain
+// head: the head to publish (portal audit head), covering everything
+// committed before the call.
+func HeadChained(ctx context.Context, db interface {
+	Beginner
+	Querier
+}) (Head, error) {
+	if _, err := ChainAll(ctx, db); err != nil {
+		return Head{}, err
+	}
+	return HeadGet(ctx, db)
+}

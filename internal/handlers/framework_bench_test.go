@@ -146,10 +146,10 @@ type frameworkBench struct {
 	server  *Server
 	syncer  *inventory.Syncer
 	cloud   *cloudapi.Client
-	cookies map[string]string         // username → Cookie header of their session
+	cookies map[string]string          // username → Cookie header of their session
 	actors  map[string]approvals.Actor // username → who the bare pages serve
-	uid     string                    // a cluster with requests
-	request int64                     // alice's pending request, which carol may approve
+	uid     string                     // a cluster with requests
+	request int64                      // alice's pending request, which carol may approve
 }
 
 func newFrameworkBench(tb testing.TB) *frameworkBench {

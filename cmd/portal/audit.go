@@ -90,7 +90,7 @@ func runAudit(ctx context.Context, args []string, env lookupFunc, stdout, stderr
 		}
 		return nil
 	case "head":
-		h, err := audit.HeadGet(ctx, pool)
+		h, err := audit.HeadChained(ctx, pool)
 		if err != nil {
 			return err
 		}

@@ -36,7 +36,8 @@ func event(opts ...func(*audit.Event)) audit.Event {
 	return e
 }
 
-// appendOne appends e in a transaction of its own.
+// appendOne appends e in a transaction of its own, chains it as the
+// worker would, and returns it chained.
 func appendOne(t testing.TB, pool *pgxpool.Pool, e audit.Event) audit.Entry {
 	t.Helper()
 	var entry audit.Entry
@@ -46,7 +47,16 @@ func appendOne(t testing.TB, pool *pgxpool.Pool, e audit.Event) audit.Entry {
 		return err
 	})
 	require.NoError(t, err)
-	return entry
+	require.True(t, entry.Pending(), "an append leaves the event unchained")
+	_, err = audit.ChainAll(context.Background(), pool)
+	require.NoError(t, err)
+	chained, err := audit.Get(context.Background(), pool, entry.Seq)
+	require.NoError(t, err)
+	require.False(t, chained.Pending())
+	// Append returns the data as it hashes it; the stored jsonb reads back
+	// with PostgreSQL's spacing (the canonical line is the same).
+	chained.Data = entry.Data
+	return chained
 }
 
 func verify(t *testing.T, pool *pgxpool.Pool) audit.Result {
@@ -253,6 +263,8 @@ func TestAppRoleHasNoRightToChangeTheLog(t *testing.T) {
 		"GRANT SELECT, UPDATE ON audit_chain_head TO " + role,
 		"GRANT SELECT ON audit_anchor TO " + role,
 		"GRANT EXECUTE ON FUNCTION audit_prune(timestamptz) TO " + role,
+		"GRANT USAGE ON SEQUENCE audit_append_id TO " + role,
+		"GRANT EXECUTE ON FUNCTION audit_chain(bigint[], timestamptz[], bytea[]) TO " + role,
 	} {
 		_, err := pool.Exec(ctx, sql)
 		require.NoError(t, err, sql)

@@ -77,26 +77,11 @@ type Entry struct {
 func (e Entry) Canonical() ([]byte, error) {
 	var b bytes.Buffer
 	b.Grow(256 + len(e.Data))
-	if err := e.writeCanonical(&b, false, nil); err != nil {
+	if err := e.writeCanonical(&b, false); err != nil {
 		return nil, err
 	}
 	b.WriteByte('\n')
 	return b.Bytes(), nil
-}
-
-// canonicalParts is the canonical line cut around at, prev_hash and seq,
-// the fields only known once the chain head is locked.
-func (e Entry) canonicalParts() ([4]string, error) {
-	var parts [4]string
-	var b bytes.Buffer
-	n := 0
-	hole := func() { parts[n] = b.String(); n++; b.Reset() }
-	if err := e.writeCanonical(&b, false, hole); err != nil {
-		return parts, err
-	}
-	b.WriteByte('\n')
-	parts[n] = b.String()
-	return parts, nil
 }
 
 // ComputeHash is the SHA-256 of the canonical line.
@@ -110,7 +95,7 @@ func (e Entry) ComputeHash() (Hash, error) {
 // resets first, so that a caller hashing many events reuses one buffer.
 func (e Entry) hashWith(b *bytes.Buffer) (Hash, error) {
 	b.Reset()
-	if err := e.writeCanonical(b, false, nil); err != nil {
+	if err := e.writeCanonical(b, false); err != nil {
 		return Hash{}, err
 	}
 	b.WriteByte('\n')
@@ -118,9 +103,8 @@ func (e Entry) hashWith(b *bytes.Buffer) (Hash, error) {
 }
 
 // writeCanonical writes the canonical object; withHash adds the "hash" key
-// in its sorted place, which is the JSON Lines export format. A hole, when
-// not nil, is called in place of writing at, prev_hash and seq.
-func (e Entry) writeCanonical(b *bytes.Buffer, withHash bool, hole func()) error {
+// in its sorted place, which is the JSON Lines export format.
+func (e Entry) writeCanonical(b *bytes.Buffer, withHash bool) error {
 	b.WriteString(`{"action":`)
 	writeString(b, string(e.Action))
 	b.WriteString(`,"actor":{"id":`)
@@ -130,11 +114,7 @@ func (e Entry) writeCanonical(b *bytes.Buffer, withHash bool, hole func()) error
 	b.WriteString(`,"type":`)
 	writeString(b, string(e.Actor.Type))
 	b.WriteString(`},"at":"`)
-	if hole != nil {
-		hole()
-	} else {
-		b.WriteString(e.At.UTC().Format(TimeFormat))
-	}
+	b.WriteString(e.At.UTC().Format(TimeFormat))
 	b.WriteString(`","data":`)
 	if err := canonicalJSON(b, e.Data); err != nil {
 		return fmt.Errorf("audit: event %d: data: %w", e.Seq, err)
@@ -149,17 +129,9 @@ func (e Entry) writeCanonical(b *bytes.Buffer, withHash bool, hole func()) error
 	b.WriteString(`,"request_id":`)
 	writeString(b, e.Origin.RequestID)
 	b.WriteString(`},"prev_hash":"`)
-	if hole != nil {
-		hole()
-	} else {
-		b.WriteString(e.PrevHash.String())
-	}
+	b.WriteString(e.PrevHash.String())
 	b.WriteString(`","seq":`)
-	if hole != nil {
-		hole()
-	} else {
-		b.WriteString(strconv.FormatInt(e.Seq, 10))
-	}
+	b.WriteString(strconv.FormatInt(e.Seq, 10))
 	b.WriteString(`,"subject":{"id":`)
 	writeString(b, e.Subject.ID)
 	b.WriteString(`,"type":`)

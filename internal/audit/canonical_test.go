@@ -59,7 +59,7 @@ func TestCanonicalLineIsWhatJQPrints(t *testing.T) {
 	require.NoError(t, err)
 
 	var export bytes.Buffer
-	require.NoError(t, e.writeCanonical(&export, true, nil))
+	require.NoError(t, e.writeCanonical(&export, true))
 	cmd := exec.Command(jq, "-cS", "del(.hash)")
 	cmd.Stdin = strings.NewReader(export.String() + "\n")
 	out, err := cmd.Output()

@@ -82,7 +82,7 @@ func Export(ctx context.Context, q Querier, f Filter, upTo int64, format Format,
 		}
 		line.Reset()
 		if format == FormatJSONL {
-			if err := e.writeCanonical(&line, true, nil); err != nil {
+			if err := e.writeCanonical(&line, true); err != nil {
 				return n, err
 			}
 			line.WriteByte('\n')
@@ -150,12 +150,14 @@ type ExportRecord struct {
 // one.
 func RecordExport(ctx context.Context, db Beginner, actor Actor, origin Origin, f Filter, format Format) (upTo int64, err error) {
 	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		// Lock the head first, so that nothing lands between upTo and
-		// this event.
-		if err := tx.QueryRow(ctx, "SELECT seq FROM audit_chain_head FOR UPDATE").Scan(&upTo); err != nil {
+		// Chain everything committed so far and keep the head locked, so
+		// that the export holds every event committed before it was asked
+		// and nothing lands between upTo and this event.
+		var err error
+		if upTo, err = chainPending(ctx, tx); err != nil {
 			return err
 		}
-		_, err := Append(ctx, tx, Event{
+		_, err = appendChained(ctx, tx, Event{
 			Actor: actor, Action: AuditExported, Subject: TheLog, Origin: origin,
 			Data: ExportRecord{Format: format, Filter: f, UpTo: upTo},
 		})

@@ -43,6 +43,11 @@ func CountBefore(ctx context.Context, q Querier, cutoff time.Time) (int64, error
 // table's no-delete trigger (docs/audit.md).
 func Prune(ctx context.Context, tx pgx.Tx, cutoff time.Time, actor Actor) (Pruned, error) {
 	p := Pruned{Cutoff: cutoff.UTC()}
+	// Events committed before the pruning are chained first: pruning cuts
+	// the chain, and an old unchained event would otherwise survive it.
+	if _, err := chainPending(ctx, tx); err != nil {
+		return Pruned{}, fmt.Errorf("audit: prune before %s: %w", cutoff.Format(time.RFC3339), err)
+	}
 	var hash []byte
 	err := tx.QueryRow(ctx, "SELECT first_seq, last_seq, anchor_hash, anchor_at, pruned FROM audit_prune($1)", cutoff).
 		Scan(&p.FirstSeq, &p.LastSeq, &hash, &p.AnchorAt, &p.Count)
@@ -54,7 +59,7 @@ func Prune(ctx context.Context, tx pgx.Tx, cutoff time.Time, actor Actor) (Prune
 	}
 	copy(p.AnchorHash[:], hash)
 	p.AnchorAt = p.AnchorAt.UTC()
-	if _, err := Append(ctx, tx, Event{Actor: actor, Action: AuditPruned, Subject: TheLog, Data: p}); err != nil {
+	if _, err := appendChained(ctx, tx, Event{Actor: actor, Action: AuditPruned, Subject: TheLog, Data: p}); err != nil {
 		return Pruned{}, err
 	}
 	return p, nil

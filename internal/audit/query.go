@@ -56,6 +56,9 @@ func (f Filter) IsZero() bool {
 		f.Cluster == "" && f.Request == 0 && f.From.IsZero() && f.To.IsZero() && f.Text == ""
 }
 
+// pendingBaseSQL is PendingBase as an SQL literal.
+const pendingBaseSQL = "4611686018427387904"
+
 // where appends the filter's conditions and their arguments. Times become
 // seq bounds as well (time never goes backwards along seq), so a time range
 // is a range scan of the primary key, or of any index ending in seq.
@@ -97,8 +100,11 @@ func (f Filter) where(sql *strings.Builder, args []any) []any {
 	}
 	if !f.From.IsZero() {
 		p := arg(f.From)
+		// Unchained events (seq from PendingBase up) are newer than every
+		// chained one but may carry an earlier time: the bound is looked
+		// up among chained events only.
 		sql.WriteString(" AND at >= " + p + " AND seq >= coalesce((SELECT seq FROM audit_log WHERE at >= " + p +
-			" ORDER BY at, seq LIMIT 1), 9223372036854775807)")
+			" AND seq < " + pendingBaseSQL + " ORDER BY at, seq LIMIT 1), " + pendingBaseSQL + ")")
 	}
 	if !f.To.IsZero() {
 		p := arg(f.To)
@@ -226,9 +232,14 @@ func scanEntry(row pgx.CollectableRow) (Entry, error) {
 	return e, err
 }
 
-// Get returns the event at seq, or ErrNotFound.
+// Get returns the event at seq, or ErrNotFound. A provisional seq (an
+// unchained event's, see Pending) keeps finding its event once chained.
 func Get(ctx context.Context, q Querier, seq int64) (Entry, error) {
-	rows, err := q.Query(ctx, "SELECT "+entryColumns+" FROM audit_log WHERE seq = $1", seq)
+	sql := "SELECT " + entryColumns + " FROM audit_log WHERE seq = $1"
+	if seq >= PendingBase {
+		sql = "SELECT " + entryColumns + " FROM audit_log WHERE append_id = $1 - " + pendingBaseSQL
+	}
+	rows, err := q.Query(ctx, sql, seq)
 	if err != nil {
 		return Entry{}, fmt.Errorf("audit: get %d: %w", seq, err)
 	}
@@ -246,9 +257,12 @@ func Get(ctx context.Context, q Querier, seq int64) (Entry, error) {
 type Head struct {
 	Seq  int64
 	Hash Hash
-	// Events is how many events the log holds now: seq has no gaps, so this
-	// is exact and costs nothing to compute.
+	// Events is how many events the log holds now, chained or not: seq has
+	// no gaps, so the chained ones cost nothing to count.
 	Events int64
+	// Pending is how many of them are committed but await chaining
+	// (a fraction of a second while the worker runs).
+	Pending int64
 }
 
 // HeadGet reads the chain head.
@@ -257,12 +271,13 @@ func HeadGet(ctx context.Context, q Querier) (Head, error) {
 	var hash []byte
 	var anchor int64
 	err := q.QueryRow(ctx, `
-		SELECT h.seq, h.hash, coalesce((SELECT max(seq) FROM audit_anchor), 0)
-		FROM audit_chain_head h`).Scan(&h.Seq, &hash, &anchor)
+		SELECT h.seq, h.hash, coalesce((SELECT max(seq) FROM audit_anchor), 0),
+		       (SELECT count(*) FROM audit_log WHERE seq >= `+pendingBaseSQL+`)
+		FROM audit_chain_head h`).Scan(&h.Seq, &hash, &anchor, &h.Pending)
 	if err != nil {
 		return Head{}, fmt.Errorf("audit: read head: %w", err)
 	}
 	copy(h.Hash[:], hash)
-	h.Events = h.Seq - anchor
+	h.Events = h.Seq - anchor + h.Pending
 	return h, nil
 }

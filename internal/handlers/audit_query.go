@@ -438,6 +438,7 @@ func auditRow(e audit.Entry, people map[int64]auth.Person) templates.AuditRow {
 		Hash:             e.Hash.String(),
 		PrevHash:         e.PrevHash.String(),
 		EventURL:         "/audit/events/" + strconv.FormatInt(e.Seq, 10),
+		Pending:          e.Pending(),
 	}
 	if p, ok := personOf(actorUserID(e), people); ok {
 		row.ActorName, row.ActorUsername = p.DisplayName(), p.Username

@@ -48,6 +48,9 @@ func auditEnv(t *testing.T, n int) *signinEnv {
 		})
 		require.NoError(t, err)
 	}
+	// Chained, as the worker would have done by the time anyone looks.
+	_, err := audit.ChainAll(t.Context(), env.pool)
+	require.NoError(t, err)
 	return env
 }
 
@@ -333,6 +336,9 @@ func peopleAuditEnv(t *testing.T) (*signinEnv, map[string]string, []audit.Entry)
 			return err
 		}))
 	}
+	// Chained, as the worker would have done by the time anyone looks.
+	_, err := audit.ChainAll(t.Context(), env.pool)
+	require.NoError(t, err)
 	return env, ids, entries
 }
 

@@ -20,7 +20,7 @@ func (s *Server) auditVerifyPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	view := templates.AuditVerifyView{HeadSeq: head.Seq, HeadHash: head.Hash.String(), Events: head.Events}
+	view := templates.AuditVerifyView{HeadSeq: head.Seq, HeadHash: head.Hash.String(), Events: head.Events, Pending: head.Pending}
 	v, err := audit.LatestVerification(ctx, s.deps.DB)
 	switch {
 	case errors.Is(err, audit.ErrNotFound):

@@ -61,6 +61,9 @@ type Options struct {
 	// up; zero means FetchCooldown (10 ms) and River's 1 s poll.
 	// FetchPollInterval may not be shorter than FetchCooldown.
 	FetchCooldown, FetchPollInterval time.Duration
+	// AuditChainInterval is how often committed audit events are looked
+	// for to be chained; zero means audit.ChainInterval.
+	AuditChainInterval time.Duration
 	// RescueAfter is how long a job may run before River takes the process
 	// running it for dead and runs it again (River's RescueStuckJobsAfter;
 	// zero keeps River's hour). Jobs other than the ones with a timeout of
@@ -85,6 +88,7 @@ type Worker struct {
 	jobs     *jobs
 	executor *execution.Executor // nil without Options.Execution
 	dryRuns  bool                // OnRevision's job is registered
+	chainer  *auditChainer
 }
 
 // New prepares the worker on pool without starting it.
@@ -137,7 +141,8 @@ func New(pool *pgxpool.Pool, logger *slog.Logger, opts Options) (*Worker, error)
 	}
 	j.client = client
 	return &Worker{pool: pool, client: client, logger: logger, jobs: j, executor: executor,
-		dryRuns: executor != nil && opts.DryRunInterval > 0}, nil
+		dryRuns: executor != nil && opts.DryRunInterval > 0,
+		chainer: newAuditChainer(pool, logger, opts.AuditChainInterval)}, nil
 }
 
 // singleton keeps one job of a kind queued or running at a time, so a slow
@@ -174,6 +179,7 @@ func (w *Worker) Start(ctx context.Context) error {
 	if err := w.client.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("worker: start: %w", err)
 	}
+	w.chainer.start()
 	return nil
 }
 
@@ -181,6 +187,7 @@ func (w *Worker) Start(ctx context.Context) error {
 // ends first, running jobs are cancelled (River hands them back to the
 // queue to retry) and Stop waits a few seconds more for them to return.
 func (w *Worker) Stop(ctx context.Context) error {
+	w.chainer.halt()
 	err := w.client.Stop(ctx)
 	if err == nil || !errors.Is(err, ctx.Err()) {
 		return err

@@ -68,7 +68,9 @@ func appendEvents(t *testing.T, pool *pgxpool.Pool, n int) []audit.Entry {
 func breakChain(t *testing.T, pool *pgxpool.Pool, seq int64) {
 	t.Helper()
 	ctx := context.Background()
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	_, err := audit.ChainAll(ctx, pool) // the event to edit must have its seq
+	require.NoError(t, err)
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		for _, sql := range []string{
 			"ALTER TABLE audit_log DISABLE TRIGGER USER",
 			"UPDATE audit_log SET data = '{\"i\":99}' WHERE seq = $1",

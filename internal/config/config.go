@@ -76,7 +76,14 @@ type Config struct {
 	JobRescueAfter      time.Duration `env:"PORTAL_JOB_RESCUE_AFTER" default:"5m" check:"positive" help:"How long a job may run before the worker takes its process for dead and runs it again. A change whose process died mid-call is first reconciled with the live cluster, so it is never sent twice."`
 	AuditVerifyInterval time.Duration `env:"PORTAL_AUDIT_VERIFY_INTERVAL" default:"1h" check:"positive" help:"How often the worker verifies the whole audit hash chain; a broken chain is logged at error level and shown on the audit page."`
 	AuditRetentionYears int           `env:"PORTAL_AUDIT_RETENTION_YEARS" default:"0" check:"nonnegative" help:"Years audit events are kept; older ones are pruned daily, leaving a verifiable anchor, and the pruning is itself audited. 0 keeps them forever."`
+
+	// Prometheus metrics (internal/metrics), off the public port.
+	MetricsAddr string `env:"PORTAL_METRICS_ADDR" default:"127.0.0.1:9090" help:"Address of the listener that serves Prometheus metrics at /metrics, apart from PORTAL_LISTEN_ADDR (which never serves them); off serves none."`
 }
+
+// MetricsOff is the PORTAL_METRICS_ADDR that serves no metrics (an empty
+// value means the default).
+const MetricsOff = "off"
 
 // Secret is a string that never prints: fmt, slog and JSON see "[redacted]".
 // Call Reveal where the value is really needed.
@@ -344,6 +351,9 @@ func (c Config) CheckServe() error {
 	}
 	if c.CloudSettleTime < c.CloudTimeout {
 		problems = append(problems, fmt.Sprintf("PORTAL_CLOUD_SETTLE_TIME: %s must be at least PORTAL_CLOUD_TIMEOUT (%s), or an answer still awaited would be taken for a lost one", c.CloudSettleTime, c.CloudTimeout))
+	}
+	if c.MetricsAddr != MetricsOff && c.MetricsAddr == c.ListenAddr {
+		problems = append(problems, fmt.Sprintf("PORTAL_METRICS_ADDR: %s is PORTAL_LISTEN_ADDR; metrics are served on a listener of their own, off the public port", c.MetricsAddr))
 	}
 	if c.SessionIdleTimeout > c.SessionAbsoluteTimeout {
 		problems = append(problems, fmt.Sprintf("PORTAL_SESSION_IDLE_TIMEOUT: %s is longer than PORTAL_SESSION_ABSOLUTE_TIMEOUT (%s)", c.SessionIdleTimeout, c.SessionAbsoluteTimeout))

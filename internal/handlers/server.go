@@ -75,6 +75,9 @@ type Deps struct {
 	RateLimitPerMinute int
 	// Now is the clock of the rate limit; nil is time.Now.
 	Now func() time.Time
+	// Metrics is told of every request and event stream (metrics.go);
+	// nil counts nothing.
+	Metrics RequestObserver
 }
 
 // Server is the portal's HTTP handler.

@@ -65,7 +65,8 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.newConns, float64(s.NewConnsCount()))
 }
 
-// queueStates are River's states of a job not finished yet: the queue.
+// queueStates are River's states of a job not finished yet: the queue
+// (the query below names them too).
 var queueStates = []string{"available", "pending", "retryable", "running", "scheduled"}
 
 // queueCollector reports River's queue at each scrape: jobs not finished
@@ -97,10 +98,10 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	rows, err := c.pool.Query(ctx, `
 		SELECT state::text, kind, count(*),
-		       coalesce(extract(epoch FROM now() - min(scheduled_at)) FILTER (WHERE state = 'available'), 0)::float8
+		       coalesce(extract(epoch FROM now() - min(scheduled_at) FILTER (WHERE state = 'available')), 0)::float8
 		FROM river_job
-		WHERE state = ANY($1::river_job_state[])
-		GROUP BY state, kind`, queueStates)
+		WHERE state IN ('available', 'pending', 'retryable', 'running', 'scheduled')
+		GROUP BY state, kind`)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(c.jobs, fmt.Errorf("metrics: read the job queue: %w", err))
 		return

@@ -337,3 +337,66 @@ func label(m *dto.Metric, name string) string {
 	}
 	return ""
 }
+
+// A worker-only process serves its metrics too: its job runs and the
+// freshness of the inventory and the audit chain, without any web metric
+// having been observed.
+func TestMetricsOfAWorkerOnlyProcess(t *testing.T) {
+	t.Parallel()
+	vars := testEnv(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	out, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "-worker"}, envOf(vars), outW, io.Discard)
+		outW.Close()
+	}()
+	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+	lines := bufio.NewScanner(out)
+	require.True(t, lines.Scan())
+	require.Equal(t, "portal: worker running", lines.Text())
+	require.True(t, lines.Scan())
+	metricsURL, ok := strings.CutPrefix(lines.Text(), "portal: metrics on ")
+	require.True(t, ok, lines.Text())
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		families := scrape(t, metricsURL)
+		require.Contains(c, families, "clusterdesk_inventory_last_sync_timestamp_seconds")
+		require.Equal(c, 1.0, value(families, "clusterdesk_audit_last_verification_ok", nil))
+		require.GreaterOrEqual(c, value(families, "clusterdesk_cloud_token_fetches_total", map[string]string{"outcome": "ok"}), 1.0)
+		require.Contains(c, families, "clusterdesk_river_jobs")
+		require.Equal(c, 0, int(histogramCount(families, "clusterdesk_http_request_duration_seconds", nil)), "no web here")
+	}, 30*time.Second, 50*time.Millisecond)
+}
+
+// PORTAL_METRICS_ADDR=off serves no metrics; the public address is refused.
+func TestMetricsListenerSettings(t *testing.T) {
+	t.Parallel()
+	vars := testEnv(t)
+	vars["PORTAL_METRICS_ADDR"] = vars["PORTAL_LISTEN_ADDR"]
+	err := run(t.Context(), []string{"serve"}, envOf(vars), io.Discard, io.Discard)
+	require.ErrorContains(t, err, "PORTAL_METRICS_ADDR: "+vars["PORTAL_LISTEN_ADDR"]+" is PORTAL_LISTEN_ADDR")
+
+	vars["PORTAL_METRICS_ADDR"] = "off"
+	var printed strings.Builder
+	ctx, cancel := context.WithCancel(t.Context())
+	out, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "-web"}, envOf(vars), outW, io.Discard)
+		outW.Close()
+	}()
+	lines := bufio.NewScanner(out)
+	for lines.Scan() {
+		printed.WriteString(lines.Text() + "\n")
+		if strings.HasPrefix(lines.Text(), "portal: listening on ") {
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	cancel()
+	require.NoError(t, <-done)
+	require.Contains(t, printed.String(), "portal: listening on ")
+	require.NotContains(t, printed.String(), "metrics")
+}

@@ -172,6 +172,17 @@ func TestMetricsAfterAJourney(t *testing.T) {
 	require.Equal(t, 1.0, value(families, "clusterdesk_build_info", map[string]string{"version": version}))
 	require.Greater(t, value(families, "go_goroutines", nil), 0.0)
 	require.Greater(t, value(families, "process_start_time_seconds", nil), 0.0)
+
+	// No secret, person or cluster reaches the metrics.
+	resp, err = http.Get(metricsURL)
+	require.NoError(t, err)
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	for _, never := range []string{vars["PORTAL_CLOUD_CLIENT_SECRET"], vars["PORTAL_OIDC_CLIENT_SECRET"], vars["PORTAL_DATABASE_URL"],
+		"alice", "carol", stopped.UID, stopped.Name} {
+		require.NotContains(t, string(raw), never)
+	}
 }
 
 // startWithMetrics runs `portal serve` and returns its public base URL and

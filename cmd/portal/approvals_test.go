@@ -18,6 +18,7 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/config"
 	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
+	"github.com/clusterdesk/clusterdesk/internal/metrics"
 	"github.com/clusterdesk/clusterdesk/internal/testdb"
 )
 
@@ -54,7 +55,7 @@ func approvalStackWith(t *testing.T, env map[string]string) (*pgxpool.Pool, conf
 	})
 	require.NoError(t, err)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cloud, err := newCloudClient(cfg, logger)
+	cloud, err := newCloudClient(cfg, logger, nil)
 	require.NoError(t, err)
 	pool := testdb.New(t)
 	syncer := newSyncer(pool, cloud, logger)
@@ -115,7 +116,7 @@ func TestApprovalEnqueuesSubmissionWebOnly(t *testing.T) {
 func TestApprovalEnqueuesSubmissionWithWorker(t *testing.T) {
 	pool, cfg, syncer, _ := approvalStack(t)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	jobs, err := startWorker(t.Context(), pool, syncer, cfg, logger)
+	jobs, err := startWorker(t.Context(), pool, syncer, cfg, logger, metrics.New(pool, metrics.Options{}))
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -10,9 +10,12 @@ import (
 )
 
 // newCloudClient builds the Cloud Manager API client of the service account
-// for the web (reads and dry runs, retried by the client).
-func newCloudClient(cfg config.Config, logger *slog.Logger) (*cloudapi.Client, error) {
-	return cloudapi.New(cloudConfig(cfg, logger))
+// for the web (reads and dry runs, retried by the client); obs, when not
+// nil, is told of its calls.
+func newCloudClient(cfg config.Config, logger *slog.Logger, obs cloudapi.Observer) (*cloudapi.Client, error) {
+	c := cloudConfig(cfg, logger)
+	c.Observer = obs
+	return cloudapi.New(c)
 }
 
 // cloudConfig is the client configuration of the service account; the

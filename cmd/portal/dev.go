@@ -86,6 +86,7 @@ func runDev(ctx context.Context, args []string, env lookupFunc, stdout, stderr i
 		// changes show up at once.
 		"PORTAL_INVENTORY_SYNC_INTERVAL": "2s",
 		"PORTAL_TRACK_INTERVAL":          "1s",
+		"PORTAL_METRICS_ADDR":            "127.0.0.1:8083",
 	}
 	// Identity provider (1/2): use devidp unless PORTAL_OIDC_ISSUER is exported.
 	_, ownIdP := env("PORTAL_OIDC_ISSUER")

@@ -28,7 +28,7 @@ func seedDemo(ctx context.Context, cfg config.Config, logger *slog.Logger, n int
 	if err != nil {
 		return err
 	}
-	cloud, err := newCloudClient(cfg, logger)
+	cloud, err := newCloudClient(cfg, logger, nil)
 	if err != nil {
 		pool.Close()
 		return err

@@ -21,6 +21,7 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi/sim"
 	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
+	"github.com/clusterdesk/clusterdesk/internal/metrics"
 )
 
 // Every approved change takes effect exactly once, with serve's own
@@ -83,7 +84,7 @@ func newOnceStack(t *testing.T, timings map[string]string) *onceStack {
 	pool, cfg, syncer, s := approvalStackWith(t, env)
 	require.NoError(t, cfg.CheckServe(), "timings serve accepts")
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	jobs, err := startWorker(t.Context(), pool, syncer, cfg, logger)
+	jobs, err := startWorker(t.Context(), pool, syncer, cfg, logger, metrics.New(pool, metrics.Options{}))
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -92,7 +93,7 @@ func newOnceStack(t *testing.T, timings map[string]string) *onceStack {
 	})
 	service, err := approvalsService(pool, jobs)
 	require.NoError(t, err)
-	cloud, err := newCloudClient(cfg, logger)
+	cloud, err := newCloudClient(cfg, logger, nil)
 	require.NoError(t, err)
 	st := &onceStack{pool: pool, syncer: syncer, sim: s, cloud: cloud, service: service}
 	st.alice = st.person(t, "alice", "developers")

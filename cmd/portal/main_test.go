@@ -68,6 +68,8 @@ func testEnvSim(t *testing.T) (map[string]string, *sim.Server) {
 		"PORTAL_CLOUD_TOKEN_URL":     s.TokenURL(simServer.URL),
 		"PORTAL_CLOUD_CLIENT_ID":     "sa",
 		"PORTAL_CLOUD_CLIENT_SECRET": "sa-secret",
+		// Tests run side by side: a port of the system's choice each.
+		"PORTAL_METRICS_ADDR": "127.0.0.1:0",
 	}
 	return vars, s
 }

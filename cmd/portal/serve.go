@@ -91,7 +91,8 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 	}
 	warnPolicyGroupsOutside(ctx, pool, cfg.ApproverGroups, logger)
 
-	cloud, err := newCloudClient(cfg, logger)
+	measured := newMetrics(pool, logger)
+	cloud, err := newCloudClient(cfg, logger, measured)
 	if err != nil {
 		return err
 	}
@@ -104,7 +105,7 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 	syncer := newSyncer(pool, cloud, logger)
 	var jobs *worker.Worker
 	if parts.worker {
-		if jobs, err = startWorker(ctx, pool, syncer, cfg, logger); err != nil {
+		if jobs, err = startWorker(ctx, pool, syncer, cfg, logger, measured); err != nil {
 			return err
 		}
 		// On an early return; after the graceful stop below it does nothing.
@@ -115,6 +116,11 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 		}()
 		fmt.Fprintln(stdout, "portal: worker running")
 	}
+	stopMetrics, err := serveMetrics(cfg, measured, logger, stdout)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics(context.WithoutCancel(ctx))
 	if !parts.web {
 		<-ctx.Done()
 		logger.Info("stopping", "timeout", cfg.ShutdownTimeout.String())
@@ -169,6 +175,7 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 		Presets:   presets,
 		Live:      hub,
 		Resend:    resend,
+		Metrics:   measured,
 		Ready: func(ctx context.Context) error {
 			if err := pool.Ping(ctx); err != nil {
 				return err

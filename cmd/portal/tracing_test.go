@@ -8,10 +8,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,7 +23,6 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/clusterdesk/clusterdesk/internal/auth/devidp"
 	"github.com/clusterdesk/clusterdesk/internal/database"
 )
 
@@ -185,54 +182,6 @@ func (l *logLines) find(t *testing.T, match func(map[string]any) bool) []map[str
 	return found
 }
 
-// person is a signed-in browser without a browser: a cookie jar.
-type person struct {
-	t        *testing.T
-	base     string
-	hc       *http.Client
-	noFollow *http.Client
-}
-
-func signIn(t *testing.T, base, path, username string) *person {
-	t.Helper()
-	jar, err := cookiejar.New(nil)
-	require.NoError(t, err)
-	p := &person{t: t, base: base, hc: &http.Client{Jar: jar},
-		noFollow: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-	resp, err := devidp.Login(t.Context(), p.hc, base+path, username)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	return p
-}
-
-// csrf opens path and returns the page's CSRF token.
-func (p *person) csrf(path string) string {
-	p.t.Helper()
-	resp, err := p.hc.Get(p.base + path)
-	require.NoError(p.t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(p.t, err)
-	require.Equal(p.t, http.StatusOK, resp.StatusCode, string(body))
-	m := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindSubmatch(body)
-	require.NotNil(p.t, m, "no CSRF token on %s", path)
-	return string(m[1])
-}
-
-// post sends a form as the page would and returns the answer, unfollowed.
-func (p *person) post(path string, form url.Values) *http.Response {
-	p.t.Helper()
-	req, err := http.NewRequestWithContext(p.t.Context(), http.MethodPost, p.base+path, strings.NewReader(form.Encode()))
-	require.NoError(p.t, err)
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", p.base)
-	resp, err := p.noFollow.Do(req)
-	require.NoError(p.t, err)
-	resp.Body.Close()
-	return resp
-}
-
 // spanTree indexes the received spans of one trace by span id.
 type spanTree map[string]*tracepb.Span
 
@@ -285,16 +234,14 @@ func TestOneTraceFromApprovalToCloudManager(t *testing.T) {
 	require.Equal(t, map[string]any{"enabled": true, "endpoint": receiver.URL, "service_name": "clusterdesk-test", "sampler": "parentbased_always_on"}, configured[0]["tracing"])
 
 	uid := clusterUID(t, vars["PORTAL_DATABASE_URL"], "clickstream-dev")
-	alice := signIn(t, base, "/clusters/"+uid, "alice")
-	newPath := "/clusters/" + uid + "/requests/new?kind=start"
-	resp := alice.post("/clusters/"+uid+"/requests", url.Values{
-		"csrf_token": {alice.csrf(newPath)}, "kind": {"start"}, "reason": {"traced start"}})
+	alice := signedIn(t, base, "/clusters/"+uid+"/requests/new?kind=start", "alice")
+	resp := alice.post(t, "/clusters/"+uid+"/requests", url.Values{"kind": {"start"}, "reason": {"traced start"}})
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 	requestPath := resp.Header.Get("Location")
 	require.Regexp(t, `^/requests/[0-9]+$`, requestPath)
 
-	bob := signIn(t, base, requestPath, "bob")
-	resp = bob.post(requestPath+"/approve", url.Values{"csrf_token": {bob.csrf(requestPath)}, "revision": {"1"}})
+	bob := signedIn(t, base, requestPath, "bob")
+	resp = bob.post(t, requestPath+"/approve", url.Values{"revision": {"1"}})
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 	approvalID := resp.Header.Get("X-Request-Id")
 	require.NotEmpty(t, approvalID)
@@ -398,7 +345,7 @@ func TestNoExporterWithoutAnEndpoint(t *testing.T) {
 
 	// A signed-in page, whose handler reads the database; the worker's
 	// inventory sync calls Cloud Manager.
-	signIn(t, base, "/clusters", "alice")
+	signedIn(t, base, "/clusters", "alice")
 	clusterUID(t, vars["PORTAL_DATABASE_URL"], "clickstream-dev")
 	require.NoError(t, stop())
 

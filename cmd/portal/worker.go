@@ -11,6 +11,7 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/config"
 	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
+	"github.com/clusterdesk/clusterdesk/internal/metrics"
 	"github.com/clusterdesk/clusterdesk/internal/worker"
 )
 
@@ -27,8 +28,8 @@ func newSyncer(pool *pgxpool.Pool, cloud *cloudapi.Client, logger *slog.Logger) 
 // verification (and pruning when a retention is set), the inventory sync
 // that keeps the cached clusters fresh, marking requests whose cluster moved
 // as stale, and the submission of approved requests.
-func startWorker(ctx context.Context, pool *pgxpool.Pool, syncer *inventory.Syncer, cfg config.Config, logger *slog.Logger) (*worker.Worker, error) {
-	opts, err := executionOptions(cfg, syncer, logger)
+func startWorker(ctx context.Context, pool *pgxpool.Pool, syncer *inventory.Syncer, cfg config.Config, logger *slog.Logger, measured *metrics.Metrics) (*worker.Worker, error) {
+	opts, err := executionOptions(cfg, syncer, logger, measured)
 	if err != nil {
 		return nil, err
 	}
@@ -40,6 +41,7 @@ func startWorker(ctx context.Context, pool *pgxpool.Pool, syncer *inventory.Sync
 		RescueAfter:           cfg.JobRescueAfter,
 		Execution:             &opts,
 		DryRunInterval:        worker.DefaultDryRunInterval,
+		Observer:              measured,
 	})
 	if err != nil {
 		return nil, err
@@ -52,14 +54,18 @@ func startWorker(ctx context.Context, pool *pgxpool.Pool, syncer *inventory.Sync
 
 // executionOptions wires the execution of approved changes: its own
 // Cloud Manager client, without retries of its own (execution.NewClient),
-// and the timings of the configuration.
-func executionOptions(cfg config.Config, syncer *inventory.Syncer, logger *slog.Logger) (execution.Options, error) {
-	api, err := execution.NewClient(cloudConfig(cfg, logger))
+// the timings of the configuration, and the metrics of its calls and
+// outcomes.
+func executionOptions(cfg config.Config, syncer *inventory.Syncer, logger *slog.Logger, measured *metrics.Metrics) (execution.Options, error) {
+	c := cloudConfig(cfg, logger)
+	c.Observer = measured
+	api, err := execution.NewClient(c)
 	if err != nil {
 		return execution.Options{}, err
 	}
 	return execution.Options{
-		API: api, Inventory: syncer, Behaviour: cloudBehaviour(cfg),
+		Observe: measured.Submitted,
+		API:     api, Inventory: syncer, Behaviour: cloudBehaviour(cfg),
 		// An attempt without an answer is taken for lost once River could
 		// have rescued its job: the process that made it is dead.
 		InFlightTimeout: cfg.JobRescueAfter,

@@ -44,8 +44,9 @@ type clientCredentials struct {
 }
 
 // newClientCredentials returns a provider that fetches tokens from tokenURL
-// through httpClient (whose Timeout bounds each fetch).
-func newClientCredentials(tokenURL, clientID, clientSecret string, httpClient *http.Client) *clientCredentials {
+// through httpClient (whose Timeout bounds each fetch), telling observer of
+// each fetch.
+func newClientCredentials(tokenURL, clientID, clientSecret string, httpClient *http.Client, observer Observer) *clientCredentials {
 	conf := &clientcredentials.Config{
 		ClientID:     clientID,
 		ClientSecret: clientSecret,
@@ -58,8 +59,10 @@ func newClientCredentials(tokenURL, clientID, clientSecret string, httpClient *h
 	// it runs on its own context; httpClient.Timeout bounds it.
 	fetchCtx := context.WithValue(context.Background(), oauth2.HTTPClient, httpClient)
 	c := &clientCredentials{
-		newSource: func() oauth2.TokenSource { return conf.TokenSource(fetchCtx) },
-		secret:    clientSecret,
+		newSource: func() oauth2.TokenSource {
+			return oauth2.ReuseTokenSource(nil, observedFetch{conf: conf, ctx: fetchCtx, observer: observer})
+		},
+		secret: clientSecret,
 	}
 	c.src = c.newSource()
 	return c

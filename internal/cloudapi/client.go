@@ -58,6 +58,10 @@ type Config struct {
 	// silent; the zero value means DefaultBehaviour. New refuses a
 	// behaviour that does not pass Validate.
 	Behaviour Behaviour
+
+	// Observer, when set, is told of every attempt and token request
+	// (observer.go).
+	Observer Observer
 }
 
 // String describes the configuration with its secrets masked.
@@ -98,6 +102,7 @@ type Client struct {
 	userAgent string
 	log       *slog.Logger
 	behaviour Behaviour // completed with the defaults
+	observer  Observer
 }
 
 // maxResponseBody bounds how much of a reply is read.
@@ -126,7 +131,12 @@ func New(cfg Config) (*Client, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	observer := cfg.Observer
+	if observer == nil {
+		observer = noObserver{}
+	}
 	c := &Client{
+		observer:  observer,
 		base:      base,
 		retry:     cfg.Retry.withDefaults(),
 		timeout:   timeout,
@@ -148,7 +158,7 @@ func New(cfg Config) (*Client, error) {
 		if _, err := parseBaseURL(cfg.TokenURL); err != nil {
 			return nil, fmt.Errorf("cloudapi: TokenURL: %w", err)
 		}
-		c.tokens = newClientCredentials(cfg.TokenURL, cfg.ClientID, cfg.ClientSecret, c.http)
+		c.tokens = newClientCredentials(cfg.TokenURL, cfg.ClientID, cfg.ClientSecret, c.http, observer)
 	}
 	return c, nil
 }
@@ -238,11 +248,13 @@ type result struct {
 	sent   bool   // whether the request may have reached the service
 }
 
-func (c *Client) attempt(ctx context.Context, req request) ([]byte, result) {
+func (c *Client) attempt(ctx context.Context, req request) (_ []byte, res result) {
 	token, err := c.tokens.token(ctx)
 	if err != nil {
 		return nil, result{err: err}
 	}
+	start := time.Now()
+	defer func() { c.observer.CallDone(req.op, res.status, res.err, time.Since(start)) }()
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 
@@ -264,7 +276,6 @@ func (c *Client) attempt(ctx context.Context, req request) ([]byte, result) {
 		httpReq.Header.Set("Content-Type", req.contentType)
 	}
 
-	start := time.Now()
 	resp, err := c.http.Do(httpReq)
 	if err != nil {
 		c.log.DebugContext(ctx, "cloudapi: call failed", "op", req.op, "method", req.method, "path", req.path, "duration", time.Since(start), "err", err)
@@ -285,7 +296,7 @@ func (c *Client) attempt(ctx context.Context, req request) ([]byte, result) {
 		failed.err = newAPIError(req.op, resp, data)
 		return nil, failed
 	}
-	return data, result{}
+	return data, result{status: resp.StatusCode}
 }
 
 // isDialError reports whether err happened before a connection existed, so

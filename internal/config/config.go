@@ -82,7 +82,14 @@ type Config struct {
 	// Logs (tracing is set with the standard OTEL_* variables, read by
 	// internal/telemetry).
 	SlowRequest time.Duration `env:"PORTAL_SLOW_REQUEST" default:"1s" check:"nonnegative-duration" help:"A request that takes longer is logged at warn level with its route, status, duration and request id; 0 logs none. Event streams are never counted."`
+
+	// Prometheus metrics (internal/metrics), off the public port.
+	MetricsAddr string `env:"PORTAL_METRICS_ADDR" default:"127.0.0.1:9090" help:"Address of the listener that serves Prometheus metrics at /metrics, apart from PORTAL_LISTEN_ADDR (which never serves them); off serves none."`
 }
+
+// MetricsOff is the PORTAL_METRICS_ADDR that serves no metrics (an empty
+// value means the default).
+const MetricsOff = "off"
 
 // Secret is a string that never prints: fmt, slog and JSON see "[redacted]".
 // Call Reveal where the value is really needed.
@@ -354,6 +361,9 @@ func (c Config) CheckServe() error {
 	}
 	if c.CloudSettleTime < c.CloudTimeout {
 		problems = append(problems, fmt.Sprintf("PORTAL_CLOUD_SETTLE_TIME: %s must be at least PORTAL_CLOUD_TIMEOUT (%s), or an answer still awaited would be taken for a lost one", c.CloudSettleTime, c.CloudTimeout))
+	}
+	if c.MetricsAddr != MetricsOff && c.MetricsAddr == c.ListenAddr {
+		problems = append(problems, fmt.Sprintf("PORTAL_METRICS_ADDR: %s is PORTAL_LISTEN_ADDR; metrics are served on a listener of their own, off the public port", c.MetricsAddr))
 	}
 	if c.SessionIdleTimeout > c.SessionAbsoluteTimeout {
 		problems = append(problems, fmt.Sprintf("PORTAL_SESSION_IDLE_TIMEOUT: %s is longer than PORTAL_SESSION_ABSOLUTE_TIMEOUT (%s)", c.SessionIdleTimeout, c.SessionAbsoluteTimeout))

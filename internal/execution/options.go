@@ -82,6 +82,10 @@ type Options struct {
 	// until it has converged; TrackTimeout fails a change that has not
 	// converged that long after its acceptance. Zero means 5 s and 2 h.
 	TrackInterval, TrackTimeout time.Duration
+	// Observe, when set, is told the outcome of each attempt once it is
+	// stored (OutcomeAccepted, OutcomeBusy, …), and OutcomeReconciled when
+	// a lost answer's change is found applied (e.g. to count them).
+	Observe func(outcome string)
 }
 
 func (o Options) withDefaults() (Options, error) {

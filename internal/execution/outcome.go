@@ -105,6 +105,9 @@ func (e *Executor) reconciled(ctx context.Context, tx pgx.Tx, r *approvals.Reque
 	if live != nil && live.Metadata.UID != "" {
 		data["cluster_uid"] = live.Metadata.UID
 	}
+	// Counted when decided: should the transaction then fail, the job
+	// runs again and may count it twice (a signal, not a ledger).
+	e.observe(OutcomeReconciled)
 	return e.accepted(ctx, tx, r, live, audit.SubmissionReconciled, data)
 }
 

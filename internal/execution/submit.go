@@ -137,6 +137,7 @@ func (e *Executor) Submit(ctx context.Context, id int64, rev int) (time.Duration
 	if err != nil {
 		return 0, fmt.Errorf("execution: record the answer of attempt %d of request %d (it will be reconciled): %w", a.number, id, err)
 	}
+	e.observe(a.outcome(k))
 	return again, nil
 }
 

@@ -96,6 +96,7 @@ func (s *Server) stream(c echo.Context, topic string, draw live.Renderer) error 
 
 	sub := hub.Subscribe(topic, draw)
 	defer sub.Close()
+	defer s.observeStream()()
 	key := c.QueryParam("key")
 	if _, err := w.Write([]byte("retry: " + strconv.FormatInt(liveRetry.Milliseconds(), 10) + "\n\n")); err != nil {
 		return nil

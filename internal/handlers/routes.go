@@ -10,6 +10,8 @@ import (
 // that guards a group is visible here.
 func (s *Server) routes() {
 	e := s.echo
+	// Outermost, so that it sees the status finally written (metrics.go).
+	e.Use(s.observeRequests())
 	e.Use(s.requestID, s.traceRequests, s.logSlowRequests, s.logRequests, s.recoverPanic, s.securityHeaders)
 
 	var (

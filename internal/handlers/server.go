@@ -79,6 +79,10 @@ type Deps struct {
 	// SlowRequest: a request that takes longer is logged at warn level
 	// (tracing.go); zero or less logs none.
 	SlowRequest time.Duration
+
+	// Metrics is told of every request and event stream (metrics.go);
+	// nil counts nothing.
+	Metrics RequestObserver
 }
 
 // Server is the portal's HTTP handler.

@@ -23,9 +23,10 @@ func (AuditVerifyArgs) Kind() string { return "audit_verify" }
 
 type auditVerifyWorker struct {
 	river.WorkerDefaults[AuditVerifyArgs]
-	pool    *pgxpool.Pool
-	logger  *slog.Logger
-	timeout time.Duration
+	pool     *pgxpool.Pool
+	logger   *slog.Logger
+	timeout  time.Duration
+	observer Observer
 }
 
 // Timeout lets a long chain take up to the interval between runs (River's
@@ -46,6 +47,7 @@ func (w *auditVerifyWorker) Work(ctx context.Context, _ *river.Job[AuditVerifyAr
 	if _, err := audit.RecordVerification(ctx, w.pool, workerActor, audit.Origin{}, r); err != nil {
 		return err
 	}
+	observerOr(w.observer).AuditVerified(time.Now(), r.OK)
 	logVerification(ctx, w.logger, r, time.Since(start))
 	return nil
 }

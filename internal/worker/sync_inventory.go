@@ -36,8 +36,9 @@ func (InventoryRefreshArgs) InsertOpts() river.InsertOpts { return river.InsertO
 
 type inventorySyncWorker struct {
 	river.WorkerDefaults[InventorySyncArgs]
-	syncer  *inventory.Syncer
-	timeout time.Duration
+	syncer   *inventory.Syncer
+	timeout  time.Duration
+	observer Observer
 }
 
 // Timeout keeps a hanging sync from overlapping many of the next ones.
@@ -47,8 +48,11 @@ func (w *inventorySyncWorker) Timeout(*river.Job[InventorySyncArgs]) time.Durati
 // periodic run is the retry, so a long outage does not pile up backoffs
 // that would hold the singleton slot.
 func (w *inventorySyncWorker) Work(ctx context.Context, _ *river.Job[InventorySyncArgs]) error {
-	_, err := w.syncer.Sync(ctx)
-	return err
+	if _, err := w.syncer.Sync(ctx); err != nil {
+		return err
+	}
+	observerOr(w.observer).InventorySynced(time.Now())
+	return nil
 }
 
 type inventoryRefreshWorker struct {
@@ -76,7 +80,7 @@ func addInventoryJobs(workers *river.Workers, periodic []*river.PeriodicJob, opt
 	if interval <= 0 {
 		interval = DefaultInventorySyncInterval
 	}
-	river.AddWorker(workers, &inventorySyncWorker{syncer: opts.Inventory, timeout: max(interval, time.Minute)})
+	river.AddWorker(workers, &inventorySyncWorker{syncer: opts.Inventory, timeout: max(interval, time.Minute), observer: opts.Observer})
 	river.AddWorker(workers, &inventoryRefreshWorker{syncer: opts.Inventory})
 	return append(periodic, river.NewPeriodicJob(river.PeriodicInterval(interval),
 		func() (river.JobArgs, *river.InsertOpts) {

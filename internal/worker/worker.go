@@ -69,6 +69,9 @@ type Options struct {
 	// zero keeps River's hour). Jobs other than the ones with a timeout of
 	// their own then time out after half of it.
 	RescueAfter time.Duration
+	// Observer, when set, is told how each job run ended and of each
+	// inventory sync and audit verification (observe.go).
+	Observer Observer
 }
 
 // FetchCooldown is the worker's default for Options.FetchCooldown, and the
@@ -99,8 +102,9 @@ func New(pool *pgxpool.Pool, logger *slog.Logger, opts Options) (*Worker, error)
 	if opts.AuditPruneInterval <= 0 {
 		opts.AuditPruneInterval = 24 * time.Hour
 	}
+	opts.Observer = observerOr(opts.Observer)
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &auditVerifyWorker{pool: pool, logger: logger, timeout: opts.AuditVerifyInterval})
+	river.AddWorker(workers, &auditVerifyWorker{pool: pool, logger: logger, timeout: opts.AuditVerifyInterval, observer: opts.Observer})
 	periodic := []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(opts.AuditVerifyInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return AuditVerifyArgs{}, singleton() },
@@ -134,7 +138,7 @@ func New(pool *pgxpool.Pool, logger *slog.Logger, opts Options) (*Worker, error)
 		FetchPollInterval:    opts.FetchPollInterval,
 		RescueStuckJobsAfter: opts.RescueAfter,
 		JobTimeout:           jobTimeout(opts.RescueAfter),
-		Middleware:           middleware(),
+		Middleware:           append(middleware(), observeJobs(opts.Observer)),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)

@@ -155,17 +155,7 @@ func runChainer(ctx context.Context, pool *pgxpool.Pool) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		tick := time.NewTicker(audit.ChainInterval)
-		defer tick.Stop()
-		for ctx.Err() == nil {
-			if n, _ := audit.Chain(ctx, pool); n == audit.ChainBatch {
-				continue
-			}
-			select {
-			case <-ctx.Done():
-			case <-tick.C:
-			}
-		}
+		audit.ChainEvery(ctx, pool, audit.ChainInterval, nil)
 	}()
 	return func() { cancel(); <-done }
 }

@@ -50,6 +50,47 @@ func Chain(ctx context.Context, db Beginner) (int, error) {
 	return n, nil
 }
 
+// ChainDB is what ChainEvery needs of the database: a pool.
+type ChainDB interface {
+	Beginner
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// ChainEvery chains committed events until ctx ends: all that wait, then
+// again every interval, as each worker process does (internal/worker). It
+// polls rather than listens: a NOTIFY in every appending transaction would
+// serialise their commits on PostgreSQL's notification queue, the cost
+// unchained appends take out of the request path; a poll is one index
+// probe. An error goes to onErr (when not nil) and the events wait,
+// committed and unchained, for the next round; Verify counts them pending.
+func ChainEvery(ctx context.Context, db ChainDB, interval time.Duration, onErr func(error)) {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		if err := chainWaiting(ctx, db); err != nil && ctx.Err() == nil && onErr != nil {
+			onErr(err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// chainWaiting chains batches until none waits or another chainer holds
+// the head.
+func chainWaiting(ctx context.Context, db ChainDB) error {
+	var waiting bool
+	err := db.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM audit_log WHERE seq >= $1)", PendingBase).Scan(&waiting)
+	for err == nil && waiting {
+		var n int
+		n, err = Chain(ctx, db)
+		waiting = n == ChainBatch
+	}
+	return err
+}
+
 // ChainAll chains every event committed before it started, waiting for
 // another chainer if one is at work, and returns how many it chained.
 func ChainAll(ctx context.Context, db Beginner) (int64, error) {

@@ -85,25 +85,37 @@ func envOf(vars map[string]string) lookupFunc {
 // once it listens, and a function that stops it and returns its error.
 func start(t *testing.T, args []string, vars map[string]string) (string, func() error) {
 	t.Helper()
+	addr, _, stop := startWith(t, args, vars, io.Discard)
+	return addr, stop
+}
+
+// startWith is start with the program's log lines written to stderr; it
+// also returns the metrics URL the program printed before listening ("" when
+// it serves none).
+func startWith(t *testing.T, args []string, vars map[string]string, stderr io.Writer) (addr, metricsURL string, stop func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	out, outW := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, args, envOf(vars), outW, io.Discard)
+		done <- run(ctx, args, envOf(vars), outW, stderr)
 		outW.Close()
 	}()
 	lines := bufio.NewScanner(out)
 	for lines.Scan() {
+		if u, ok := strings.CutPrefix(lines.Text(), "portal: metrics on "); ok {
+			metricsURL = u
+		}
 		if addr, ok := strings.CutPrefix(lines.Text(), "portal: listening on "); ok {
 			go func() { _, _ = io.Copy(io.Discard, out) }()
 			stop := sync.OnceValue(func() error { cancel(); return <-done })
 			t.Cleanup(func() { _ = stop() })
-			return addr, stop
+			return addr, metricsURL, stop
 		}
 	}
 	cancel()
 	t.Fatalf("portal exited before listening: %v", <-done)
-	return "", nil
+	return "", "", nil
 }
 
 func TestServeStartsAndStopsGracefully(t *testing.T) {

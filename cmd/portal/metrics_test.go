@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -189,29 +188,10 @@ func TestMetricsAfterAJourney(t *testing.T) {
 // the URL of its metrics, once both listen.
 func startWithMetrics(t *testing.T, vars map[string]string) (base, metricsURL string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	out, outW := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve"}, envOf(vars), outW, io.Discard)
-		outW.Close()
-	}()
-	lines := bufio.NewScanner(out)
-	for lines.Scan() {
-		if addr, ok := strings.CutPrefix(lines.Text(), "portal: metrics on "); ok {
-			metricsURL = addr
-		}
-		if addr, ok := strings.CutPrefix(lines.Text(), "portal: listening on "); ok {
-			go func() { _, _ = io.Copy(io.Discard, out) }()
-			stop := sync.OnceValue(func() error { cancel(); return <-done })
-			t.Cleanup(func() { require.NoError(t, stop()) })
-			require.NotEmpty(t, metricsURL, "the metrics listener starts before the web server")
-			return addr, metricsURL
-		}
-	}
-	cancel()
-	t.Fatalf("portal exited before listening: %v", <-done)
-	return "", ""
+	base, metricsURL, stop := startWith(t, []string{"serve"}, vars, io.Discard)
+	t.Cleanup(func() { require.NoError(t, stop()) })
+	require.NotEmpty(t, metricsURL, "the metrics listener starts before the web server")
+	return base, metricsURL
 }
 
 // person is someone signed in to the portal, with their cookies and the

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"compress/gzip"
-	"context"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -132,26 +130,9 @@ func tracedEnv(t *testing.T) (map[string]string, *traceparents) {
 // startLogged is start with the program's log lines kept.
 func startLogged(t *testing.T, vars map[string]string) (string, *logLines, func() error) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	out, outW := io.Pipe()
 	logs := &logLines{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve"}, envOf(vars), outW, logs)
-		outW.Close()
-	}()
-	lines := bufio.NewScanner(out)
-	for lines.Scan() {
-		if addr, ok := strings.CutPrefix(lines.Text(), "portal: listening on "); ok {
-			go func() { _, _ = io.Copy(io.Discard, out) }()
-			stop := sync.OnceValue(func() error { cancel(); return <-done })
-			t.Cleanup(func() { _ = stop() })
-			return addr, logs, stop
-		}
-	}
-	cancel()
-	t.Fatalf("portal exited before listening: %v", <-done)
-	return "", nil, nil
+	addr, _, stop := startWith(t, []string{"serve"}, vars, logs)
+	return addr, logs, stop
 }
 
 // logLines collects JSON log lines.

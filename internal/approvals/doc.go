@@ -37,8 +37,8 @@
 // # Transactions and locks
 //
 // Every use case is one transaction: lock the request row, check, write,
-// append the audit event last (audit.Append holds the log's global head
-// lock until commit), commit. Concurrent approvals of one request queue on
+// append the audit event last (unchained: audit.Append takes no shared lock;
+// the worker's chainer chains it after the commit), commit. Concurrent approvals of one request queue on
 // its row lock, and a unique constraint on (request, revision, approver)
 // backs that up, so double clicks and two approvers at once never give two
 // approvals or two completions. Each change is announced with pg_notify

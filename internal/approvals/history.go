@@ -80,7 +80,7 @@ func DriftList(ctx context.Context, q Querier, uid string) ([]Drift, error) {
 // drift.
 //
 // Concurrent callers for one cluster are serialised by a lock taken here;
-// take it before any audit.Append in tx (the audit head lock is global).
+// take it before the other writes of tx, so that callers queue in one order.
 func SettleVersions(ctx context.Context, tx pgx.Tx, uid string) error {
 	drifts, err := attribute(ctx, tx, uid)
 	if err != nil {

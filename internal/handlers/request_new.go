@@ -179,8 +179,8 @@ func (s *Server) requestNewPreview(c echo.Context, op simpleOperation, cl invent
 
 // refreshedCluster re-reads the cluster from Cloud Manager when the portal
 // can, so the request's base is current; when the API cannot be asked the
-// inventory's copy serves (the approver's page checks the live cluster
-// again).
+// inventory's copy serves (approving re-reads the cluster in its
+// transaction, and refuses a request whose base has moved).
 func (s *Server) refreshedCluster(c echo.Context, uid string) (inventory.Cluster, error) {
 	ctx := c.Request().Context()
 	if s.deps.Inventory != nil {

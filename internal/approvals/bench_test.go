@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -70,6 +71,7 @@ func benchmarkApprove(b *testing.B, conns int32) {
 	// The worker's chainer runs meanwhile, as in production: it gives the
 	// approvals' audit events their place in the chain off the request path.
 	stopChainer := runChainer(ctx, f.pool)
+	stopSampler := sampleWaits(ctx, f.pool)
 	b.ResetTimer()
 	began := time.Now()
 	for i, person := range people {
@@ -87,6 +89,7 @@ func benchmarkApprove(b *testing.B, conns int32) {
 	wg.Wait()
 	elapsed := time.Since(began)
 	b.StopTimer()
+	waits := stopSampler()
 	stopChainer()
 	// B7 also asks for no fork of the chain under the load (run it with
 	// -benchtime=10000x for the 10,000-approval stress).
@@ -102,6 +105,66 @@ func benchmarkApprove(b *testing.B, conns int32) {
 	b.ReportMetric(ms(all[len(all)-1]), "max-ms")
 	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "approvals/s")
 	b.ReportMetric(0, "ns/op") // per-approval time is not meaningful across 20 workers
+	b.Logf("where the approving backends were (%d samples of pg_stat_activity): %s", waits.samples, waits)
+}
+
+// waits counts what the active client backends of the database were doing
+// at each sample: "CPU" when running, else their wait event
+// (pg_stat_activity.wait_event_type:wait_event), so that a benchmark says
+// where the time goes instead of guessing.
+type waits struct {
+	samples int
+	seen    map[string]int
+}
+
+func (w waits) String() string {
+	var total int
+	keys := make([]string, 0, len(w.seen))
+	for k, n := range w.seen {
+		keys = append(keys, k)
+		total += n
+	}
+	slices.SortFunc(keys, func(a, b string) int { return w.seen[b] - w.seen[a] })
+	var out []string
+	for _, k := range keys[:min(len(keys), 6)] {
+		out = append(out, fmt.Sprintf("%s %.0f%%", k, 100*float64(w.seen[k])/float64(total)))
+	}
+	return strings.Join(out, ", ")
+}
+
+// sampleWaits samples pg_stat_activity every millisecond on a connection of
+// its own until the returned function is called, which returns the counts.
+func sampleWaits(ctx context.Context, pool *pgxpool.Pool) (stop func() waits) {
+	ctx, cancel := context.WithCancel(ctx)
+	result := make(chan waits, 1)
+	go func() {
+		w := waits{seen: map[string]int{}}
+		defer func() { result <- w }()
+		conn, err := pool.Acquire(ctx)
+		if err != nil {
+			return
+		}
+		defer conn.Release()
+		for ctx.Err() == nil {
+			rows, err := conn.Query(ctx, `
+				SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') FROM pg_stat_activity
+				WHERE datname = current_database() AND backend_type = 'client backend'
+				  AND state = 'active' AND pid <> pg_backend_pid()`)
+			if err != nil {
+				return
+			}
+			for rows.Next() {
+				var what string
+				if rows.Scan(&what) == nil {
+					w.seen[what]++
+				}
+			}
+			rows.Close()
+			w.samples++
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	return func() waits { cancel(); return <-result }
 }
 
 func percentile(sorted []time.Duration, p float64) time.Duration {

@@ -81,11 +81,11 @@ func TestBrowserCancelWithConfirmation(t *testing.T) {
 				chromedp.WaitVisible(chromedp.CSS(`[data-testid="request-state"][data-state="cancelled"]`)),
 				chromedp.WaitVisible(chromedp.CSS(`[data-testid="request-cancelled"]`)),
 			))
-			said, err := chromedp.Run(dave, chromedp.Text(chromedp.CSS(`[data-testid="request-cancelled"]`)))
+			said, err := liveText(dave, `[data-testid="request-cancelled"]`)
 			require.NoError(t, err)
 			require.Contains(t, said, "Cancelled by Dave Davis")
 			require.Contains(t, said, reason)
-			timeline, err := chromedp.Run(dave, chromedp.Text(chromedp.CSS(`[data-testid="request-timeline"]`)))
+			timeline, err := liveText(dave, `[data-testid="request-timeline"]`)
 			require.NoError(t, err)
 			require.Contains(t, timeline, "Dave Davis cancelled the request.")
 			require.Contains(t, timeline, reason)
@@ -96,7 +96,7 @@ func TestBrowserCancelWithConfirmation(t *testing.T) {
 				chromedp.WaitVisible(chromedp.CSS(`[data-testid="request-state"][data-state="cancelled"]`)),
 				chromedp.WaitVisible(chromedp.CSS(`[data-testid="request-cancel-reason"]`)),
 			))
-			seen, err := chromedp.Run(alice, chromedp.Text(chromedp.CSS(`[data-testid="request-cancelled"]`)))
+			seen, err := liveText(alice, `[data-testid="request-cancelled"]`)
 			require.NoError(t, err)
 			require.Contains(t, seen, "Cancelled by Dave Davis")
 			require.Contains(t, seen, reason)

@@ -245,6 +245,14 @@ func toggle(testid string) chromedp.Action[chromedp.Void] {
 	return chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid="` + testid + `"]').click()`)
 }
 
+// liveText reads the text of the element the selector finds in one step
+// inside the page, for parts a live redraw may swap between finding the
+// element and reading it over the DevTools protocol ("No node with given
+// id found").
+func liveText(tab context.Context, selector string) (string, error) {
+	return chromedp.Run(tab, chromedp.Evaluate[string](`document.querySelector(` + strconv.Quote(selector) + `).innerText`))
+}
+
 // mark sets an attribute on the element the selector finds, in one step
 // inside the page: a live part can swap the element between finding it
 // and setting the attribute over the DevTools protocol ("Could not find

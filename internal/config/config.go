@@ -79,12 +79,12 @@ type Config struct {
 	AuditVerifyInterval time.Duration `env:"PORTAL_AUDIT_VERIFY_INTERVAL" default:"1h" check:"positive" help:"How often the worker verifies the whole audit hash chain; a broken chain is logged at error level and shown on the audit page."`
 	AuditRetentionYears int           `env:"PORTAL_AUDIT_RETENTION_YEARS" default:"0" check:"nonnegative" help:"Years audit events are kept; older ones are pruned daily, leaving a verifiable anchor, and the pruning is itself audited. 0 keeps them forever."`
 
+	// Prometheus metrics (internal/metrics), off the public port.
+	MetricsAddr string `env:"PORTAL_METRICS_ADDR" default:"127.0.0.1:9090" help:"Address of the listener that serves Prometheus metrics at /metrics, apart from PORTAL_LISTEN_ADDR (which never serves them); off serves none."`
+
 	// Logs (tracing is set with the standard OTEL_* variables, read by
 	// internal/telemetry).
 	SlowRequest time.Duration `env:"PORTAL_SLOW_REQUEST" default:"1s" check:"nonnegative-duration" help:"A request that takes longer is logged at warn level with its route, status, duration and request id; 0 logs none. Event streams are never counted."`
-
-	// Prometheus metrics (internal/metrics), off the public port.
-	MetricsAddr string `env:"PORTAL_METRICS_ADDR" default:"127.0.0.1:9090" help:"Address of the listener that serves Prometheus metrics at /metrics, apart from PORTAL_LISTEN_ADDR (which never serves them); off serves none."`
 }
 
 // MetricsOff is the PORTAL_METRICS_ADDR that serves no metrics (an empty

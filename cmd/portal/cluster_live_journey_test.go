@@ -48,7 +48,7 @@ func TestBrowserClusterPageShowsTheNewConfigurationLive(t *testing.T) {
 				mark(`[data-testid="cluster-spec"]`, "data-drawn-at-load"),
 			))
 			checkPage(t, alice, size, "the cluster page")
-			before, err := chromedp.Run(alice, chromedp.Text(chromedp.CSS(`[data-testid="spec-resource-version"]`)))
+			before, err := liveText(alice, `[data-testid="spec-resource-version"]`)
 			require.NoError(t, err)
 			replicas, err := chromedp.Run(alice, chromedp.Evaluate[string](queryReplicasJS))
 			require.NoError(t, err)
@@ -89,7 +89,7 @@ func TestBrowserClusterPageShowsTheNewConfigurationLive(t *testing.T) {
 			require.Equal(t, "yes", mark.Value, "the cluster page must not have been reloaded")
 			cl, err := inventory.ClusterGet(t.Context(), j.pool, uid)
 			require.NoError(t, err)
-			shown, err := chromedp.Run(alice, chromedp.Text(chromedp.CSS(`[data-testid="spec-resource-version"]`)))
+			shown, err := liveText(alice, `[data-testid="spec-resource-version"]`)
 			require.NoError(t, err)
 			require.Equal(t, strconv.FormatInt(cl.ResourceVersion, 10), strings.ReplaceAll(shown, ",", ""),
 				"the panel shows the resource version the inventory has now")

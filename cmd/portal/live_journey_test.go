@@ -296,7 +296,7 @@ func TestBrowserLiveJourney(t *testing.T) {
 			// The list, never reloaded, shows the new state.
 			// The row was redrawn in place: the badge drawn at load is gone.
 			j.noError(list, step(list, chromedp.WaitVisible(chromedp.CSS(badge+`.`+tc.after+`:not([data-drawn-at-load])`))))
-			text, err := chromedp.Run(list, chromedp.Text(chromedp.CSS(badge)))
+			text, err := liveText(list, badge)
 			require.NoError(t, err)
 			require.Equal(t, tc.badge, text)
 			mark, err := chromedp.Run(list, chromedp.AttributeValue(chromedp.CSS(`body`), "data-not-reloaded"))

@@ -147,7 +147,8 @@ func sampleWaits(ctx context.Context, pool *pgxpool.Pool) (stop func() waits) {
 		defer conn.Release()
 		for ctx.Err() == nil {
 			rows, err := conn.Query(ctx, `
-				SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') FROM pg_stat_activity
+				SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') || ' in ' || left(regexp_replace(query, '\s+', ' ', 'g'), 70)
+				FROM pg_stat_activity
 				WHERE datname = current_database() AND backend_type = 'client backend'
 				  AND state = 'active' AND pid <> pg_backend_pid()`)
 			if err != nil {

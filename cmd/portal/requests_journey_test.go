@@ -250,7 +250,7 @@ func toggle(testid string) chromedp.Action[chromedp.Void] {
 // element and reading it over the DevTools protocol ("No node with given
 // id found").
 func liveText(tab context.Context, selector string) (string, error) {
-	return chromedp.Run(tab, chromedp.Evaluate[string](`document.querySelector(` + strconv.Quote(selector) + `).innerText`))
+	return chromedp.Run(tab, chromedp.Evaluate[string](`document.querySelector(`+strconv.Quote(selector)+`).innerText`))
 }
 
 // mark sets an attribute on the element the selector finds, in one step

@@ -100,7 +100,7 @@ type ClusterShowView struct {
 	// OlderVersionsURL lists the versions older than the ones shown;
 	// empty when all are shown.
 	OlderVersionsURL string
-	Requests   []ClusterRequestRow
+	Requests         []ClusterRequestRow
 	// RequestsURL is the requests page filtered to this cluster's name.
 	RequestsURL string
 	RequestsCut bool // more requests exist than shown

@@ -134,7 +134,7 @@ func Decode(f url.Values, base cloudapi.ClusterSpec) (cloudapi.ClusterSpec, Erro
 		// base came from JSON; marshalling it back does not fail.
 		return base, Errors{"spec_json": "The specification could not be copied: " + err.Error()}
 	}
-	d := &decoder{f: f, errs: Errors{}}
+	d := &decoder{f: validUTF8(f), errs: Errors{}}
 	spec.Version = d.text("version")
 	spec.DesiredState = cloudapi.DesiredState(d.text("desired_state"))
 	spec.AWSInstanceRole = d.text("aws_instance_role")
@@ -231,6 +231,20 @@ func (d *decoder) text(name string) string { return newlines(d.f.Get(name)) }
 // textArea is a textarea's text: browsers send its line breaks as CRLF.
 func (d *decoder) textArea(name string) string { return newlines(d.f.Get(name)) }
 
+// validUTF8 is f with every invalid byte sequence replaced by U+FFFD, as
+// JSON would store it: the spec's text then matches base's (which went
+// through JSON) and reads back the same.
+func validUTF8(f url.Values) url.Values {
+	out := make(url.Values, len(f))
+	for name, values := range f {
+		out[name] = make([]string, len(values))
+		for i, v := range values {
+			out[name][i] = strings.ToValidUTF8(v, "\uFFFD")
+		}
+	}
+	return out
+}
+
 func newlines(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
 }
@@ -305,6 +319,9 @@ func (d *decoder) nameValues(name string, current []cloudapi.NameValue) []clouda
 			}
 		}
 		item.Value = ParseValue(v, item.Value)
+		if n == "" && DisplayValue(item.Value) == "" {
+			continue // a blank row, though its value was typed as ""
+		}
 		out = append(out, item)
 	}
 	return emptied(out, current)

@@ -257,6 +257,7 @@ func FuzzFormRoundTrip(f *testing.F) {
 	f.Add("2024.01", "3", "team", "60", "PROXIED", "druid-x\nb", "on", "s3://b/p")
 	f.Add("", "abc", "", `{"a":1}`, "", "", "", "")
 	f.Add("v", "-1", "n", `"q"`, "OIDC", " ", "", "x")
+	f.Add("0", "0", "", `""`, "0", "0", "", "0") // a blank row whose value is typed as ""
 	f.Fuzz(func(t *testing.T, version, replicas, tagName, tagValue, mode, extensions, remove, path string) {
 		form := url.Values{
 			"version": {version}, "master_replicas": {replicas}, "aws_tags_name": {tagName}, "aws_tags_value": {tagValue},

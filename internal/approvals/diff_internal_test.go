@@ -1,13 +1,17 @@
 package approvals
 
 import (
+	"context"
 	"testing"
+
+	"github.com/clusterdesk/clusterdesk/internal/testdb"
 
 	"github.com/stretchr/testify/require"
 )
 
 func TestOverlaps(t *testing.T) {
 	t.Parallel()
+	pool := testdb.New(t)
 	for _, tc := range []struct {
 		a, b string
 		want bool
@@ -21,6 +25,10 @@ func TestOverlaps(t *testing.T) {
 		{`spec.awsTags["a"]`, `spec.awsTags["b"]`, false},
 	} {
 		require.Equal(t, tc.want, overlaps(tc.a, tc.b), "%s vs %s", tc.a, tc.b)
+		var inSQL bool
+		require.NoError(t, pool.QueryRow(context.Background(),
+			`SELECT `+pathsOverlapSQL+` FROM (SELECT $1::text AS a, $2::text AS b) pair`, tc.a, tc.b).Scan(&inSQL))
+		require.Equal(t, tc.want, inSQL, "%s vs %s in SQL (the collision check's)", tc.a, tc.b)
 	}
 }
 

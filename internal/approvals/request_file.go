@@ -112,32 +112,43 @@ func (s *Service) Create(ctx context.Context, a Actor, in NewRequest) (Request, 
 }
 
 // Preview computes, without storing anything, what filing in would give:
-// the revision (base, diff, risk hints), the policy that would apply and
-// the open requests on the same cluster it would overlap. Errors: Create's
-// (ErrNoPolicy included).
+// the revision (base, diff, risk hints), the policy that would apply, the
+// first open requests on the same cluster and those it would collide
+// with. Errors: Create's (ErrNoPolicy included).
 func (s *Service) Preview(ctx context.Context, in NewRequest) (Preview, error) {
 	d, err := s.prepare(ctx, s.pool, proposalOf(in), 0)
 	if err != nil {
 		return Preview{}, fmt.Errorf("approvals: preview %s request: %w", in.Kind, err)
 	}
-	p := Preview{Revision: d.revision}
+	p := Preview{Revision: d.revision, ClusterName: d.clusterName}
 	if p.Policy, err = PolicyFor(ctx, s.pool, subject(d.kind, d.revision)); err != nil {
 		return Preview{}, err
 	}
-	if d.clusterUID != "" {
-		draft := Request{Kind: d.kind, ClusterUID: d.clusterUID, ClusterName: d.clusterName, Revision: d.revision}
-		if p.Overlaps, err = overlapsWith(ctx, s.pool, draft, 0); err != nil {
-			return Preview{}, err
-		}
+	draft := Request{Kind: d.kind, ClusterUID: d.clusterUID, ClusterName: d.clusterName, Revision: d.revision}
+	if p.Overlaps, err = overlapsWith(ctx, s.pool, draft, OverlapsShown+1); err != nil {
+		return Preview{}, err
+	}
+	if len(p.Overlaps) > OverlapsShown {
+		p.Overlaps, p.MoreOverlaps = p.Overlaps[:OverlapsShown], true
+	}
+	if p.Collisions, err = colliding(ctx, s.pool, draft, false, 0); err != nil {
+		return Preview{}, err
 	}
 	return p, nil
 }
 
 // Preview is what a request would be, before it is filed.
 type Preview struct {
-	Revision Revision
-	Policy   Policy
-	Overlaps []Overlap
+	Revision    Revision
+	ClusterName string
+	Policy      Policy
+	// Overlaps are the first OverlapsShown open requests on the cluster,
+	// oldest first; MoreOverlaps says there are more.
+	Overlaps     []Overlap
+	MoreOverlaps bool
+	// Collisions are every open request on the cluster that changes the
+	// same fields (see Collisions).
+	Collisions []Overlap
 }
 
 // lockName serialises, until tx ends, the transactions that check whether

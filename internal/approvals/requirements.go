@@ -129,20 +129,24 @@ func overlapsWith(ctx context.Context, q Querier, r Request, limit int) ([]Overl
 	}
 	var out []Overlap
 	for _, other := range open {
-		if other.ID == r.ID {
-			continue
+		if other.ID != r.ID {
+			out = append(out, overlapOf(r, other))
 		}
-		o := Overlap{Request: other, WholeCluster: r.Kind.WholeCluster() || other.Kind.WholeCluster()}
-		for _, a := range r.Revision.Diff.Paths() {
-			for _, b := range other.Revision.Diff.Paths() {
-				if overlaps(a, b) {
-					o.Paths = append(o.Paths, shorter(a, b))
-				}
-			}
-		}
-		out = append(out, o)
 	}
 	return out, nil
+}
+
+// overlapOf is other as seen from r: the fields both change.
+func overlapOf(r, other Request) Overlap {
+	o := Overlap{Request: other, WholeCluster: r.Kind.WholeCluster() || other.Kind.WholeCluster()}
+	for _, a := range r.Revision.Diff.Paths() {
+		for _, b := range other.Revision.Diff.Paths() {
+			if overlaps(a, b) {
+				o.Paths = append(o.Paths, shorter(a, b))
+			}
+		}
+	}
+	return o
 }
 
 // Collisions returns the other open requests on r's cluster that change
@@ -150,33 +154,59 @@ func overlapsWith(ctx context.Context, q Querier, r Request, limit int) ([]Overl
 // need a rebase once the other is applied. Approve refuses to complete the
 // later of two colliding requests while the earlier is open (ErrCollision).
 func Collisions(ctx context.Context, q Querier, r Request) ([]Overlap, error) {
-	all, err := overlapsWith(ctx, q, r, 0)
-	if err != nil {
-		return nil, fmt.Errorf("approvals: collisions of request %d: %w", r.ID, err)
-	}
-	var out []Overlap
-	for _, o := range all {
-		if o.SameFields() {
-			out = append(out, o)
-		}
-	}
-	return out, nil
+	return colliding(ctx, q, r, false, 0)
 }
 
 // firstEarlierCollision returns the oldest open request filed before r
 // that collides with it, if any.
 func firstEarlierCollision(ctx context.Context, q Querier, r Request) (*Overlap, error) {
-	list, err := Collisions(ctx, q, r)
+	list, err := colliding(ctx, q, r, true, 1)
+	if err != nil || len(list) == 0 {
+		return nil, err
+	}
+	return &list[0], nil
+}
+
+// colliding returns Collisions, only those filed before r when earlier,
+// the first limit of them (0: all). The database picks them by the
+// revisions' paths column (the same rule as overlaps: equal paths, or one
+// inside the other), so the cost is that of the collisions, not of every
+// open request of the cluster with its specs.
+func colliding(ctx context.Context, q Querier, r Request, earlier bool, limit int) ([]Overlap, error) {
+	if r.ClusterUID == "" {
+		return nil, nil
+	}
+	var wholeCluster []Kind
+	for _, k := range Kinds() {
+		if k.WholeCluster() {
+			wholeCluster = append(wholeCluster, k)
+		}
+	}
+	before := int64(0)
+	if earlier {
+		before = r.ID
+	}
+	list, err := listRequests(ctx, q, fmt.Sprintf("collisions of request %d", r.ID), `
+		WHERE r.cluster_uid = $1 AND r.state IN ('pending', 'stale', 'approved', 'submitting', 'applying')
+		  AND r.id <> $2 AND ($3::bigint = 0 OR r.id < $3)
+		  AND ($4 OR r.kind = ANY($5) OR EXISTS (
+		        SELECT FROM jsonb_array_elements_text(v.paths) b, unnest($6::text[]) a
+		        WHERE `+pathsOverlapSQL+`))
+		ORDER BY r.id LIMIT nullif($7::int, 0)`,
+		r.ClusterUID, r.ID, before, r.Kind.WholeCluster(), wholeCluster, r.Revision.Diff.Paths(), limit)
 	if err != nil {
 		return nil, err
 	}
-	for _, o := range list {
-		if o.Request.ID < r.ID {
-			return &o, nil
-		}
+	out := make([]Overlap, len(list))
+	for i, other := range list {
+		out[i] = overlapOf(r, other)
 	}
-	return nil, nil
+	return out, nil
 }
+
+// pathsOverlapSQL is overlaps(a, b) in SQL, over text columns a and b.
+const pathsOverlapSQL = `a = b OR starts_with(b, a || '.') OR starts_with(b, a || '[')
+		           OR starts_with(a, b || '.') OR starts_with(a, b || '[')`
 
 func shorter(a, b string) string {
 	if len(b) < len(a) {

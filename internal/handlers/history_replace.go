@@ -111,10 +111,8 @@ func (s *Server) historyReplaceCreate(c echo.Context) error {
 			v.Risks = append(v.Risks, r.Message)
 		}
 		v.NotRestored = notRestoredRows(p.Revision.Payload.NotRestored)
-		for _, o := range p.Overlaps {
-			if o.SameFields() {
-				v.Collisions = append(v.Collisions, collisionRow(o, 0))
-			}
+		for _, o := range p.Collisions {
+			v.Collisions = append(v.Collisions, collisionRow(o, 0))
 		}
 	default:
 		if err := replacePlaceError(&v, err); err != nil {

@@ -178,10 +178,8 @@ func (s *Server) rollbackView(c echo.Context, cl inventory.Cluster, rv int64, re
 		v.Risks = append(v.Risks, r.Message)
 	}
 	v.NotRestored = notRestoredRows(rev.Payload.NotRestored)
-	for _, o := range p.Overlaps {
-		if o.SameFields() {
-			v.Collisions = append(v.Collisions, collisionRow(o, 0))
-		}
+	for _, o := range p.Collisions {
+		v.Collisions = append(v.Collisions, collisionRow(o, 0))
 	}
 	return v, nil
 }

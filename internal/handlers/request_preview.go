@@ -38,6 +38,9 @@ func (s *Server) takesOf(p approvals.Preview) *templates.RequestTakesView {
 	for _, o := range p.Overlaps {
 		t.Overlaps = append(t.Overlaps, overlapView(o))
 	}
+	if p.MoreOverlaps {
+		t.MoreOverlapsURL = openRequestsURL(p.ClusterName)
+	}
 	return t
 }
 

@@ -61,7 +61,9 @@ type Config struct {
 	// defaults 1 s and 1 min.
 	DiscoveryMinBackoff, DiscoveryMaxBackoff time.Duration
 	// SessionRecheck is how often the sessions behind open event streams are
-	// checked (WatchSession); default 2 s.
+	// checked (WatchSession), and how long a session read is trusted by
+	// the process that read it (a sign-out elsewhere takes effect within
+	// it); default 2 s.
 	SessionRecheck time.Duration
 	// HTTPClient talks to the provider; nil means one with a 10 s timeout.
 	HTTPClient *http.Client
@@ -81,6 +83,7 @@ type Service struct {
 	pool     *pgxpool.Pool
 	rp       *discovery
 	watch    *sessionWatch
+	sessions *sessionCache
 	logger   *slog.Logger
 	recorder Recorder
 	now      func() time.Time
@@ -177,6 +180,7 @@ func newService(pool *pgxpool.Pool, cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, pool: pool, rp: newDiscovery(cfg), logger: cfg.Logger, recorder: cfg.Recorder, now: cfg.Now}
 	s.watch = newSessionWatch(s)
+	s.sessions = newSessionCache(cfg.SessionRecheck)
 	return s, nil
 }
 

@@ -125,6 +125,7 @@ func (s *Service) FinishLogin(ctx context.Context, loginCookie string, cb Callba
 		}
 		user.Roles = s.cfg.Roles.Roles(user.Groups)
 		if previousSession != "" {
+			s.sessions.forget(hashToken(previousSession))
 			if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE id_hash = $1`, hashToken(previousSession)); err != nil {
 				return fmt.Errorf("auth: end previous session: %w", err)
 			}

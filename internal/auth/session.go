@@ -70,14 +70,23 @@ func (s *Service) sessionInsert(ctx context.Context, tx pgx.Tx, user User, idTok
 }
 
 // Session returns the session whose id the browser presented, with the
-// person's current roles, and marks it used. It returns ErrNoSession for an
+// person's current roles, and marks it used (at most once a minute). A
+// session read in this process within Config.SessionRecheck is not read
+// again (sessionCache). It returns ErrNoSession for an
 // unknown id and ErrSessionExpired (deleting the session) for one past its
 // idle or absolute timeout.
 func (s *Service) Session(ctx context.Context, cookie string) (Session, error) {
 	if cookie == "" {
 		return Session{}, ErrNoSession
 	}
-	sess := Session{idHash: hashToken(cookie)}
+	h := hashToken(cookie)
+	now := s.now()
+	if e, ok := s.sessions.get(h, now); ok && now.Before(e.expires) && now.Before(s.expiresAt(e.sess.CreatedAt, e.sess.LastSeenAt)) {
+		sess := e.sess
+		sess.User.Roles = s.cfg.Roles.Roles(sess.User.Groups)
+		return sess, nil
+	}
+	sess := Session{idHash: h}
 	u := &sess.User
 	var expires time.Time
 	err := s.pool.QueryRow(ctx, `
@@ -94,20 +103,21 @@ func (s *Service) Session(ctx context.Context, cookie string) (Session, error) {
 	if err != nil {
 		return Session{}, fmt.Errorf("auth: read session: %w", err)
 	}
-	now := s.now()
 	if !now.Before(expires) || !now.Before(s.expiresAt(sess.CreatedAt, sess.LastSeenAt)) {
+		s.sessions.forget(h)
 		if _, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE id_hash = $1`, sess.idHash); err != nil {
 			return Session{}, fmt.Errorf("auth: delete expired session: %w", err)
 		}
 		return Session{}, ErrSessionExpired
 	}
 	if now.Sub(sess.LastSeenAt) >= touchInterval {
-		sess.LastSeenAt = now
+		sess.LastSeenAt, expires = now, s.expiresAt(sess.CreatedAt, now)
 		if _, err := s.pool.Exec(ctx, `UPDATE sessions SET last_seen_at = $2, expires_at = $3 WHERE id_hash = $1`,
-			sess.idHash, now, s.expiresAt(sess.CreatedAt, now)); err != nil {
+			sess.idHash, now, expires); err != nil {
 			return Session{}, fmt.Errorf("auth: touch session: %w", err)
 		}
 	}
+	s.sessions.put(cachedSession{sess: sess, expires: expires, readAt: now})
 	u.Roles = s.cfg.Roles.Roles(u.Groups)
 	return sess, nil
 }
@@ -119,6 +129,7 @@ func (s *Service) Logout(ctx context.Context, cookie string) (User, string, erro
 	if cookie == "" {
 		return User{}, "", ErrNoSession
 	}
+	s.sessions.forget(hashToken(cookie))
 	var u User
 	var idToken string
 	err := s.pool.QueryRow(ctx, `

@@ -413,6 +413,26 @@ func TestSessionTimeouts(t *testing.T) {
 	})
 }
 
+// TestASignOutElsewhereEndsTheSessionWithinTheRecheck: a process trusts a
+// session it read for auth.DefaultSessionRecheck (no statement per click);
+// a sign-out in another replica, which only deletes the row, takes effect
+// here within that time, as it does for the open event streams.
+func TestASignOutElsewhereEndsTheSessionWithinTheRecheck(t *testing.T) {
+	t.Parallel()
+	env := newSigninEnv(t, signinOptions{})
+	b := env.browser()
+	b.signIn("bob", "/")
+	require.Equal(t, http.StatusOK, b.getOnce("/").status)
+
+	_, err := env.pool.Exec(t.Context(), "DELETE FROM sessions") // another replica's sign-out
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, b.getOnce("/").status, "read from this process's memory, not the database")
+	env.clock.Advance(auth.DefaultSessionRecheck)
+	r := b.getOnce("/")
+	require.Equal(t, http.StatusSeeOther, r.status, "gone once the recheck time has passed")
+	require.Equal(t, auth.LoginPath, r.header.Get("Location"))
+}
+
 func TestHTMXRequestAfterExpiryRedirectsTheWholePage(t *testing.T) {
 	t.Parallel()
 	env := newSigninEnv(t, signinOptions{})

@@ -452,6 +452,25 @@ func TestRequestsChangingTheSameFieldCollide(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, out.Completed)
 	require.False(t, errors.Is(err, approvals.ErrCollision))
+
+	// A restart changes no field: it meets only a delete, which meets all.
+	restart := f.file(t, f.alice, approvals.KindRestartServer, f.staging)
+	c4, err := approvals.Collisions(ctx, f.pool, restart)
+	require.NoError(t, err)
+	require.Empty(t, c4, "a restart and open updates do not collide")
+	deletion := f.file(t, f.erin, approvals.KindDelete, f.staging)
+	c4, err = approvals.Collisions(ctx, f.pool, restart)
+	require.NoError(t, err)
+	require.Len(t, c4, 1)
+	require.Equal(t, deletion.ID, c4[0].Request.ID)
+	require.True(t, c4[0].WholeCluster)
+	c5, err := approvals.Collisions(ctx, f.pool, deletion)
+	require.NoError(t, err)
+	ids := make([]int64, len(c5))
+	for i, o := range c5 {
+		ids[i] = o.Request.ID
+	}
+	require.Equal(t, []int64{second.ID, apart.ID, restart.ID}, ids, "every open request, oldest first")
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }

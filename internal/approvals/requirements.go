@@ -186,14 +186,20 @@ func colliding(ctx context.Context, q Querier, r Request, earlier bool, limit in
 	if earlier {
 		before = r.ID
 	}
+	args := []any{r.ClusterUID, r.ID, before, r.Kind.WholeCluster(), wholeCluster, limit}
+	// A request that changes no field (a restart) meets only deletes: the
+	// condition then stays on change_requests, with no revision to read.
+	samePaths := ""
+	if paths := r.Revision.Diff.Paths(); len(paths) > 0 {
+		samePaths = `OR EXISTS (SELECT FROM jsonb_array_elements_text(v.paths) b, unnest($7::text[]) a
+		                  WHERE ` + pathsOverlapSQL + `)`
+		args = append(args, paths)
+	}
 	list, err := listRequests(ctx, q, fmt.Sprintf("collisions of request %d", r.ID), `
 		WHERE r.cluster_uid = $1 AND r.state IN ('pending', 'stale', 'approved', 'submitting', 'applying')
 		  AND r.id <> $2 AND ($3::bigint = 0 OR r.id < $3)
-		  AND ($4 OR r.kind = ANY($5) OR EXISTS (
-		        SELECT FROM jsonb_array_elements_text(v.paths) b, unnest($6::text[]) a
-		        WHERE `+pathsOverlapSQL+`))
-		ORDER BY r.id LIMIT nullif($7::int, 0)`,
-		r.ClusterUID, r.ID, before, r.Kind.WholeCluster(), wholeCluster, r.Revision.Diff.Paths(), limit)
+		  AND ($4 OR r.kind = ANY($5) `+samePaths+`)
+		ORDER BY r.id LIMIT nullif($6::int, 0)`, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -43,7 +43,10 @@ func TestBrowserSignInWithCSPEnforced(t *testing.T) {
 	require.Contains(t, who, "Bob Brown")
 	require.Contains(t, who, "approver")
 
-	// htmx runs under the CSP, configured without eval or inline styles.
+	// htmx runs under the CSP, configured without eval or inline styles
+	// (once the page's deferred scripts ran: a loaded box may show the page
+	// before).
+	require.NoError(t, do(chromedp.Poll[chromedp.Void](`document.readyState === "complete"`, chromedp.WithPollingTimeout(10*time.Second))))
 	configured, err := chromedp.Run(ctx, chromedp.Evaluate[bool](
 		`typeof htmx === "object" && htmx.config.allowEval === false && htmx.config.includeIndicatorStyles === false && htmx.config.historyCacheSize === 0`))
 	require.NoError(t, err)

@@ -80,6 +80,12 @@ func (s *Server) routes() {
 
 	// Admins: send a failed change again (request_decide.go).
 	admins.POST("/requests/:id/resend", s.requestResend)
+
+	// The JSON API: bearer tokens only, never the session cookie, so
+	// neither sign-in nor CSRF applies; its guards are in internal/api.
+	if s.deps.API != nil {
+		s.deps.API.Mount(e.Group(APIPrefix))
+	}
 }
 
 const staticPattern = "/static/*"

@@ -19,12 +19,18 @@ type AuditEvent struct {
 	At       time.Time      `json:"at"`
 	Actor    AuditActor     `json:"actor"`
 	Action   string         `json:"action"`
-	Subject  audit.Subject  `json:"subject"`
+	Subject  AuditSubject   `json:"subject"`
 	Data     any            `json:"data"`
 	Origin   map[string]any `json:"origin"`
 	PrevHash string         `json:"prev_hash"`
 	Hash     string         `json:"hash"`
 	Pending  bool           `json:"pending"`
+}
+
+// AuditSubject is what an event is about.
+type AuditSubject struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
 }
 
 // AuditActor is who did it.
@@ -132,7 +138,7 @@ func auditEventOf(e audit.Entry) AuditEvent {
 		data = map[string]any{}
 	}
 	return AuditEvent{Seq: e.Seq, At: e.At, Actor: AuditActor{Type: string(e.Actor.Type), ID: e.Actor.ID, Name: e.Actor.Name},
-		Action: string(e.Action), Subject: e.Subject, Data: data,
+		Action: string(e.Action), Subject: AuditSubject{Type: string(e.Subject.Type), ID: e.Subject.ID}, Data: data,
 		Origin:   map[string]any{"ip": e.Origin.IP, "request_id": e.Origin.RequestID},
 		PrevHash: e.PrevHash.String(), Hash: e.Hash.String(), Pending: e.Pending()}
 }

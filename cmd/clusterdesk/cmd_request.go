@@ -164,6 +164,12 @@ func (c *cli) wait(cl *client, s settings, id int64, interval time.Duration) err
 			return err
 		}
 		now := fmt.Sprintf("%s, %d of %d approvals", r.State, r.Given, r.Needed)
+		if e := r.Execution; e != nil && e.Stages > 0 {
+			now += fmt.Sprintf(", stage %d of %d", e.Stage, e.Stages)
+		}
+		if e := r.Execution; e != nil && e.Reason != "" {
+			now += ": " + e.Reason
+		}
 		if now != last && !s.json {
 			fmt.Fprintf(c.stdout, "%s  request %d: %s\n", time.Now().Format("15:04:05"), id, now)
 			last = now

@@ -91,6 +91,7 @@ func TestCLIEndToEnd(t *testing.T) {
 		t.Fatalf("the client did not finish:\n%s", aliceOut.String())
 	}
 	printed := aliceOut.String()
+	t.Log(printed)
 	require.Contains(t, printed, "Plan for analytics-staging:")
 	require.Contains(t, printed, "~ spec.data.tier1.replicas: 2 → 3")
 	require.Contains(t, printed, "request "+id+": pending, 0 of 1 approvals")

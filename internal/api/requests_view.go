@@ -3,11 +3,15 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/audit"
+	"github.com/clusterdesk/clusterdesk/internal/execution"
 )
 
 // Person is someone as a request names them.
@@ -56,6 +60,22 @@ type Request struct {
 	CanApprove bool            `json:"can_approve"`
 	Blocker    string          `json:"blocker,omitempty"`
 	Timeline   []TimelineEvent `json:"timeline"`
+	// Execution is how far sending the approved revision has come; absent
+	// before an approval.
+	Execution *Execution `json:"execution,omitempty"`
+}
+
+// Execution is the progress of the change in Cloud Manager.
+type Execution struct {
+	// Stage of Stages is the update's progress as Cloud Manager reports
+	// it (0 of 0 until it does).
+	Stage        int    `json:"stage"`
+	Stages       int    `json:"stages"`
+	ClusterState string `json:"cluster_state,omitempty"`
+	// Reason says why it failed.
+	Reason      string `json:"reason,omitempty"`
+	NeedsPerson bool   `json:"needs_person"`
+	Attempts    int    `json:"attempts"`
 }
 
 // Plan is what the request will do, said in words first.
@@ -187,6 +207,14 @@ func (s *Server) requestView(ctx context.Context, id int64, viewer approvals.Act
 		}
 	}
 	out.QueuePosition = len(out.Ahead) + 1
+	sub, err := execution.SubmissionGet(ctx, s.deps.DB, id, v.Number)
+	switch {
+	case err == nil:
+		out.Execution = &Execution{Stage: sub.CurrentStage, Stages: sub.TotalStages, ClusterState: sub.ClusterState,
+			Reason: sub.Reason, NeedsPerson: sub.NeedsPerson, Attempts: sub.LastAttempt}
+	case !errors.Is(err, pgx.ErrNoRows):
+		return Request{}, err
+	}
 	page, err := audit.List(ctx, s.deps.DB, audit.Filter{SubjectType: audit.SubjectRequest, SubjectID: strconv.FormatInt(id, 10)},
 		audit.PageRequest{Limit: requestTimelineShown})
 	if err != nil {

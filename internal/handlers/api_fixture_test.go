@@ -210,7 +210,9 @@ func (v *apiValidator) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	input := &openapi3filter.RequestValidationInput{Request: checked, PathParams: params, Route: route, Options: apiValidation}
 	reqErr := openapi3filter.ValidateRequest(req.Context(), input)
-	if reqErr != nil && req.Context().Value(unchecked{}) == nil && req.Header.Get("X-Off-Contract") == "" {
+	// X-Off-Contract marks a call that breaks the document on purpose
+	// (a page too large): its request is not checked, its answer is.
+	if reqErr != nil && req.Header.Get("X-Off-Contract") == "" {
 		v.t.Errorf("openapi: request %s breaks the document: %v", what, reqErr)
 	}
 	resp, err := http.DefaultTransport.RoundTrip(req)

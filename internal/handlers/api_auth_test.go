@@ -11,6 +11,7 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/api"
 	"github.com/clusterdesk/clusterdesk/internal/audit"
 	"github.com/clusterdesk/clusterdesk/internal/auth"
+	"github.com/clusterdesk/clusterdesk/internal/auth/devidp"
 )
 
 // TestAPIBearerTokens: the API takes a bearer token and nothing else; a
@@ -92,41 +93,66 @@ func TestAPIBearerTokens(t *testing.T) {
 		"no secret in the audit log")
 }
 
-// TestAPIMachineTokens: a token of the OpenID provider for the configured
-// audience is a service identity with its groups; it files requests and
-// never approves, whatever its groups.
+// TestAPIMachineTokens: a token of the OpenID provider naming the
+// configured audience is a service identity with the token's groups; it
+// files requests and never approves. A token for another audience (the
+// portal's own sign-in) is refused.
 func TestAPIMachineTokens(t *testing.T) {
 	t.Parallel()
-	env := newAPIEnv(t, apiEnvOptions{audience: testClientID})
+	env := newAPIEnv(t, apiEnvOptions{audience: "clusterdesk-api"})
 	alice, _ := env.token("alice")
-	// An ID token the provider issued for the audience: the one bob's
-	// sign-in left in his session.
+	sessionIDToken := func(username string) string {
+		var raw string
+		require.NoError(t, env.pool.QueryRow(t.Context(), `
+			SELECT s.id_token FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.username = $1
+			ORDER BY s.created_at DESC LIMIT 1`, username).Scan(&raw))
+		return raw
+	}
+
 	env.signedIn("bob")
-	var idToken string
+	bobs := sessionIDToken("bob")
+	resp := env.call(bobs, http.MethodGet, "/clusters", nil)
+	require.Equal(t, http.StatusUnauthorized, resp.status, "a token for the portal's sign-in is not one for the API")
+
+	// The provider issues a pipeline's token: its own subject, the API in
+	// its audience, the developers group. (The development provider signs
+	// people in only, so a sign-in carries it; the person row the sign-in
+	// made is removed, as the portal would never have seen the pipeline.)
+	env.idp.SetIDTokenTweak(devidp.Tweaks(
+		devidp.SetClaim("sub", "ci-pipeline"), devidp.SetClaim("client_id", "ci-pipeline"),
+		devidp.SetClaim("aud", []string{testClientID, "clusterdesk-api"}), devidp.SetClaim("azp", testClientID),
+		devidp.SetClaim("groups", []string{"developers", "approvers"})))
+	env.browser().signIn("mallory", "/")
+	env.idp.SetIDTokenTweak(nil)
+	var machine string
 	require.NoError(t, env.pool.QueryRow(t.Context(), `
-		SELECT s.id_token FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.username = 'bob' LIMIT 1`).Scan(&idToken))
-	require.NotEmpty(t, idToken)
+		SELECT s.id_token FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.subject = 'ci-pipeline'`).Scan(&machine))
+	_, err := env.pool.Exec(t.Context(), "DELETE FROM users WHERE subject = 'ci-pipeline'")
+	require.NoError(t, err)
 
 	var r api.Request
-	filed := env.call(idToken, http.MethodPost, "/requests", map[string]any{"kind": "start", "cluster_uid": env.uid("clickstream-dev"), "reason": "Pipeline"})
+	filed := env.call(machine, http.MethodPost, "/requests", map[string]any{"kind": "start", "cluster_uid": env.uid("clickstream-dev"), "reason": "Pipeline"})
 	require.Equal(t, http.StatusCreated, filed.status, string(filed.body))
 	filed.decode(t, &r)
+	require.Equal(t, "service ci-pipeline", r.Requester.Name)
+	require.Equal(t, 1, env.count("SELECT count(*) FROM users WHERE machine AND subject = 'ci-pipeline' AND groups = '{developers,approvers}'"))
 
 	byAlice := env.call(alice, http.MethodPost, "/requests", map[string]any{"kind": "stop", "cluster_uid": env.uid("analytics-staging"), "reason": "Cost"})
 	require.Equal(t, http.StatusCreated, byAlice.status, string(byAlice.body))
 	var other api.Request
 	byAlice.decode(t, &other)
-	resp := env.call(idToken, http.MethodPost, "/requests/"+strconv.FormatInt(other.ID, 10)+"/approve", map[string]any{"revision": 1})
-	require.Equal(t, http.StatusForbidden, resp.status, "a machine never approves, though bob's groups hold the approver role")
+	resp = env.call(machine, http.MethodPost, "/requests/"+strconv.FormatInt(other.ID, 10)+"/approve", map[string]any{"revision": 1})
+	require.Equal(t, http.StatusForbidden, resp.status, "a machine never approves, though its groups grant the approver role")
 	require.Equal(t, "insufficient-scope", resp.problem(t).Code)
 
-	tampered := idToken[:len(idToken)-4] + "AAAA"
+	var events api.AuditPage
+	erin, _ := env.token("erin")
+	env.call(erin, http.MethodGet, "/audit?action=request.created&subject_id="+strconv.FormatInt(r.ID, 10), nil).decode(t, &events)
+	require.Len(t, events.Items, 1)
+	require.Equal(t, "service ci-pipeline (service token of ci-pipeline)", events.Items[0].Actor.Name)
+
+	tampered := machine[:len(machine)-4] + "AAAA"
 	require.Equal(t, http.StatusUnauthorized, env.call(tampered, http.MethodGet, "/clusters", nil).status)
-	// The subject is bob's, whose row exists: it is kept as it is (a
-	// person's name is not overwritten by a machine's), and the request
-	// is his. A subject the portal has not seen becomes a machine row.
-	require.Equal(t, "Bob Brown", r.Requester.Name)
-	require.Zero(t, env.count("SELECT count(*) FROM users WHERE machine"))
 }
 
 // TestAPIRateLimit: past the rate, 429 with Retry-After.

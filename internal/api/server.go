@@ -11,6 +11,7 @@ package api
 
 import (
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -79,33 +80,42 @@ func New(deps Deps) *Server {
 // guard all but the document itself; the roles are then checked as the
 // pages check them (requireRole), and the domain decides the rest.
 func (s *Server) Mount(g *echo.Group) {
+	// The group's own middleware also guards its catch-all route, so an
+	// unknown path answers a problem (404); the guards are handed to each
+	// route instead, as the pages' routeGroup does, or the last group's
+	// guards would answer for every unknown path.
 	g.Use(s.problems)
 	g.GET("/openapi.json", s.openAPIDocument)
 
-	authed := g.Group("", s.authenticate, s.rateLimit)
-	read := authed.Group("", requireScope(auth.ScopeRead))
-	request := authed.Group("", requireScope(auth.ScopeRequest), requireRole(auth.RoleRequester))
-	// Cancelling is open to every signed-in person, as on the pages: the
-	// domain lets the requester or an admin do it.
-	cancel := authed.Group("", requireScope(auth.ScopeRequest))
-	// Approving and rejecting: a person's token with the approve scope;
-	// the domain decides who may decide (policy, four-eyes).
-	decide := authed.Group("", requireScope(auth.ScopeApprove), requirePerson)
-	auditors := read.Group("", requireRole(auth.RoleAuditor, auth.RoleAdmin))
+	authed := []echo.MiddlewareFunc{s.authenticate, s.rateLimit}
+	with := func(guards ...echo.MiddlewareFunc) []echo.MiddlewareFunc {
+		return append(slices.Clone(authed), guards...)
+	}
+	var (
+		read    = with(requireScope(auth.ScopeRead))
+		request = with(requireScope(auth.ScopeRequest), requireRole(auth.RoleRequester))
+		// Cancelling is open to every signed-in person, as on the pages:
+		// the domain lets the requester or an admin do it.
+		cancel = with(requireScope(auth.ScopeRequest))
+		// Approving and rejecting: a person's token with the approve
+		// scope; the domain decides who may decide (policy, four-eyes).
+		decide   = with(requireScope(auth.ScopeApprove), requirePerson)
+		auditors = with(requireScope(auth.ScopeRead), requireRole(auth.RoleAuditor, auth.RoleAdmin))
+	)
 
-	read.GET("/clusters", s.clusterList)
-	read.GET("/clusters/:uid", s.clusterGet)
+	g.GET("/clusters", s.clusterList, read...)
+	g.GET("/clusters/:uid", s.clusterGet, read...)
 
-	read.GET("/requests", s.requestList)
-	read.GET("/requests/:id", s.requestGet)
-	request.POST("/requests", s.requestFile)
-	request.PATCH("/requests/:id", s.requestEdit)
-	request.POST("/requests/:id/rebase", s.requestRebase)
-	cancel.POST("/requests/:id/cancel", s.requestCancel)
-	decide.POST("/requests/:id/approve", s.requestApprove)
-	decide.POST("/requests/:id/reject", s.requestReject)
+	g.GET("/requests", s.requestList, read...)
+	g.GET("/requests/:id", s.requestGet, read...)
+	g.POST("/requests", s.requestFile, request...)
+	g.PATCH("/requests/:id", s.requestEdit, request...)
+	g.POST("/requests/:id/rebase", s.requestRebase, request...)
+	g.POST("/requests/:id/cancel", s.requestCancel, cancel...)
+	g.POST("/requests/:id/approve", s.requestApprove, decide...)
+	g.POST("/requests/:id/reject", s.requestReject, decide...)
 
-	auditors.GET("/audit", s.auditList)
-	auditors.GET("/audit/export", s.auditExport)
-	auditors.POST("/audit/verify", s.auditVerify)
+	g.GET("/audit", s.auditList, auditors...)
+	g.GET("/audit/export", s.auditExport, auditors...)
+	g.POST("/audit/verify", s.auditVerify, auditors...)
 }

@@ -54,6 +54,22 @@ func TestAPIBearerTokens(t *testing.T) {
 		require.NotEmpty(t, list[0].LastUsedIP)
 	})
 
+	t.Run("unknown routes and methods answer problems too", func(t *testing.T) {
+		for _, c := range []struct {
+			method, path string
+			status       int
+		}{{http.MethodGet, "/api/v1/nope", http.StatusNotFound}, {http.MethodDelete, "/api/v1/clusters", http.StatusNotFound}} {
+			req, err := http.NewRequestWithContext(t.Context(), c.method, env.url+c.path, nil)
+			require.NoError(t, err)
+			req.Header.Set("Authorization", "Bearer "+secret)
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, c.status, resp.StatusCode, c.path)
+			require.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"), c.path)
+		}
+	})
+
 	t.Run("a token lacking the scope is refused", func(t *testing.T) {
 		reader, _ := env.token("bob", auth.ScopeRead)
 		resp := env.call(reader, http.MethodPost, "/requests", map[string]any{"kind": "stop", "cluster_uid": env.uid("analytics-staging"), "reason": "x"})

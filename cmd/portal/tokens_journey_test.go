@@ -45,4 +45,13 @@ func TestTokensPageJourney(t *testing.T) {
 		require.Empty(t, report.CSPViolations(), size.Name)
 		require.Empty(t, report.Exceptions(), size.Name)
 	}
+	// The menu gained a link: on a phone it still fits for the people
+	// with the most links (an approver, an auditor, an admin).
+	for _, who := range []string{"bob", "erin", "dave"} {
+		tour := &pageTour{t: t, base: base, tab: browsertest.New(t)}
+		require.NoError(t, browsertest.Resize(tour.tab, browsertest.Mobile))
+		tour.signIn(who)
+		tour.do(chromedp.Navigate(base+"/requests"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="nav-tokens"]`)))
+		checkPage(t, tour.tab, browsertest.Mobile, "the requests page as "+who)
+	}
 }

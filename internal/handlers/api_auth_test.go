@@ -3,6 +3,7 @@ package handlers
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,6 +69,17 @@ func TestAPIBearerTokens(t *testing.T) {
 			require.Equal(t, c.status, resp.StatusCode, c.path)
 			require.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"), c.path)
 		}
+		// The web layer's own refusals too: a body over the limit.
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, env.url+"/api/v1/requests",
+			strings.NewReader(strings.Repeat(" ", DefaultMaxBodyBytes+1)))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+secret)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+		require.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
 	})
 
 	t.Run("a token lacking the scope is refused", func(t *testing.T) {

@@ -22,8 +22,9 @@ run: build ## Start the whole portal locally: PostgreSQL, simulator, identity pr
 	./bin/portal dev
 
 .PHONY: build
-build: assets generate ## Build bin/portal with every asset embedded.
+build: assets generate ## Build bin/portal with every asset embedded, and the command-line client bin/clusterdesk.
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/portal ./cmd/portal
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/clusterdesk ./cmd/clusterdesk
 
 .PHONY: assets
 assets: $(LIB_FILES) ## Install the pinned front-end packages (npm ci) and copy them into web/static/lib.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/clusterdesk/clusterdesk/internal/api"
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/auth"
 	"github.com/clusterdesk/clusterdesk/internal/config"
@@ -155,7 +156,14 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 	if err != nil {
 		return fmt.Errorf("live updates: %w", err)
 	}
+	apiRate := cfg.APIRatePerMinute
+	if apiRate == 0 {
+		apiRate = -1 // 0 switches the limit off
+	}
+	jsonAPI := api.New(api.Deps{Logger: logger, DB: pool, Auth: authn, Approvals: requests, Inventory: syncer,
+		Cloud: cloud, RatePerMinute: apiRate})
 	web := handlers.New(handlers.Deps{
+		API:    jsonAPI,
 		Logger: logger,
 		Assets: assets,
 		DB:     pool,
@@ -251,6 +259,7 @@ func authConfig(cfg config.Config, logger *slog.Logger) auth.Config {
 		BaseURL:      cfg.BaseURL,
 		Scopes:       cfg.OIDCScopes,
 		GroupsClaim:  cfg.OIDCGroupsClaim,
+		APIAudience:  cfg.APIAudience,
 		Roles: auth.RoleGroups{
 			Requester: cfg.RequesterGroups,
 			Approver:  cfg.ApproverGroups,

@@ -43,6 +43,8 @@ const (
 	AuthSignOut      Action = "auth.signout"
 	AuthSignInFailed Action = "auth.signin_failed"
 	AuthDenied       Action = "auth.denied"
+	AuthTokenCreated Action = "auth.token_created" // a person made a personal access token for the API
+	AuthTokenRevoked Action = "auth.token_revoked" // a person revoked one
 )
 
 // The audit log itself.
@@ -58,7 +60,7 @@ var actions = []Action{
 	SubmissionStarted, SubmissionRetried, SubmissionSucceeded, SubmissionFailed, SubmissionReconciled,
 	SubmissionApplied, SubmissionResent,
 	ClusterDriftDetected, ClusterDeleted, PolicyCreated, PolicyUpdated, PolicyDeleted,
-	AuthSignIn, AuthSignOut, AuthSignInFailed, AuthDenied,
+	AuthSignIn, AuthSignOut, AuthSignInFailed, AuthDenied, AuthTokenCreated, AuthTokenRevoked,
 	AuditExported, AuditVerified, AuditPruned,
 }
 

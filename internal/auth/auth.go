@@ -52,6 +52,10 @@ type Config struct {
 	GroupsClaim string
 	// Roles maps groups to roles.
 	Roles RoleGroups
+	// APIAudience is the audience a token of the provider must name to be
+	// taken by the API from a machine (PORTAL_API_AUDIENCE); empty takes
+	// none (tokens_machine.go).
+	APIAudience string
 	// IdleTimeout ends a session not used for that long; AbsoluteTimeout
 	// ends any session that old. LoginTimeout bounds the time on the
 	// provider's pages.

@@ -43,6 +43,8 @@ type Config struct {
 	OIDCClientSecret       Secret        `env:"PORTAL_OIDC_CLIENT_SECRET" help:"The portal's client secret at the provider; leave empty for a public client (PKCE only)."`
 	OIDCScopes             []string      `env:"PORTAL_OIDC_SCOPES" default:"openid,profile,email" help:"Scopes requested at sign-in, comma-separated; must include openid. Add groups if the provider only sends groups for that scope."`
 	OIDCGroupsClaim        string        `env:"PORTAL_OIDC_GROUPS_CLAIM" default:"groups" help:"Claim holding the person's groups, read from the ID token, or from userinfo when the ID token lacks it."`
+	APIAudience            string        `env:"PORTAL_API_AUDIENCE" help:"Audience a token of the OpenID provider must name for a machine (a CI pipeline's workload identity) to call the JSON API with it as a service identity; empty takes no such tokens (personal access tokens still work)."`
+	APIRatePerMinute       int           `env:"PORTAL_API_RATE_PER_MINUTE" default:"300" check:"between=0 100000" help:"Calls to the JSON API one person or machine may make a minute, all at once or spread out; more are refused with 429 and Retry-After. Counted in memory by each replica. 0 switches the limit off."`
 	RequesterGroups        []string      `env:"PORTAL_REQUESTER_GROUPS" help:"Groups whose members may request changes, comma-separated; empty lets everyone who signs in request changes."`
 	ApproverGroups         []string      `env:"PORTAL_APPROVER_GROUPS" default:"approvers" help:"Groups whose members may approve change requests, comma-separated."`
 	AdminGroups            []string      `env:"PORTAL_ADMIN_GROUPS" default:"admins" help:"Groups whose members administer the portal (policies, cancelling any request), comma-separated."`

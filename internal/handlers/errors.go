@@ -98,6 +98,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if view.Status == http.StatusServiceUnavailable && errors.Is(err, errDatabaseUnreachable) {
 		c.Response().Header().Set("Retry-After", databaseRetryAfter)
 	}
+	if s.deps.API != nil && strings.HasPrefix(c.Request().URL.Path, APIPrefix+"/") {
+		_ = s.deps.API.WriteError(c, view.Status, view.Message)
+		return
+	}
 	if view.Status >= 500 && !errors.Is(err, errPanic) {
 		s.logger.ErrorContext(c.Request().Context(), "request failed", "request_id", RequestID(c), "status", view.Status, "err", err)
 	}

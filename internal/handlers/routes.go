@@ -56,6 +56,10 @@ func (s *Server) routes() {
 	signedIn.POST("/requests/:id/approve", s.requestApprove)
 	signedIn.POST("/requests/:id/reject", s.requestReject)
 	signedIn.POST("/requests/:id/cancel", s.requestCancel)
+	// Personal access tokens for the JSON API (profile_tokens.go).
+	signedIn.GET("/profile/tokens", s.profileTokens)
+	signedIn.POST("/profile/tokens", s.profileTokenCreate)
+	signedIn.POST("/profile/tokens/:id/revoke", s.profileTokenRevoke)
 
 	// Requesters: stop, start, delete or restart one server of a cluster
 	// (request_new*.go).
@@ -80,6 +84,12 @@ func (s *Server) routes() {
 
 	// Admins: send a failed change again (request_decide.go).
 	admins.POST("/requests/:id/resend", s.requestResend)
+
+	// The JSON API: bearer tokens only, never the session cookie, so
+	// neither sign-in nor CSRF applies; its guards are in internal/api.
+	if s.deps.API != nil {
+		s.deps.API.Mount(e.Group(APIPrefix))
+	}
 }
 
 const staticPattern = "/static/*"

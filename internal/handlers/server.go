@@ -83,6 +83,22 @@ type Deps struct {
 	// Metrics is told of every request and event stream (metrics.go);
 	// nil counts nothing.
 	Metrics RequestObserver
+
+	// API is the JSON API (internal/api), mounted at APIPrefix with its
+	// own bearer authentication and problem documents; nil mounts none.
+	API API
+}
+
+// APIPrefix is where the JSON API is mounted.
+const APIPrefix = "/api/v1"
+
+// API is the JSON API as the web layer mounts it.
+type API interface {
+	// Mount declares the API's routes on g, a group at APIPrefix.
+	Mount(g *echo.Group)
+	// WriteError answers a refusal of the web layer's own middleware
+	// (body too large, unstorable input) as the API answers errors.
+	WriteError(c echo.Context, status int, message string) error
 }
 
 // Server is the portal's HTTP handler.

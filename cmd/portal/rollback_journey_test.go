@@ -129,7 +129,13 @@ func TestBrowserRollbackJourney(t *testing.T) {
 	j.do(alice,
 		chromedp.Navigate(j.base+"/clusters/"+j.uid),
 		chromedp.WaitVisible(chromedp.CSS(rollback)),
-		chromedp.Click(chromedp.CSS(rollback)),
+	)
+	// The page is live: a redraw may replace the link between finding it
+	// and clicking it, so the link is read and followed in one step.
+	href, err := chromedp.Run(alice, chromedp.Evaluate[string](`document.querySelector(`+strconv.Quote(rollback)+`).href`))
+	require.NoError(t, err)
+	j.do(alice,
+		chromedp.Navigate(href),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="rollback-form"]`)),
 	)
 	diffRows, err := chromedp.Run(alice, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="diff-row"]').length`))

@@ -20,6 +20,7 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/auth"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
+	"github.com/clusterdesk/clusterdesk/internal/ratelimit"
 )
 
 // Prefix is where the API is mounted.
@@ -54,7 +55,7 @@ const DefaultRatePerMinute = 300
 type Server struct {
 	deps    Deps
 	logger  *slog.Logger
-	limiter *limiter
+	limiter *ratelimit.Limiter
 }
 
 // New returns the API; it refuses missing dependencies.
@@ -72,7 +73,7 @@ func New(deps Deps) *Server {
 	if rate == 0 {
 		rate = DefaultRatePerMinute
 	}
-	return &Server{deps: deps, logger: deps.Logger, limiter: newLimiter(rate, deps.Now)}
+	return &Server{deps: deps, logger: deps.Logger, limiter: ratelimit.New(rate, deps.Now)}
 }
 
 // Mount declares every route of the API on g (mounted at Prefix), grouped

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/clusterdesk/clusterdesk/internal/ratelimit"
 )
 
 var errorMessageRE = regexp.MustCompile(`data-testid="error-message">([^<]*)<`)
@@ -87,7 +89,7 @@ func TestRateLimitOfChanges(t *testing.T) {
 // gives) refuses no change however many are sent.
 func TestRateLimitOff(t *testing.T) {
 	t.Parallel()
-	require.Nil(t, newChangeLimiter(0, nil))
+	require.Nil(t, ratelimit.New(0, nil))
 	env := newSigninEnv(t, signinOptions{}) // RateLimitPerMinute is zero
 	erin := env.browser()
 	erin.signIn("erin", "/")
@@ -98,59 +100,7 @@ func TestRateLimitOff(t *testing.T) {
 	}
 }
 
-// TestChangeLimiterBuckets: the limiter's arithmetic on a clock the test
-// moves: waits are until the next token, tokens come back one by one, and
-// a bucket that is full again is dropped, so memory holds only the people
-// active within the last minute.
-func TestChangeLimiterBuckets(t *testing.T) {
+func TestTooManyChangesMessage(t *testing.T) {
 	t.Parallel()
-	clock := newTestClock()
-	l := newChangeLimiter(120, clock.Now) // a token every 500 ms
-
-	for range 120 {
-		_, ok := l.take(1)
-		require.True(t, ok)
-	}
-	wait, ok := l.take(1)
-	require.False(t, ok)
-	require.Equal(t, 500*time.Millisecond, wait)
-	require.Equal(t, 1, retryAfterSeconds(wait), "Retry-After is whole seconds, rounded up")
-
-	clock.Advance(499 * time.Millisecond)
-	_, ok = l.take(1)
-	require.False(t, ok, "no token before its time")
-	clock.Advance(time.Millisecond)
-	_, ok = l.take(1)
-	require.True(t, ok, "one token back after 500 ms")
-	_, ok = l.take(1)
-	require.False(t, ok, "and only one")
-
-	for id := range int64(1000) {
-		_, ok := l.take(id + 2)
-		require.True(t, ok, "person %d has a bucket of their own", id+2)
-	}
-	require.Equal(t, 1001, l.buckets())
-	// Person 1's bucket is empty again and those of 1000 others fill in
-	// 500 ms; a minute on, all are full and dropped by the next change.
-	clock.Advance(time.Minute)
-	_, ok = l.take(1)
-	require.True(t, ok)
-	require.Equal(t, 1, l.buckets(), "full buckets are dropped; only the one just used is kept")
-}
-
-func TestRetryAfterSeconds(t *testing.T) {
-	t.Parallel()
-	for _, tt := range []struct {
-		wait time.Duration
-		want int
-	}{
-		{0, 1},
-		{time.Millisecond, 1},
-		{time.Second, 1},
-		{time.Second + time.Nanosecond, 2},
-		{12 * time.Second, 12},
-	} {
-		require.Equal(t, tt.want, retryAfterSeconds(tt.wait), "wait %s", tt.wait)
-	}
 	require.Equal(t, "You are sending changes faster than the portal accepts; wait 1 second and try again.", tooManyChangesMessage(1))
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
+	"github.com/clusterdesk/clusterdesk/internal/ratelimit"
 	"github.com/clusterdesk/clusterdesk/internal/live"
 	"github.com/clusterdesk/clusterdesk/internal/specform"
 	"github.com/clusterdesk/clusterdesk/web/static"
@@ -115,7 +116,7 @@ type Server struct {
 	maxBody int64
 	// changes limits each person's state changes (limitChanges); nil
 	// means no limit.
-	changes *changeLimiter
+	changes *ratelimit.Limiter
 }
 
 // New builds the router with every route and middleware.
@@ -125,7 +126,7 @@ func New(deps Deps) *Server {
 	e.IPExtractor = clientAddress(deps.TrustedProxies)
 	s := &Server{echo: e, deps: deps, logger: deps.Logger, secure: deps.Secure, crossOrigin: http.NewCrossOriginProtection(),
 		states: newClusterStates(deps.Behaviour), maxBody: deps.MaxBodyBytes,
-		changes: newChangeLimiter(deps.RateLimitPerMinute, deps.Now)}
+		changes: ratelimit.New(deps.RateLimitPerMinute, deps.Now)}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}

@@ -18,8 +18,8 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
-	"github.com/clusterdesk/clusterdesk/internal/ratelimit"
 	"github.com/clusterdesk/clusterdesk/internal/live"
+	"github.com/clusterdesk/clusterdesk/internal/ratelimit"
 	"github.com/clusterdesk/clusterdesk/internal/specform"
 	"github.com/clusterdesk/clusterdesk/web/static"
 )

@@ -2,7 +2,6 @@ package api
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -169,25 +168,11 @@ func (s *Server) auditExport(c echo.Context) error {
 	h.Set(echo.HeaderContentType, format.ContentType())
 	h.Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="clusterdesk-audit-to-%d.%s"`, upTo, format))
 	c.Response().WriteHeader(http.StatusOK)
-	out := &deadlineWriter{w: c.Response(), rc: http.NewResponseController(c.Response())}
+	out := audit.IdleWriter(c.Response())
 	if n, err := audit.Export(ctx, s.deps.DB, f, upTo, format, out); err != nil {
 		return fmt.Errorf("api: audit export stopped after %d events: %w", n, err)
 	}
 	return nil
-}
-
-// exportIdleTimeout is how long an export waits for a client that stops
-// reading (as the page's export).
-const exportIdleTimeout = time.Minute
-
-type deadlineWriter struct {
-	w  io.Writer
-	rc *http.ResponseController
-}
-
-func (d *deadlineWriter) Write(p []byte) (int, error) {
-	_ = d.rc.SetWriteDeadline(time.Now().Add(exportIdleTimeout))
-	return d.w.Write(p)
 }
 
 // auditVerify walks the whole chain and records the verification, as the

@@ -7,8 +7,10 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -167,4 +169,26 @@ func RecordExport(ctx context.Context, db Beginner, actor Actor, origin Origin, 
 		return 0, fmt.Errorf("audit: record export: %w", err)
 	}
 	return upTo, nil
+}
+
+// ExportIdleTimeout is how long an export over HTTP waits for a client that
+// stops reading. A download that keeps flowing may take longer than the
+// server's write timeout (a whole log of millions of events does).
+const ExportIdleTimeout = time.Minute
+
+// IdleWriter is w, a response being streamed, whose connection's write
+// deadline moves ExportIdleTimeout forward with every write: an export is
+// bounded by a stalled client, not by its length.
+func IdleWriter(w http.ResponseWriter) io.Writer {
+	return &idleWriter{w: w, rc: http.NewResponseController(w)}
+}
+
+type idleWriter struct {
+	w  io.Writer
+	rc *http.ResponseController
+}
+
+func (d *idleWriter) Write(p []byte) (int, error) {
+	_ = d.rc.SetWriteDeadline(time.Now().Add(ExportIdleTimeout))
+	return d.w.Write(p)
 }

@@ -2,9 +2,7 @@ package handlers
 
 import (
 	"fmt"
-	"io"
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -38,28 +36,11 @@ func (s *Server) auditExport(c echo.Context) error {
 	h.Set(echo.HeaderContentType, format.ContentType())
 	h.Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="clusterdesk-audit-to-%d.%s"`, upTo, format))
 	c.Response().WriteHeader(http.StatusOK)
-	out := &deadlineWriter{w: c.Response(), rc: http.NewResponseController(c.Response())}
+	out := audit.IdleWriter(c.Response())
 	n, err := audit.Export(ctx, s.deps.DB, q.filter, upTo, format, out)
 	if err != nil {
 		// The status is sent: the client sees a cut-off file; the log says why.
 		return fmt.Errorf("audit export stopped after %d events: %w", n, err)
 	}
 	return nil
-}
-
-// exportIdleTimeout is how long an export waits for a client that stops
-// reading. A download that keeps flowing may take longer than the server's
-// write timeout (a whole log of millions of events does).
-const exportIdleTimeout = time.Minute
-
-// deadlineWriter moves the connection's write deadline forward with every
-// write.
-type deadlineWriter struct {
-	w  io.Writer
-	rc *http.ResponseController
-}
-
-func (d *deadlineWriter) Write(p []byte) (int, error) {
-	_ = d.rc.SetWriteDeadline(time.Now().Add(exportIdleTimeout))
-	return d.w.Write(p)
 }

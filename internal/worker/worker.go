@@ -30,6 +30,7 @@ import (
 
 	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
+	"github.com/clusterdesk/clusterdesk/internal/notify"
 )
 
 // Options configure the worker.
@@ -72,6 +73,10 @@ type Options struct {
 	// Observer, when set, is told how each job run ended and of each
 	// inventory sync and audit verification (observe.go).
 	Observer Observer
+	// Notify, when set, runs the notification jobs on their own queue:
+	// register Worker.OnEvent as the approvals and execution OnEvent hook.
+	// See notify.go.
+	Notify *notify.Service
 }
 
 // FetchCooldown is the worker's default for Options.FetchCooldown, and the
@@ -129,11 +134,16 @@ func New(pool *pgxpool.Pool, logger *slog.Logger, opts Options) (*Worker, error)
 		periodic = addDryRunJobs(workers, periodic, pool, logger, opts.Execution.API, opts.DryRunInterval)
 	}
 
+	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmpOr(opts.MaxWorkers, 10)}}
+	if opts.Notify != nil {
+		opts.Notify.AddWorkers(workers)
+		queues[notify.Queue] = notify.QueueConfig()
+	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Logger:               logger,
 		Workers:              workers,
 		PeriodicJobs:         periodic,
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmpOr(opts.MaxWorkers, 10)}},
+		Queues:               queues,
 		FetchCooldown:        cmp.Or(opts.FetchCooldown, FetchCooldown),
 		FetchPollInterval:    opts.FetchPollInterval,
 		RescueStuckJobsAfter: opts.RescueAfter,

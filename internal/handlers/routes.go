@@ -80,6 +80,10 @@ func (s *Server) routes() {
 
 	// Admins: send a failed change again (request_decide.go).
 	admins.POST("/requests/:id/resend", s.requestResend)
+
+	// Notifications: menu counts, preferences, endpoints and the delivery
+	// log (notify_*.go).
+	s.notifyRoutes(signedIn, admins)
 }
 
 const staticPattern = "/static/*"

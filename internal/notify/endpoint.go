@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/clusterdesk/clusterdesk/internal/audit"
 )
@@ -111,6 +112,9 @@ func EndpointAdd(ctx context.Context, tx pgx.Tx, actor audit.Actor, origin audit
 		INSERT INTO notify_endpoints (kind, name, url, secret, environment, policy_id, created_by)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, created_at`,
 		string(e.Kind), e.Name, e.URL, e.Secret, e.Environment, policy, by).Scan(&e.ID, &e.CreatedAt)
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == "23505" {
+		return Endpoint{}, fmt.Errorf("notify: add endpoint: %w: an endpoint named %q exists", ErrInvalid, e.Name)
+	}
 	if err != nil {
 		return Endpoint{}, fmt.Errorf("notify: add endpoint %q: %w", e.Name, err)
 	}
@@ -167,3 +171,7 @@ func EndpointList(ctx context.Context, q Querier) ([]Endpoint, error) {
 	}
 	return list, nil
 }
+
+// Endpoints returns every endpoint deliveries may go to: the settings',
+// then the portal's.
+func (s *Service) Endpoints(ctx context.Context) ([]Endpoint, error) { return s.endpoints(ctx) }

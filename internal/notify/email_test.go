@@ -227,3 +227,31 @@ func TestSMTPStartTLSAndAuth(t *testing.T) {
 	require.Error(t, c.Send(context.Background(), "carol@example.com", notify.Email(c.From, d)))
 	require.Len(t, box.to("carol@example.com"), 1)
 }
+
+// A person who chose the digest gets nothing at once, then one email
+// listing what was held; a second run sends nothing more.
+func TestDigestHoldsThenSendsOnce(t *testing.T) {
+	t.Parallel()
+	f := setup(t, options{})
+	ctx := context.Background()
+	tx, err := f.pool.Begin(ctx)
+	require.NoError(t, err)
+	require.NoError(t, notify.PreferencesSet(ctx, tx, f.carol.UserID, []notify.Preference{{Kind: notify.KindWaiting, Email: true, Digest: true}}))
+	require.NoError(t, tx.Commit(ctx))
+
+	first, second := f.restart(t, f.alice), f.restart(t, f.bob)
+	f.settled(t, first.ID, 3)
+	f.settled(t, second.ID, 2)
+	require.Empty(t, f.smtp.to("carol@example.com"))
+
+	require.NoError(t, f.notify.SendDigests(ctx))
+	require.NoError(t, f.notify.SendDigests(ctx))
+	got := f.smtp.to("carol@example.com")
+	require.Len(t, got, 1)
+	require.Contains(t, got[0].data, "Clusterdesk: 2 updates")
+	for _, r := range []int64{first.ID, second.ID} {
+		for _, d := range f.deliveries(t, r) {
+			require.Equal(t, notify.StateSent, d.State)
+		}
+	}
+}

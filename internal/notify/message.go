@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"html"
 	"strings"
 	"time"
 
@@ -126,3 +127,5 @@ func (m Message) ChatText() string {
 	fmt.Fprintf(&b, "\n%s", m.URL)
 	return b.String()
 }
+
+func htmlEscape(s string) string { return html.EscapeString(s) }

@@ -81,6 +81,7 @@ func New(pool *pgxpool.Pool, cfg Config) (*Service, error) {
 func (s *Service) AddWorkers(workers *river.Workers) {
 	river.AddWorker(workers, &eventWorker{s: s})
 	river.AddWorker(workers, &deliverWorker{s: s})
+	river.AddWorker(workers, &digestWorker{s: s})
 }
 
 // QueueConfig is the River queue configuration of Queue.

@@ -137,6 +137,7 @@ func New(pool *pgxpool.Pool, logger *slog.Logger, opts Options) (*Worker, error)
 	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmpOr(opts.MaxWorkers, 10)}}
 	if opts.Notify != nil {
 		opts.Notify.AddWorkers(workers)
+		periodic = append(periodic, opts.Notify.PeriodicJobs()...)
 		queues[notify.Queue] = notify.QueueConfig()
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
@@ -55,10 +53,4 @@ func eventHook(pool *pgxpool.Pool, jobs *worker.Worker) (approvals.EventHook, no
 		return nil, nil, err
 	}
 	return notify.Hook(ins), ins, nil
-}
-
-// lateHook calls *w's OnEvent once w is set: execution's options are
-// given to worker.New, whose client inserts the jobs.
-func lateHook(w **worker.Worker) approvals.EventHook {
-	return func(ctx context.Context, tx pgx.Tx, e approvals.Event) error { return (*w).OnEvent(ctx, tx, e) }
 }

@@ -37,9 +37,7 @@ func startWorker(ctx context.Context, pool *pgxpool.Pool, syncer *inventory.Sync
 	if err != nil {
 		return nil, err
 	}
-	var w *worker.Worker
-	opts.OnEvent = lateHook(&w)
-	w, err = worker.New(pool, logger, worker.Options{
+	w, err := worker.New(pool, logger, worker.Options{
 		AuditVerifyInterval:   cfg.AuditVerifyInterval,
 		AuditRetentionYears:   cfg.AuditRetentionYears,
 		Inventory:             syncer,

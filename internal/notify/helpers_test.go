@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
+	"log/slog"
 	"net"
 	"net/http/httptest"
 	"slices"
@@ -25,9 +26,11 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/audit"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi/simtest"
+	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 	"github.com/clusterdesk/clusterdesk/internal/notify"
 	"github.com/clusterdesk/clusterdesk/internal/testdb"
+	"github.com/clusterdesk/clusterdesk/internal/worker"
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }
@@ -42,7 +45,7 @@ func TestMain(m *testing.M) { testdb.Main(m) }
 type fixture struct {
 	pool   *pgxpool.Pool
 	client *cloudapi.Client
-	river  *river.Client[pgx.Tx]
+	river  notify.Inserter
 	svc    *approvals.Service
 	notify *notify.Service
 	smtp   *mailbox
@@ -59,6 +62,9 @@ type options struct {
 	// failAfterEvent makes the approvals' OnEvent hook fail after it
 	// inserted the job, for the kinds named: the change rolls back.
 	failAfterEvent func(approvals.Event) bool
+	// execution runs the real worker (internal/worker) with execution on
+	// the simulator, so approved changes are sent and tracked.
+	execution bool
 }
 
 const baseURL = "https://clusterdesk.example.com"
@@ -94,21 +100,40 @@ func setup(t *testing.T, o options) *fixture {
 		MaxAttempts: o.maxAttempts, RetryBase: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond,
 	})
 	require.NoError(t, err)
-	workers := river.NewWorkers()
-	f.notify.AddWorkers(workers)
-	f.river, err = river.NewClient(riverpgxv5.New(f.pool), &river.Config{
-		Workers: workers, Queues: map[string]river.QueueConfig{notify.Queue: notify.QueueConfig()},
-		FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond,
-	})
-	require.NoError(t, err)
-	require.NoError(t, f.river.Start(ctx))
-	t.Cleanup(func() {
-		stop, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = f.river.Stop(stop)
-	})
+	var onApproved func(context.Context, pgx.Tx, approvals.Request) error
+	if o.execution {
+		w, err := worker.New(f.pool, slog.New(slog.DiscardHandler), worker.Options{
+			AuditVerifyInterval: time.Hour, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond,
+			Execution: &execution.Options{API: client, Inventory: syncer, TrackInterval: 20 * time.Millisecond,
+				RetryBase: 20 * time.Millisecond, BusyWait: 30 * time.Millisecond, SettleTime: 300 * time.Millisecond},
+			Notify: f.notify,
+		})
+		require.NoError(t, err)
+		require.NoError(t, w.Start(ctx))
+		t.Cleanup(func() {
+			stop, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = w.Stop(stop)
+		})
+		f.river, onApproved = w.Inserter(), w.OnApproved
+	} else {
+		workers := river.NewWorkers()
+		f.notify.AddWorkers(workers)
+		client, err := river.NewClient(riverpgxv5.New(f.pool), &river.Config{
+			Workers: workers, Queues: map[string]river.QueueConfig{notify.Queue: notify.QueueConfig()},
+			FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond,
+		})
+		require.NoError(t, err)
+		require.NoError(t, client.Start(ctx))
+		t.Cleanup(func() {
+			stop, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = client.Stop(stop)
+		})
+		f.river = client
+	}
 	hook := notify.Hook(f.river)
-	f.svc = approvals.New(f.pool, approvals.Config{OnEvent: func(ctx context.Context, tx pgx.Tx, e approvals.Event) error {
+	f.svc = approvals.New(f.pool, approvals.Config{OnApproved: onApproved, OnEvent: func(ctx context.Context, tx pgx.Tx, e approvals.Event) error {
 		if err := hook(ctx, tx, e); err != nil {
 			return err
 		}

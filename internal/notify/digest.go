@@ -33,7 +33,9 @@ type digestWorker struct {
 	s *Service
 }
 
-func (w *digestWorker) Work(ctx context.Context, _ *river.Job[DigestArgs]) error { return w.s.SendDigests(ctx) }
+func (w *digestWorker) Work(ctx context.Context, _ *river.Job[DigestArgs]) error {
+	return w.s.SendDigests(ctx)
+}
 
 // SendDigests emails each person with held deliveries one message listing
 // them, and marks them sent in the same transaction that holds them

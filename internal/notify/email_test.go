@@ -14,6 +14,7 @@ import (
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/notify"
+	"github.com/clusterdesk/clusterdesk/internal/notify/notifytest"
 )
 
 // A filed request emails the people who may approve it (not the
@@ -35,12 +36,12 @@ func TestFiledRequestEmailsItsApprovers(t *testing.T) {
 		to = append(to, d.Target)
 	}
 	require.ElementsMatch(t, []string{"bob@example.com", "carol@example.com", "dave@example.com"}, to)
-	require.Empty(t, f.smtp.to("alice@example.com"))
-	require.Empty(t, f.smtp.to("mallory@example.com"))
+	require.Empty(t, f.smtp.To("alice@example.com"))
+	require.Empty(t, f.smtp.To("mallory@example.com"))
 
-	got := f.smtp.to("carol@example.com")
+	got := f.smtp.To("carol@example.com")
 	require.Len(t, got, 1)
-	msg, err := mail.ReadMessage(strings.NewReader(got[0].data))
+	msg, err := mail.ReadMessage(strings.NewReader(got[0].Data))
 	require.NoError(t, err)
 	subject, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
 	require.NoError(t, err)
@@ -98,8 +99,8 @@ func TestEmailOffSendsNone(t *testing.T) {
 	for _, d := range list {
 		require.NotEqual(t, "carol@example.com", d.Target)
 	}
-	require.Len(t, f.smtp.to("bob@example.com"), 1)
-	require.Empty(t, f.smtp.to("carol@example.com"))
+	require.Len(t, f.smtp.To("bob@example.com"), 1)
+	require.Empty(t, f.smtp.To("carol@example.com"))
 }
 
 // Approving tells the requester, once; the approver is not told of their
@@ -115,7 +116,7 @@ func TestApprovalEmailsTheRequester(t *testing.T) {
 	last := list[3]
 	require.Equal(t, notify.KindApproved, last.Event)
 	require.Equal(t, "alice@example.com", last.Target)
-	require.Equal(t, []string{"[analytics-staging] Request #" + itoa(r.ID) + " (restart_server) approved"}, f.smtp.subjects("alice@example.com"))
+	require.Equal(t, []string{"[analytics-staging] Request #" + itoa(r.ID) + " (restart_server) approved"}, f.smtp.Subjects("alice@example.com"))
 	require.Contains(t, last.Message.Text, "carol Example approved")
 }
 
@@ -143,7 +144,7 @@ func TestRolledBackApprovalSendsNothing(t *testing.T) {
 	require.NoError(t, f.approve(t, f.carol, r))
 	list := f.settled(t, r.ID, 4)
 	require.Len(t, list, 4)
-	require.Len(t, f.smtp.subjects("alice@example.com"), 1)
+	require.Len(t, f.smtp.Subjects("alice@example.com"), 1)
 }
 
 // A fan-out or a delivery run again (a job retried after its end was
@@ -170,7 +171,7 @@ func TestRetriedJobsSendNothingTwice(t *testing.T) {
 	for _, d := range again {
 		require.Equal(t, 1, d.Attempts)
 	}
-	require.Len(t, f.smtp.to("carol@example.com"), 1)
+	require.Len(t, f.smtp.To("carol@example.com"), 1)
 }
 
 // SMTP down for a while: the deliveries are retried, each counted in the
@@ -199,33 +200,31 @@ func TestSMTPDownThenBack(t *testing.T) {
 	}, 20*time.Second, 10*time.Millisecond)
 	require.NotContains(t, f.deliveries(t, r.ID)[0].LastError, "s3cret")
 
-	box := startMailbox(t, addr)
+	box := notifytest.StartMailbox(t, addr)
 	list := f.settled(t, r.ID, 3)
 	for _, d := range list {
 		require.Equal(t, notify.StateSent, d.State)
 		require.GreaterOrEqual(t, d.Attempts, 3)
-		require.Len(t, box.to(d.Target), 1, d.Target)
+		require.Len(t, box.To(d.Target), 1, d.Target)
 	}
-	box.mu.Lock()
-	defer box.mu.Unlock()
-	require.Len(t, box.mail, 3)
+	require.Len(t, box.All(), 3)
 }
 
 // STARTTLS with authentication, against a server that offers both.
 func TestSMTPStartTLSAndAuth(t *testing.T) {
 	t.Parallel()
-	box := startMailbox(t, "", selfSignedCert(t))
-	host, port := splitHostPort(t, box.addr)
-	c := notify.SMTP{Host: host, Port: port, TLS: notify.TLSStartTLS, Username: "clusterdesk", Password: "s3cret",
+	box := notifytest.StartMailbox(t, "", selfSignedCert(t))
+	host, port := splitHostPort(t, box.Addr)
+	c := notify.SMTP{Host: host, Port: port, TLS: notify.TLSStartTLS, Username: notifytest.Username, Password: notifytest.Password,
 		From: "Clusterdesk <clusterdesk@example.com>", InsecureSkipVerify: true}
 	d := notify.Delivery{IdempotencyKey: "evt_1_email_user-1", Target: "carol@example.com",
 		Message: notify.Message{Subject: "hello", Text: "plain", HTML: "<p>html</p>", Preferences: baseURL + notify.PreferencesPath}}
 	require.NoError(t, c.Send(context.Background(), "carol@example.com", notify.Email(c.From, d)))
-	require.Len(t, box.to("carol@example.com"), 1)
+	require.Len(t, box.To("carol@example.com"), 1)
 
 	c.Password = "wrong"
 	require.Error(t, c.Send(context.Background(), "carol@example.com", notify.Email(c.From, d)))
-	require.Len(t, box.to("carol@example.com"), 1)
+	require.Len(t, box.To("carol@example.com"), 1)
 }
 
 // A person who chose the digest gets nothing at once, then one email
@@ -242,13 +241,13 @@ func TestDigestHoldsThenSendsOnce(t *testing.T) {
 	first, second := f.restart(t, f.alice), f.restart(t, f.bob)
 	f.settled(t, first.ID, 3)
 	f.settled(t, second.ID, 2)
-	require.Empty(t, f.smtp.to("carol@example.com"))
+	require.Empty(t, f.smtp.To("carol@example.com"))
 
 	require.NoError(t, f.notify.SendDigests(ctx))
 	require.NoError(t, f.notify.SendDigests(ctx))
-	got := f.smtp.to("carol@example.com")
+	got := f.smtp.To("carol@example.com")
 	require.Len(t, got, 1)
-	require.Contains(t, got[0].data, "Clusterdesk: 2 updates")
+	require.Contains(t, got[0].Data, "Clusterdesk: 2 updates")
 	for _, r := range []int64{first.ID, second.ID} {
 		for _, d := range f.deliveries(t, r) {
 			require.Equal(t, notify.StateSent, d.State)

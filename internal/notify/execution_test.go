@@ -36,7 +36,7 @@ func TestExecutionOutcomesNotify(t *testing.T) {
 		kinds = append(kinds, string(d.Event)+" "+d.Target)
 	}
 	require.ElementsMatch(t, []string{"approved alice@example.com", "succeeded alice@example.com", "succeeded carol@example.com"}, kinds)
-	subjects := f.smtp.subjects("alice@example.com")
+	subjects := f.smtp.Subjects("alice@example.com")
 	require.Len(t, subjects, 2)
 	require.Contains(t, subjects[0], "approved")
 	require.Contains(t, subjects[1], "done")

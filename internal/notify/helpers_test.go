@@ -10,12 +10,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
@@ -29,6 +26,7 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 	"github.com/clusterdesk/clusterdesk/internal/notify"
+	"github.com/clusterdesk/clusterdesk/internal/notify/notifytest"
 	"github.com/clusterdesk/clusterdesk/internal/testdb"
 	"github.com/clusterdesk/clusterdesk/internal/worker"
 )
@@ -48,7 +46,7 @@ type fixture struct {
 	river  notify.Inserter
 	svc    *approvals.Service
 	notify *notify.Service
-	smtp   *mailbox
+	smtp   *notifytest.Mailbox
 
 	alice, bob, carol, dave, mallory approvals.Actor
 	staging                          string
@@ -89,8 +87,8 @@ func setup(t *testing.T, o options) *fixture {
 
 	addr := o.smtpAddr
 	if addr == "" {
-		f.smtp = startMailbox(t, "")
-		addr = f.smtp.addr
+		f.smtp = notifytest.StartMailbox(t, "")
+		addr = f.smtp.Addr
 	}
 	host, port := splitHostPort(t, addr)
 	f.notify, err = notify.New(f.pool, notify.Config{
@@ -223,105 +221,6 @@ func (f *fixture) settled(t *testing.T, id int64, want int) []notify.Delivery {
 		return true
 	}, 20*time.Second, 10*time.Millisecond, "deliveries of request %d: %+v", id, &list)
 	return list
-}
-
-// mailbox is a real SMTP server (emersion/go-smtp) that keeps every
-// message it accepts.
-type mailbox struct {
-	addr   string
-	server *smtp.Server
-	mu     sync.Mutex
-	mail   []received
-}
-
-type received struct {
-	from string
-	to   []string
-	data string
-}
-
-// startMailbox serves SMTP on addr ("" picks a port); with a certificate
-// it offers STARTTLS.
-func startMailbox(t *testing.T, addr string, certs ...tls.Certificate) *mailbox {
-	t.Helper()
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	l, err := net.Listen("tcp", addr)
-	require.NoError(t, err)
-	m := &mailbox{addr: l.Addr().String()}
-	m.server = smtp.NewServer(m)
-	m.server.Domain = "localhost"
-	m.server.AllowInsecureAuth = true
-	if len(certs) > 0 {
-		m.server.TLSConfig = &tls.Config{Certificates: certs}
-	}
-	go func() { _ = m.server.Serve(l) }()
-	t.Cleanup(func() { _ = m.server.Close() })
-	return m
-}
-
-func (m *mailbox) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{box: m}, nil }
-
-type session struct {
-	box *mailbox
-	msg received
-}
-
-func (s *session) AuthMechanisms() []string { return []string{"PLAIN"} }
-func (s *session) Auth(string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(_, username, password string) error {
-		if username != "clusterdesk" || password != "s3cret" {
-			return smtp.ErrAuthFailed
-		}
-		return nil
-	}), nil
-}
-func (s *session) Mail(from string, _ *smtp.MailOptions) error { s.msg.from = from; return nil }
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.msg.to = append(s.msg.to, to)
-	return nil
-}
-func (s *session) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.msg.data = string(b)
-	s.box.mu.Lock()
-	s.box.mail = append(s.box.mail, s.msg)
-	s.box.mu.Unlock()
-	s.msg = received{}
-	return nil
-}
-func (s *session) Reset()        { s.msg = received{} }
-func (s *session) Logout() error { return nil }
-
-// to returns the messages received for address.
-func (m *mailbox) to(address string) []received {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []received
-	for _, r := range m.mail {
-		if slices.Contains(r.to, address) {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-// subjects returns the Subject lines of the messages to address.
-func (m *mailbox) subjects(address string) []string {
-	var out []string
-	for _, r := range m.to(address) {
-		for line := range strings.SplitSeq(r.data, "\r\n") {
-			if s, ok := strings.CutPrefix(line, "Subject: "); ok {
-				out = append(out, s)
-				break
-			}
-		}
-	}
-	return out
 }
 
 // selfSignedCert is a certificate for 127.0.0.1 (httptest's).

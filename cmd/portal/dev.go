@@ -134,7 +134,7 @@ func runDev(ctx context.Context, args []string, env lookupFunc, stdout, stderr i
 	}
 	// Mail catcher (2/2).
 	if !ownMail {
-		stopMail, err := startMailpit(ctx, *dataDir, stdout, stderr)
+		stopMail, err := startMailpit(ctx, *dataDir, devMailSMTP, devMailWeb, stdout, stderr)
 		if err != nil {
 			return err
 		}

@@ -32,8 +32,9 @@ var devMailDefaults = map[string]string{
 
 // startMailpit builds Mailpit into dataDir/bin when it is not there (go
 // build, from the checkout: the version go.mod pins) and runs it with its
-// database in dataDir until stop. It returns once Mailpit's web UI answers.
-func startMailpit(ctx context.Context, dataDir string, stdout, stderr io.Writer) (stop func(), err error) {
+// database in dataDir, SMTP on smtpAddr and its web UI and API on webAddr,
+// until stop. It returns once both answer.
+func startMailpit(ctx context.Context, dataDir, smtpAddr, webAddr string, stdout, stderr io.Writer) (stop func(), err error) {
 	bin, err := filepath.Abs(filepath.Join(dataDir, "bin", "mailpit"))
 	if err != nil {
 		return nil, err
@@ -50,7 +51,7 @@ func startMailpit(ctx context.Context, dataDir string, stdout, stderr io.Writer)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "--smtp", devMailSMTP, "--listen", devMailWeb,
+	cmd := exec.Command(bin, "--smtp", smtpAddr, "--listen", webAddr,
 		"--database", filepath.Join(dataDir, "mailpit.db"), "--smtp-auth-accept-any", "--smtp-auth-allow-insecure")
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
@@ -77,24 +78,24 @@ func startMailpit(ctx context.Context, dataDir string, stdout, stderr io.Writer)
 			return nil, fmt.Errorf("Mailpit exited at start (see %s): %v", log.Name(), err)
 		default:
 		}
-		if mailpitReady() {
+		if mailpitReady(smtpAddr, webAddr) {
 			return stop, nil
 		}
 		if time.Now().After(deadline) {
 			stop()
-			return nil, fmt.Errorf("Mailpit did not answer on %s within 30 s (see %s)", devMailWeb, log.Name())
+			return nil, fmt.Errorf("Mailpit did not answer on %s within 30 s (see %s)", webAddr, log.Name())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-func mailpitReady() bool {
-	c, err := net.DialTimeout("tcp", devMailSMTP, 200*time.Millisecond)
+func mailpitReady(smtpAddr, webAddr string) bool {
+	c, err := net.DialTimeout("tcp", smtpAddr, 200*time.Millisecond)
 	if err != nil {
 		return false
 	}
 	c.Close()
-	resp, err := (&http.Client{Timeout: time.Second}).Get("http://" + devMailWeb + "/api/v1/info")
+	resp, err := (&http.Client{Timeout: time.Second}).Get("http://" + webAddr + "/api/v1/info")
 	if err != nil {
 		return false
 	}

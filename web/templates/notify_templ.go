@@ -582,7 +582,7 @@ func NotifyAdminPage(p Page, v NotifyAdminView) templ.Component {
 						}()
 					}
 					ctx = templ.InitializeContext(ctx)
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 42, "<table data-testid=\"endpoints\"><caption>Where every request's events are sent besides email</caption> <thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Kind</th><th scope=\"col\">Address</th><th scope=\"col\">Requests</th><th scope=\"col\"><span class=\"visually-hidden\">Actions</span></th></tr></thead> <tbody>")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 42, "<table data-testid=\"endpoints\"><caption>Where every request's events are sent besides email</caption> <thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Kind</th><th scope=\"col\">Address</th><th scope=\"col\">Requests</th><th scope=\"col\">Actions</th></tr></thead> <tbody>")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -704,7 +704,7 @@ func NotifyAdminPage(p Page, v NotifyAdminView) templ.Component {
 					}
 					return nil
 				})
-				templ_7745c5c3_Err = scrollRegion("Endpoints").Render(templ.WithChildren(ctx, templ_7745c5c3_Var25), templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = scrollRegion("Endpoints table").Render(templ.WithChildren(ctx, templ_7745c5c3_Var25), templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -780,7 +780,7 @@ func NotifyAdminPage(p Page, v NotifyAdminView) templ.Component {
 						}()
 					}
 					ctx = templ.InitializeContext(ctx)
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 62, "<table data-testid=\"deliveries\"><caption>Newest first</caption> <thead><tr><th scope=\"col\">Request</th><th scope=\"col\">Event</th><th scope=\"col\">Channel</th><th scope=\"col\">To</th><th scope=\"col\">State</th><th scope=\"col\">Attempts</th><th scope=\"col\">Last error</th><th scope=\"col\">Updated</th><th scope=\"col\"><span class=\"visually-hidden\">Actions</span></th></tr></thead> <tbody>")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 62, "<table data-testid=\"deliveries\"><caption>Newest first</caption> <thead><tr><th scope=\"col\">Request</th><th scope=\"col\">Event</th><th scope=\"col\">Channel</th><th scope=\"col\">To</th><th scope=\"col\">State</th><th scope=\"col\">Attempts</th><th scope=\"col\">Last error</th><th scope=\"col\">Updated</th><th scope=\"col\">Actions</th></tr></thead> <tbody>")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -933,9 +933,9 @@ func NotifyAdminPage(p Page, v NotifyAdminView) templ.Component {
 								return templ_7745c5c3_Err
 							}
 							var templ_7745c5c3_Var47 string
-							templ_7745c5c3_Var47, templ_7745c5c3_Err = templruntime.NewAttributeExpression("Send delivery " + strconv.FormatInt(d.ID, 10) + " again").Resolve(ctx)
+							templ_7745c5c3_Var47, templ_7745c5c3_Err = templruntime.NewAttributeExpression("Resend delivery " + strconv.FormatInt(d.ID, 10)).Resolve(ctx)
 							if templ_7745c5c3_Err != nil {
-								return templ.Error{Err: templ_7745c5c3_Err, FileName: `notify.templ`, Line: 230, Col: 160}
+								return templ.Error{Err: templ_7745c5c3_Err, FileName: `notify.templ`, Line: 230, Col: 151}
 							}
 							_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var47)
 							if templ_7745c5c3_Err != nil {
@@ -957,7 +957,7 @@ func NotifyAdminPage(p Page, v NotifyAdminView) templ.Component {
 					}
 					return nil
 				})
-				templ_7745c5c3_Err = scrollRegion("Delivery log").Render(templ.WithChildren(ctx, templ_7745c5c3_Var36), templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = scrollRegion("Deliveries, newest first").Render(templ.WithChildren(ctx, templ_7745c5c3_Var36), templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

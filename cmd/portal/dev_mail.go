@@ -75,7 +75,7 @@ func startMailpit(ctx context.Context, dataDir, smtpAddr, webAddr string, stdout
 		select {
 		case err := <-exited:
 			log.Close()
-			return nil, fmt.Errorf("Mailpit exited at start (see %s): %v", log.Name(), err)
+			return nil, fmt.Errorf("mailpit exited at start (see %s): %v", log.Name(), err)
 		default:
 		}
 		if mailpitReady(smtpAddr, webAddr) {
@@ -83,7 +83,7 @@ func startMailpit(ctx context.Context, dataDir, smtpAddr, webAddr string, stdout
 		}
 		if time.Now().After(deadline) {
 			stop()
-			return nil, fmt.Errorf("Mailpit did not answer on %s within 30 s (see %s)", webAddr, log.Name())
+			return nil, fmt.Errorf("mailpit did not answer on %s within 30 s (see %s)", webAddr, log.Name())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

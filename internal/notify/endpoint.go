@@ -49,6 +49,21 @@ func (e Endpoint) Host() string {
 // which the portal cannot change.
 func (e Endpoint) FromSettings() bool { return e.ID == 0 }
 
+// key names the endpoint in idempotency keys (and so in webhook-id):
+// its id, or for one from the settings its name in letters, digits and
+// dashes.
+func (e Endpoint) key() string {
+	if e.ID != 0 {
+		return "endpoint-" + itoa(e.ID)
+	}
+	return "setting-" + strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, e.Name)
+}
+
 // hears reports whether e is told of a request in environment under
 // policy.
 func (e Endpoint) hears(environment string, policy int64) bool {

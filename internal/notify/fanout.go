@@ -86,7 +86,7 @@ func (s *Service) fanOut(ctx context.Context, ins Inserter, id int64, ev EventAr
 	}
 	for _, e := range endpoints {
 		if e.hears(r.Environment(), policy.ID) {
-			targets = append(targets, target{channel: e.Kind, key: "endpoint-" + e.Name, endpoint: e, address: e.Name, state: StatePending})
+			targets = append(targets, target{channel: e.Kind, key: e.key(), endpoint: e, address: e.Name, state: StatePending})
 		}
 	}
 	raw, err := json.Marshal(m)

@@ -114,7 +114,7 @@ func specPreview(p *SpecPreviewView, oob bool) templ.Component {
 						var templ_7745c5c3_Var2 string
 						templ_7745c5c3_Var2, templ_7745c5c3_Err = templ.JoinStringErrs(r)
 						if templ_7745c5c3_Err != nil {
-							return templ.Error{Err: templ_7745c5c3_Err, FileName: `request_spec_preview.templ`, Line: 52, Col: 15}
+							return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/templates/request_spec_preview.templ`, Line: 52, Col: 15}
 						}
 						_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var2))
 						if templ_7745c5c3_Err != nil {

@@ -30,6 +30,7 @@ func runDev(ctx context.Context, args []string, env lookupFunc, stdout, stderr i
 	pgPort := fs.Int("pg-port", 54329, "port of the development PostgreSQL on 127.0.0.1")
 	clean := fs.Bool("clean", false, "remove the development database and state (-data, and the database kept outside it), then exit")
 	seedScale := fs.Int("seed-demo", 0, "add N times the demo data (30 clusters, 1,000 requests, 10 versions, 10,000 audit events per unit) before serving")
+	withMail := fs.Bool("mail", true, "run Mailpit (built once from the version go.mod pins) and send the portal's email to it, unless PORTAL_SMTP_HOST is exported")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -98,6 +99,12 @@ func runDev(ctx context.Context, args []string, env lookupFunc, stdout, stderr i
 	if !ownCloud {
 		maps.Copy(defaults, devSimDefaults)
 	}
+	// Mail catcher (1/2): Mailpit unless PORTAL_SMTP_HOST is exported.
+	_, ownMail := env("PORTAL_SMTP_HOST")
+	ownMail = ownMail || !*withMail
+	if !ownMail {
+		maps.Copy(defaults, devMailDefaults)
+	}
 	cfg, err := config.Load(withDefaults(env, defaults))
 	if err != nil {
 		return err
@@ -124,6 +131,15 @@ func runDev(ctx context.Context, args []string, env lookupFunc, stdout, stderr i
 			return err
 		}
 		defer stopIdP()
+	}
+	// Mail catcher (2/2).
+	if !ownMail {
+		stopMail, err := startMailpit(ctx, *dataDir, devMailSMTP, devMailWeb, stdout, stderr)
+		if err != nil {
+			return err
+		}
+		defer stopMail()
+		fmt.Fprintf(stdout, "portal dev: Mailpit (every email the portal sends) at http://%s, SMTP %s\n", devMailWeb, devMailSMTP)
 	}
 	if err := migrateUp(ctx, cfg); err != nil {
 		return err

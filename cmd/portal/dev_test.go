@@ -80,7 +80,7 @@ func TestDevFromAClosedFolder(t *testing.T) {
 
 	vars := testEnv(t)
 	delete(vars, "PORTAL_DATABASE_URL") // portal dev's own database
-	args := []string{"-data", data, "-pg-port", "0"}
+	args := []string{"-data", data, "-pg-port", "0", "-mail=false"}
 	printed, stop := startDev(t, args, vars)
 	base := "http://" + vars["PORTAL_LISTEN_ADDR"]
 	for _, path := range []string{"/healthz", "/readyz"} {

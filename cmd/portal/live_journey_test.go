@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -41,9 +42,13 @@ type liveJourney struct {
 	name string
 }
 
-func newLiveJourney(t *testing.T) *liveJourney {
+func newLiveJourney(t *testing.T) *liveJourney { return newLiveJourneyWith(t, nil) }
+
+// newLiveJourneyWith is newLiveJourney with more PORTAL_* variables.
+func newLiveJourneyWith(t *testing.T, more map[string]string) *liveJourney {
 	t.Helper()
 	vars, _ := testEnvSim(t)
+	maps.Copy(vars, more)
 	// The same environment with a slower simulator.
 	s, err := sim.New(sim.Config{ClientID: "sa", ClientSecret: "sa-secret", StageDuration: 3 * time.Second, SeedDemo: true})
 	require.NoError(t, err)

@@ -152,6 +152,14 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 	if err != nil {
 		return err
 	}
+	notifications, err := newNotify(pool, cfg, logger)
+	if err != nil {
+		return err
+	}
+	_, notifyInserter, err := eventHook(pool, jobs)
+	if err != nil {
+		return err
+	}
 	hub, err := live.Start(ctx, pool, logger)
 	if err != nil {
 		return fmt.Errorf("live updates: %w", err)
@@ -184,6 +192,9 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 		Live:      hub,
 		Resend:    resend,
 		Metrics:   measured,
+
+		Notify:         notifications,
+		NotifyInserter: notifyInserter,
 		Ready: func(ctx context.Context) error {
 			if err := pool.Ping(ctx); err != nil {
 				return err

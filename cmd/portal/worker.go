@@ -33,6 +33,10 @@ func startWorker(ctx context.Context, pool *pgxpool.Pool, syncer *inventory.Sync
 	if err != nil {
 		return nil, err
 	}
+	notifications, err := newNotify(pool, cfg, logger)
+	if err != nil {
+		return nil, err
+	}
 	w, err := worker.New(pool, logger, worker.Options{
 		AuditVerifyInterval:   cfg.AuditVerifyInterval,
 		AuditRetentionYears:   cfg.AuditRetentionYears,
@@ -42,6 +46,7 @@ func startWorker(ctx context.Context, pool *pgxpool.Pool, syncer *inventory.Sync
 		Execution:             &opts,
 		DryRunInterval:        worker.DefaultDryRunInterval,
 		Observer:              measured,
+		Notify:                notifications,
 	})
 	if err != nil {
 		return nil, err
@@ -79,8 +84,12 @@ func executionOptions(cfg config.Config, syncer *inventory.Syncer, logger *slog.
 // with the worker of this process, or with an insert-only client when
 // this process runs no worker.
 func approvalsService(pool *pgxpool.Pool, jobs *worker.Worker) (*approvals.Service, error) {
+	onEvent, _, err := eventHook(pool, jobs)
+	if err != nil {
+		return nil, err
+	}
 	if jobs != nil {
-		return approvals.New(pool, approvals.Config{OnApproved: jobs.OnApproved, OnRevision: jobs.OnRevision}), nil
+		return approvals.New(pool, approvals.Config{OnApproved: jobs.OnApproved, OnRevision: jobs.OnRevision, OnEvent: onEvent}), nil
 	}
 	enqueue, err := worker.Enqueuer(pool)
 	if err != nil {
@@ -90,7 +99,7 @@ func approvalsService(pool *pgxpool.Pool, jobs *worker.Worker) (*approvals.Servi
 	if err != nil {
 		return nil, err
 	}
-	return approvals.New(pool, approvals.Config{OnApproved: enqueue, OnRevision: dryRun}), nil
+	return approvals.New(pool, approvals.Config{OnApproved: enqueue, OnRevision: dryRun, OnEvent: onEvent}), nil
 }
 
 // resender sends failed changes again, with the worker of this process or

@@ -69,7 +69,10 @@ func (s *Service) Cancel(ctx context.Context, a Actor, id int64, reason string) 
 			Subject: audit.Subject{Type: audit.SubjectRequest, ID: subjectID(r.ID)},
 			Data:    data,
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		return s.event(ctx, tx, Event{Action: audit.RequestCancelled, Request: r, Actor: a.audit(), Comment: reason})
 	})
 	if err != nil {
 		return Request{}, fmt.Errorf("approvals: cancel request %d: %w", id, err)

@@ -174,7 +174,10 @@ func (s *Service) revise(ctx context.Context, a Actor, id int64, revision int, a
 			Subject: audit.Subject{Type: audit.SubjectRequest, ID: subjectID(r.ID)},
 			Data:    data,
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		return s.event(ctx, tx, Event{Action: action, Request: r, Actor: a.audit()})
 	})
 	return r, err
 }

@@ -37,6 +37,13 @@ const (
 	PolicyDeleted        Action = "policy.deleted"
 )
 
+// Notifications (internal/notify): admins' endpoints and resends.
+const (
+	NotifyEndpointAdded   Action = "notify.endpoint_added"
+	NotifyEndpointRemoved Action = "notify.endpoint_removed"
+	NotifyDeliveryResent  Action = "notify.delivery_resent"
+)
+
 // Sign-in and authorization.
 const (
 	AuthSignIn       Action = "auth.signin"
@@ -60,6 +67,7 @@ var actions = []Action{
 	SubmissionStarted, SubmissionRetried, SubmissionSucceeded, SubmissionFailed, SubmissionReconciled,
 	SubmissionApplied, SubmissionResent,
 	ClusterDriftDetected, ClusterDeleted, PolicyCreated, PolicyUpdated, PolicyDeleted,
+	NotifyEndpointAdded, NotifyEndpointRemoved, NotifyDeliveryResent,
 	AuthSignIn, AuthSignOut, AuthSignInFailed, AuthDenied, AuthTokenCreated, AuthTokenRevoked,
 	AuditExported, AuditVerified, AuditPruned,
 }
@@ -81,9 +89,14 @@ const (
 	SubjectSession  SubjectType = "session"
 	SubjectUser     SubjectType = "user"
 	SubjectAuditLog SubjectType = "audit_log"
+	// SubjectEndpoint is a notification endpoint (chat or webhook).
+	SubjectEndpoint SubjectType = "notify_endpoint"
+	// SubjectDelivery is a notification delivery.
+	SubjectDelivery SubjectType = "notify_delivery"
 )
 
-var subjectTypes = []SubjectType{SubjectRequest, SubjectCluster, SubjectPolicy, SubjectSession, SubjectUser, SubjectAuditLog}
+var subjectTypes = []SubjectType{SubjectRequest, SubjectCluster, SubjectPolicy, SubjectSession, SubjectUser, SubjectAuditLog,
+	SubjectEndpoint, SubjectDelivery}
 
 // SubjectTypes lists every subject type.
 func SubjectTypes() []SubjectType { return slices.Clone(subjectTypes) }

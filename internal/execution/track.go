@@ -143,7 +143,10 @@ func (e *Executor) finish(ctx context.Context, tx pgx.Tx, r *approvals.Request, 
 		data["cluster_state"] = string(c.State)
 		data["resource_version"] = c.ResourceVersion
 	}
-	return appendEvent(ctx, tx, *r, audit.SubmissionApplied, data)
+	if err := appendEvent(ctx, tx, *r, audit.SubmissionApplied, data); err != nil {
+		return err
+	}
+	return e.event(ctx, tx, *r, audit.SubmissionApplied, "")
 }
 
 // findCreated looks up by name the cluster of a create accepted without

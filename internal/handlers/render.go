@@ -33,6 +33,8 @@ func (s *Server) page(c echo.Context, title string) templates.Page {
 		Asset:     s.deps.Assets.Path,
 		RequestID: RequestID(c),
 		Path:      c.Request().URL.Path,
+		// The counts need a viewer and a stream (notify_counts.go).
+		LiveCounts: s.deps.Live != nil,
 	}
 }
 

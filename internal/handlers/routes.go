@@ -85,6 +85,10 @@ func (s *Server) routes() {
 	// Admins: send a failed change again (request_decide.go).
 	admins.POST("/requests/:id/resend", s.requestResend)
 
+	// Notifications: menu counts, preferences, endpoints and the delivery
+	// log (notify_*.go).
+	s.notifyRoutes(signedIn, admins)
+
 	// The JSON API: bearer tokens only, never the session cookie, so
 	// neither sign-in nor CSRF applies; its guards are in internal/api.
 	if s.deps.API != nil {

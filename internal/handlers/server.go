@@ -19,6 +19,7 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 	"github.com/clusterdesk/clusterdesk/internal/live"
+	"github.com/clusterdesk/clusterdesk/internal/notify"
 	"github.com/clusterdesk/clusterdesk/internal/ratelimit"
 	"github.com/clusterdesk/clusterdesk/internal/specform"
 	"github.com/clusterdesk/clusterdesk/web/static"
@@ -59,6 +60,11 @@ type Deps struct {
 	// Live carries database notifications to the pages' event streams; nil
 	// means pages update on reload only.
 	Live *live.Hub
+	// Notify runs the notification preferences, endpoints and delivery
+	// log (notify_*.go) with NotifyInserter queuing resends; nil answers
+	// 503 on those pages.
+	Notify         *notify.Service
+	NotifyInserter notify.Inserter
 	// Secure is true when the portal is served over https: cookies get the
 	// Secure attribute and the __Host- prefix, responses carry HSTS, and a
 	// state change's Origin must be https.

@@ -28,8 +28,10 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
+	"github.com/clusterdesk/clusterdesk/internal/notify"
 )
 
 // Options configure the worker.
@@ -72,6 +74,11 @@ type Options struct {
 	// Observer, when set, is told how each job run ended and of each
 	// inventory sync and audit verification (observe.go).
 	Observer Observer
+	// Notify, when set, runs the notification jobs on their own queue and
+	// tells people of execution's steps (execution.Options.OnEvent, unless
+	// set); register Worker.OnEvent as the approvals OnEvent hook.
+	// See notify.go.
+	Notify *notify.Service
 }
 
 // FetchCooldown is the worker's default for Options.FetchCooldown, and the
@@ -120,8 +127,15 @@ func New(pool *pgxpool.Pool, logger *slog.Logger, opts Options) (*Worker, error)
 	j := &jobs{}
 	var executor *execution.Executor
 	if opts.Execution != nil {
+		execOpts := *opts.Execution
+		if opts.Notify != nil && execOpts.OnEvent == nil {
+			// The client exists once New returns, before any job runs.
+			execOpts.OnEvent = func(ctx context.Context, tx pgx.Tx, e approvals.Event) error {
+				return notify.Hook(j.client)(ctx, tx, e)
+			}
+		}
 		var err error
-		if executor, err = execution.New(pool, j, *opts.Execution); err != nil {
+		if executor, err = execution.New(pool, j, execOpts); err != nil {
 			return nil, err
 		}
 		river.AddWorker(workers, &submitWorker{executor: executor})
@@ -129,11 +143,17 @@ func New(pool *pgxpool.Pool, logger *slog.Logger, opts Options) (*Worker, error)
 		periodic = addDryRunJobs(workers, periodic, pool, logger, opts.Execution.API, opts.DryRunInterval)
 	}
 
+	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmpOr(opts.MaxWorkers, 10)}}
+	if opts.Notify != nil {
+		opts.Notify.AddWorkers(workers)
+		periodic = append(periodic, opts.Notify.PeriodicJobs()...)
+		queues[notify.Queue] = notify.QueueConfig()
+	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Logger:               logger,
 		Workers:              workers,
 		PeriodicJobs:         periodic,
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmpOr(opts.MaxWorkers, 10)}},
+		Queues:               queues,
 		FetchCooldown:        cmp.Or(opts.FetchCooldown, FetchCooldown),
 		FetchPollInterval:    opts.FetchPollInterval,
 		RescueStuckJobsAfter: opts.RescueAfter,

@@ -19,6 +19,9 @@ type Page struct {
 	RequestID string
 	// Path is the request path, for marking the current navigation entry.
 	Path string
+	// LiveCounts keeps the menu's counts (awaiting approval, my open
+	// requests) live through the start page's event stream.
+	LiveCounts bool
 }
 
 // User is the signed-in person as the header shows them.

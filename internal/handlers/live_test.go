@@ -313,3 +313,30 @@ func TestLivePagesWithoutAHubHaveNoStream(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestEveryPageHoldsOneStream: a page holds at most one event stream, so
+// that tabs do not run out of a browser's six connections per host over
+// HTTP/1.1. Pages with a stream of their own reload the menu's counts on
+// it; the others keep them live through the start page's stream.
+func TestEveryPageHoldsOneStream(t *testing.T) {
+	t.Parallel()
+	f := newLiveFixture(t)
+	carol, _ := f.signedIn("carol")
+	_, aliceID := f.signedIn("alice")
+	r := f.file(aliceID, "Alice", approvals.KindStop, "analytics-staging", "one stream")
+	streams := regexp.MustCompile(`sse-connect="([^"?]+)`)
+	for path, want := range map[string]string{
+		"/":         "/events/dashboard",
+		"/clusters": "/clusters/events",
+		"/clusters/" + f.uid("analytics-staging"): "/clusters/" + f.uid("analytics-staging") + "/events",
+		requestPath(r.ID):                         requestPath(r.ID, "events"),
+		"/approvals":                              "/events/dashboard",
+		"/requests":                               "/events/dashboard",
+	} {
+		body := carol.get(path).body
+		found := streams.FindAllStringSubmatch(body, -1)
+		require.Len(t, found, 1, "%s holds one stream", path)
+		require.Equal(t, want, found[0][1], path)
+		require.Contains(t, body, `hx-get="/notifications/counts" hx-trigger="sse:refresh"`, "%s keeps the menu's counts live", path)
+	}
+}

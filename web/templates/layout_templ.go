@@ -411,7 +411,7 @@ func Layout(p Page) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		if p.LiveCounts && p.hasAccess() {
+		if p.LiveCounts && p.hasAccess() && !p.ownStream {
 			templ_7745c5c3_Err = navBadges().Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err

@@ -22,6 +22,18 @@ type Page struct {
 	// LiveCounts keeps the menu's counts (awaiting approval, my open
 	// requests) live through the start page's event stream.
 	LiveCounts bool
+	// ownStream is set by a page that holds an event stream of its own
+	// (withStream): the counts then follow that stream instead of a second
+	// one, since browsers allow six connections per host over HTTP/1.1
+	// and every open tab would hold two.
+	ownStream bool
+}
+
+// withStream is p for a page whose content holds the event stream url
+// ("" for none).
+func (p Page) withStream(url string) Page {
+	p.ownStream = url != ""
+	return p
 }
 
 // User is the signed-in person as the header shows them.

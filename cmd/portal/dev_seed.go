@@ -42,7 +42,11 @@ func seedDemo(ctx context.Context, cfg config.Config, logger *slog.Logger, n int
 		pool.Close()
 		return err
 	}
-	syncer := newSyncer(pool, cloud, logger)
+	syncer, err := newSyncer(pool, cloud, logger)
+	if err != nil {
+		pool.Close()
+		return err
+	}
 	if _, err := syncer.Sync(ctx); err != nil {
 		pool.Close()
 		return err

@@ -87,7 +87,7 @@ func TestBrowserNotificationsJourney(t *testing.T) {
 			msgs := mail.waitFor(t, "carol@example.com", tag, 1)
 			require.Len(t, msgs, 1)
 			require.Contains(t, msgs[0].Subject, "analytics-staging")
-			require.Contains(t, msgs[0].Subject, "restart_server")
+			require.Contains(t, msgs[0].Subject, "restart a server")
 			text := mail.text(t, msgs[0].ID)
 			require.Contains(t, text, "Restarts server")
 			link := regexp.MustCompile(`https?://\S+/requests/[0-9]+`).FindString(text)

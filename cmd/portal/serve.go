@@ -103,7 +103,10 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 		go checkCloud(ctx, cloud, logger)
 	}
 
-	syncer := newSyncer(pool, cloud, logger)
+	syncer, err := newSyncer(pool, cloud, logger)
+	if err != nil {
+		return err
+	}
 	var jobs *worker.Worker
 	if parts.worker {
 		if jobs, err = startWorker(ctx, pool, syncer, cfg, logger, measured); err != nil {

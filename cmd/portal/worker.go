@@ -12,16 +12,24 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 	"github.com/clusterdesk/clusterdesk/internal/metrics"
+	"github.com/clusterdesk/clusterdesk/internal/notify"
 	"github.com/clusterdesk/clusterdesk/internal/worker"
 )
 
 // newSyncer is the inventory syncer shared by the worker (periodic sync,
 // submissions) and the web (re-reading a cluster before an approval).
-func newSyncer(pool *pgxpool.Pool, cloud *cloudapi.Client, logger *slog.Logger) *inventory.Syncer {
+func newSyncer(pool *pgxpool.Pool, cloud *cloudapi.Client, logger *slog.Logger) (*inventory.Syncer, error) {
+	// Requests made stale by a sync are told of like the others, through
+	// the notifications' outbox (an insert-only client: the worker is
+	// built after the syncer).
+	ins, err := worker.NotifyInserter(pool)
+	if err != nil {
+		return nil, err
+	}
 	return inventory.NewSyncer(pool, cloud, inventory.Config{
-		OnChange: approvals.ClusterChanged,
+		OnChange: approvals.ClusterChangedTelling(notify.Hook(ins)),
 		Logger:   logger.With("component", "inventory"),
-	})
+	}), nil
 }
 
 // startWorker starts the background jobs of `portal serve`: audit chain

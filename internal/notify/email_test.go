@@ -46,7 +46,7 @@ func TestFiledRequestEmailsItsApprovers(t *testing.T) {
 	subject, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
 	require.NoError(t, err)
 	require.Contains(t, subject, "analytics-staging")
-	require.Contains(t, subject, "restart_server")
+	require.Contains(t, subject, "restart a server")
 	require.Equal(t, "<"+baseURL+notify.PreferencesPath+">", msg.Header.Get("List-Unsubscribe"))
 	require.Contains(t, msg.Header.Get("Message-ID"), "_email_user-")
 
@@ -116,7 +116,7 @@ func TestApprovalEmailsTheRequester(t *testing.T) {
 	last := list[3]
 	require.Equal(t, notify.KindApproved, last.Event)
 	require.Equal(t, "alice@example.com", last.Target)
-	require.Equal(t, []string{"[analytics-staging] Request #" + itoa(r.ID) + " (restart_server) approved"}, f.smtp.Subjects("alice@example.com"))
+	require.Equal(t, []string{"[analytics-staging] Request #" + itoa(r.ID) + " (restart a server) approved"}, f.smtp.Subjects("alice@example.com"))
 	require.Contains(t, last.Message.Text, "carol Example approved")
 }
 

@@ -35,6 +35,8 @@ type Message struct {
 	Cluster     string `json:"cluster"`
 	Environment string `json:"environment"`
 	RequestKind string `json:"request_kind"`
+	// Change is RequestKind in words ("restart a server").
+	Change      string `json:"change"`
 	Plan        string `json:"plan"`
 	Requester   string `json:"requester"`
 	Actor       string `json:"actor"`
@@ -58,9 +60,9 @@ func compose(ctx context.Context, baseURL string, id int64, ev EventArgs, r appr
 	}
 	m := Message{ID: id, Kind: ev.Event, Action: ev.Action, At: ev.At, URL: base + RequestPath(r.ID),
 		Preferences: base + PreferencesPath, RequestID: r.ID, Revision: ev.Revision, Cluster: r.ClusterName,
-		Environment: r.Environment(), RequestKind: string(r.Kind), Plan: plan.Headline, Requester: r.Requester.Name,
+		Environment: r.Environment(), RequestKind: string(r.Kind), Change: changeWords(r.Kind), Plan: plan.Headline, Requester: r.Requester.Name,
 		Actor: actor, Comment: ev.Comment, State: string(r.State)}
-	m.Subject = fmt.Sprintf("[%s] Request #%d (%s) %s", m.Cluster, m.RequestID, m.RequestKind, ev.Event.Title())
+	m.Subject = fmt.Sprintf("[%s] Request #%d (%s) %s", m.Cluster, m.RequestID, m.Change, ev.Event.Title())
 	m.Text = plainText(m)
 	var html bytes.Buffer
 	if err := emailHTML(m).Render(ctx, &html); err != nil {
@@ -70,24 +72,43 @@ func compose(ctx context.Context, baseURL string, id int64, ev EventArgs, r appr
 	return m, nil
 }
 
+// changeWords is what a request of kind k does, in words.
+func changeWords(k approvals.Kind) string {
+	switch k {
+	case approvals.KindRestartServer:
+		return "restart a server"
+	case approvals.KindRollback:
+		return "roll back the configuration"
+	case approvals.KindReplace:
+		return "replace the configuration"
+	case approvals.KindUpdate:
+		return "update the configuration"
+	}
+	return string(k) // create, stop, start, delete
+}
+
 // Headline is one sentence saying what happened, for chat and the text
 // part.
 func (m Message) Headline() string {
 	switch m.Kind {
 	case KindWaiting:
-		return fmt.Sprintf("%s asks to %s cluster %s: request #%d waits for your approval.", m.Requester, m.RequestKind, m.Cluster, m.RequestID)
+		of := " of" // restart a server of cluster x; but stop cluster x
+		if m.Change == m.RequestKind {
+			of = ""
+		}
+		return fmt.Sprintf("%s asks to %s%s cluster %s: request #%d waits for your approval.", m.Requester, m.Change, of, m.Cluster, m.RequestID)
 	case KindApproved, KindRejected, KindCancelled:
-		return fmt.Sprintf("%s %s request #%d (%s on %s).", m.Actor, m.Kind, m.RequestID, m.RequestKind, m.Cluster)
+		return fmt.Sprintf("%s %s request #%d (%s on %s).", m.Actor, m.Kind, m.RequestID, m.Change, m.Cluster)
 	case KindStale:
-		return fmt.Sprintf("Cluster %s changed since request #%d (%s) was filed: rebase it before it can be approved.", m.Cluster, m.RequestID, m.RequestKind)
+		return fmt.Sprintf("Cluster %s changed since request #%d (%s) was filed: rebase it before it can be approved.", m.Cluster, m.RequestID, m.Change)
 	case KindSubmitted:
-		return fmt.Sprintf("Request #%d (%s on %s) was sent to Cloud Manager.", m.RequestID, m.RequestKind, m.Cluster)
+		return fmt.Sprintf("Request #%d (%s on %s) was sent to Cloud Manager.", m.RequestID, m.Change, m.Cluster)
 	case KindSucceeded:
-		return fmt.Sprintf("Request #%d (%s on %s) is done: the cluster converged.", m.RequestID, m.RequestKind, m.Cluster)
+		return fmt.Sprintf("Request #%d (%s on %s) is done: the cluster converged.", m.RequestID, m.Change, m.Cluster)
 	case KindFailed:
-		return fmt.Sprintf("Request #%d (%s on %s) failed.", m.RequestID, m.RequestKind, m.Cluster)
+		return fmt.Sprintf("Request #%d (%s on %s) failed.", m.RequestID, m.Change, m.Cluster)
 	}
-	return fmt.Sprintf("Request #%d (%s on %s): %s.", m.RequestID, m.RequestKind, m.Cluster, m.Kind)
+	return fmt.Sprintf("Request #%d (%s on %s): %s.", m.RequestID, m.Change, m.Cluster, m.Kind)
 }
 
 // CommentLabel names the comment by the kind of event.

@@ -124,7 +124,7 @@ func TestChatPayload(t *testing.T) {
 	require.Equal(t, []string{"text"}, keys(first), "the payload Slack and Mattermost both accept")
 	text := first["text"].(string)
 	require.Contains(t, text, "analytics-staging")
-	require.Contains(t, text, "restart_server")
+	require.Contains(t, text, "asks to restart a server of cluster analytics-staging")
 	require.Contains(t, text, baseURL+"/requests/"+itoa(r.ID))
 	require.Contains(t, second["text"], "carol Example approved")
 }

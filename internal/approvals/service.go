@@ -34,6 +34,10 @@ type Config struct {
 	// place to enqueue the revision's dry run (RunDryRun) in the
 	// background. An error rolls the change back.
 	OnRevision func(ctx context.Context, tx pgx.Tx, r Request) error
+	// Permissions, when set, decide who may request and approve what on
+	// which cluster (teams and ownership, internal/governance); nil keeps
+	// the global roles alone.
+	Permissions Permissions
 }
 
 // Service runs the use cases that change requests: each method is one
@@ -45,11 +49,14 @@ type Service struct {
 	classifier Classifier
 	onApproved func(ctx context.Context, tx pgx.Tx, r Request) error
 	onRevision func(ctx context.Context, tx pgx.Tx, r Request) error
+	// permissions is nil without governance (see Config.Permissions).
+	permissions Permissions
 }
 
 // New returns a Service on pool.
 func New(pool *pgxpool.Pool, cfg Config) *Service {
-	s := &Service{pool: pool, classifier: cfg.Classifier, onApproved: cfg.OnApproved, onRevision: cfg.OnRevision}
+	s := &Service{pool: pool, classifier: cfg.Classifier, onApproved: cfg.OnApproved, onRevision: cfg.OnRevision,
+		permissions: cfg.Permissions}
 	if s.classifier == nil {
 		s.classifier = inventory.Rules{}
 	}

@@ -37,6 +37,15 @@ const (
 	PolicyDeleted        Action = "policy.deleted"
 )
 
+// Governance: teams and who owns which cluster (internal/governance). The
+// data holds the state before and after.
+const (
+	TeamCreated      Action = "team.created"
+	TeamUpdated      Action = "team.updated"
+	TeamDeleted      Action = "team.deleted"
+	OwnershipChanged Action = "ownership.changed" // a rule or a cluster's owner was set or removed
+)
+
 // Sign-in and authorization.
 const (
 	AuthSignIn       Action = "auth.signin"
@@ -58,6 +67,7 @@ var actions = []Action{
 	SubmissionStarted, SubmissionRetried, SubmissionSucceeded, SubmissionFailed, SubmissionReconciled,
 	SubmissionApplied, SubmissionResent,
 	ClusterDriftDetected, ClusterDeleted, PolicyCreated, PolicyUpdated, PolicyDeleted,
+	TeamCreated, TeamUpdated, TeamDeleted, OwnershipChanged,
 	AuthSignIn, AuthSignOut, AuthSignInFailed, AuthDenied,
 	AuditExported, AuditVerified, AuditPruned,
 }
@@ -79,9 +89,10 @@ const (
 	SubjectSession  SubjectType = "session"
 	SubjectUser     SubjectType = "user"
 	SubjectAuditLog SubjectType = "audit_log"
+	SubjectTeam     SubjectType = "team"
 )
 
-var subjectTypes = []SubjectType{SubjectRequest, SubjectCluster, SubjectPolicy, SubjectSession, SubjectUser, SubjectAuditLog}
+var subjectTypes = []SubjectType{SubjectRequest, SubjectCluster, SubjectPolicy, SubjectSession, SubjectUser, SubjectAuditLog, SubjectTeam}
 
 // SubjectTypes lists every subject type.
 func SubjectTypes() []SubjectType { return slices.Clone(subjectTypes) }

@@ -10,6 +10,7 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/config"
 	"github.com/clusterdesk/clusterdesk/internal/execution"
+	"github.com/clusterdesk/clusterdesk/internal/governance"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 	"github.com/clusterdesk/clusterdesk/internal/metrics"
 	"github.com/clusterdesk/clusterdesk/internal/worker"
@@ -80,7 +81,7 @@ func executionOptions(cfg config.Config, syncer *inventory.Syncer, logger *slog.
 // this process runs no worker.
 func approvalsService(pool *pgxpool.Pool, jobs *worker.Worker) (*approvals.Service, error) {
 	if jobs != nil {
-		return approvals.New(pool, approvals.Config{OnApproved: jobs.OnApproved, OnRevision: jobs.OnRevision}), nil
+		return approvals.New(pool, approvals.Config{OnApproved: jobs.OnApproved, OnRevision: jobs.OnRevision, Permissions: governance.Checker{}}), nil
 	}
 	enqueue, err := worker.Enqueuer(pool)
 	if err != nil {
@@ -90,7 +91,7 @@ func approvalsService(pool *pgxpool.Pool, jobs *worker.Worker) (*approvals.Servi
 	if err != nil {
 		return nil, err
 	}
-	return approvals.New(pool, approvals.Config{OnApproved: enqueue, OnRevision: dryRun}), nil
+	return approvals.New(pool, approvals.Config{OnApproved: enqueue, OnRevision: dryRun, Permissions: governance.Checker{}}), nil
 }
 
 // resender sends failed changes again, with the worker of this process or

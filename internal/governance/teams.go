@@ -204,3 +204,27 @@ func appendEvent(ctx context.Context, tx pgx.Tx, a approvals.Actor, action audit
 	})
 	return err
 }
+
+// MemberOf returns the names of the teams in ts that groups belong to (any
+// of a team's requester, approver or lead groups), in ts's order: the
+// teams of "My clusters".
+func MemberOf(ts []Team, groups []string) []string {
+	out := []string{}
+	p := Person{Groups: groups}
+	for _, t := range ts {
+		if p.inAny(t.RequesterGroups) || p.inAny(t.ApproverGroups) || p.inAny(t.LeadGroups) {
+			out = append(out, t.Name)
+		}
+	}
+	return out
+}
+
+// Defined reports whether any team exists: without one the global roles
+// decide alone and the pages offer no team filter.
+func Defined(ctx context.Context, q Querier) (bool, error) {
+	var ok bool
+	if err := q.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM teams)").Scan(&ok); err != nil {
+		return false, fmt.Errorf("governance: teams defined: %w", err)
+	}
+	return ok, nil
+}

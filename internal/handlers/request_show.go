@@ -83,6 +83,14 @@ func (s *Server) renderRequest(c echo.Context, status int, form templates.Reques
 		return err
 	}
 	noPolicy := errors.Is(err, approvals.ErrNoPolicy)
+	if !noPolicy && takes.CanApprove() && s.deps.Approvals != nil {
+		// The team's rules (governance) as Approve applies them.
+		if err := s.deps.Approvals.MayApprove(ctx, viewer, d.Request, takes.Evaluation); errors.Is(err, approvals.ErrNotPermitted) {
+			takes.Blocker = err
+		} else if err != nil {
+			return err
+		}
+	}
 	r := d.Request
 	v := requestShowView(d, takes)
 	v.Form = form
@@ -213,6 +221,8 @@ func requestShowView(d approvals.Details, takes approvals.Requirements) template
 // blockerText says why the viewer may not approve, in words.
 func blockerText(err error, r approvals.Request) string {
 	switch {
+	case errors.Is(err, approvals.ErrNotPermitted):
+		return "You cannot approve this request: " + approvals.RefusalReason(err) + "."
 	case errors.Is(err, approvals.ErrOwnRequest):
 		return "You filed or edited this request, so you cannot approve or reject it: someone else must (four eyes)."
 	case errors.Is(err, approvals.ErrNoApproverRole):

@@ -28,8 +28,9 @@ func (s *Server) routes() {
 		admins    = signedIn.with(s.requireRole(auth.RoleAdmin))
 		// Auditors and admins read and export the audit log.
 		auditReaders = signedIn.with(s.requireRole(auth.RoleAuditor, auth.RoleAdmin))
-		// Requesters file change requests.
-		requesters = signedIn.with(s.requireRole(auth.RoleRequester))
+		// Requesters file change requests; on a cluster (:uid), only the
+		// kinds the governance rules let them (cluster_teams.go).
+		requesters = signedIn.with(s.requireRole(auth.RoleRequester), s.permitOnCluster)
 	)
 
 	// Public.

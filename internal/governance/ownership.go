@@ -184,3 +184,28 @@ func OwnerOf(ctx context.Context, q Querier, c inventory.Cluster) (string, error
 	}
 	return team, nil
 }
+
+// Owner is a cluster's explicit owner.
+type Owner struct {
+	ClusterUID, ClusterName, Team string
+}
+
+// OwnerList returns the overrides by cluster name.
+func OwnerList(ctx context.Context, q Querier) ([]Owner, error) {
+	rows, err := q.Query(ctx, `
+		SELECT o.cluster_uid, COALESCE(c.name, o.cluster_uid), o.team
+		FROM cluster_owners o LEFT JOIN clusters c ON c.uid = o.cluster_uid
+		ORDER BY 2, 1`)
+	if err != nil {
+		return nil, fmt.Errorf("governance: list owners: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Owner, error) {
+		var o Owner
+		err := row.Scan(&o.ClusterUID, &o.ClusterName, &o.Team)
+		return o, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("governance: list owners: %w", err)
+	}
+	return list, nil
+}

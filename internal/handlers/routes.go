@@ -81,6 +81,15 @@ func (s *Server) routes() {
 
 	// Admins: send a failed change again (request_decide.go).
 	admins.POST("/requests/:id/resend", s.requestResend)
+
+	// Admins: teams, ownership (admin_*.go, internal/governance).
+	admins.GET("/admin", s.adminIndex)
+	admins.GET("/admin/teams", s.adminTeams)
+	admins.POST("/admin/teams", s.adminTeamSave)
+	admins.POST("/admin/teams/:name/delete", s.adminTeamDelete)
+	admins.POST("/admin/ownership/rules", s.adminRuleAdd)
+	admins.POST("/admin/ownership/rules/:id/delete", s.adminRuleDelete)
+	admins.POST("/admin/ownership/owners", s.adminOwnerSet)
 }
 
 const staticPattern = "/static/*"

@@ -7,14 +7,15 @@ type Action string
 
 // Change requests.
 const (
-	RequestCreated   Action = "request.created"   // a requester opened a change request
-	RequestUpdated   Action = "request.updated"   // a new revision; earlier approvals are void
-	RequestCancelled Action = "request.cancelled" // withdrawn by its requester or an admin
-	RequestApproved  Action = "request.approved"  // one approval of one revision (data: revision, diff hash)
-	RequestRejected  Action = "request.rejected"  // an approver said no
-	RequestRebased   Action = "request.rebased"   // moved onto the live cluster's new base
-	RequestStale     Action = "request.stale"     // the live cluster moved since the base
-	RequestExpired   Action = "request.expired"   // nobody decided in time
+	RequestCreated   Action = "request.created"    // a requester opened a change request
+	RequestUpdated   Action = "request.updated"    // a new revision; earlier approvals are void
+	RequestCancelled Action = "request.cancelled"  // withdrawn by its requester or an admin
+	RequestApproved  Action = "request.approved"   // one approval of one revision (data: revision, diff hash)
+	RequestRejected  Action = "request.rejected"   // an approver said no
+	RequestRebased   Action = "request.rebased"    // moved onto the live cluster's new base
+	RequestStale     Action = "request.stale"      // the live cluster moved since the base
+	RequestExpired   Action = "request.expired"    // nobody decided in time
+	RequestPolicyMet Action = "request.policy_met" // an admin changed the policy and the approvals given now meet it
 )
 
 // Submission of an approved change to the Cloud Manager API.
@@ -63,7 +64,7 @@ const (
 
 var actions = []Action{
 	RequestCreated, RequestUpdated, RequestCancelled, RequestApproved, RequestRejected,
-	RequestRebased, RequestStale, RequestExpired,
+	RequestRebased, RequestStale, RequestExpired, RequestPolicyMet,
 	SubmissionStarted, SubmissionRetried, SubmissionSucceeded, SubmissionFailed, SubmissionReconciled,
 	SubmissionApplied, SubmissionResent,
 	ClusterDriftDetected, ClusterDeleted, PolicyCreated, PolicyUpdated, PolicyDeleted,

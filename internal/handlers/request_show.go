@@ -97,6 +97,16 @@ func (s *Server) renderRequest(c echo.Context, status int, form templates.Reques
 	if v.History, err = requestHistoryView(ctx, s.deps.DB, d, viewer); err != nil {
 		return err
 	}
+	if !noPolicy && r.State == approvals.StatePending {
+		at, changed, err := approvals.PolicyChangedSince(ctx, s.deps.DB, takes.Policy.ID, r.CreatedAt)
+		if err != nil {
+			return err
+		}
+		if changed {
+			v.Takes.PolicyChanged = fmt.Sprintf("An admin changed the policy %s on %s, after this request was filed: it was re-evaluated and now needs %d %s.",
+				takes.Policy.Name, at.UTC().Format("2006-01-02 15:04 MST"), takes.Needed(), plural(takes.Needed(), "approval", "approvals"))
+		}
+	}
 	if noPolicy {
 		v.Takes.Blocker = "No approval policy matches this request, so nobody can approve it. An admin must add one."
 	}

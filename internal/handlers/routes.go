@@ -82,7 +82,7 @@ func (s *Server) routes() {
 	// Admins: send a failed change again (request_decide.go).
 	admins.POST("/requests/:id/resend", s.requestResend)
 
-	// Admins: teams, ownership (admin_*.go, internal/governance).
+	// Admins: teams, ownership and policies (admin_*.go, internal/governance).
 	admins.GET("/admin", s.adminIndex)
 	admins.GET("/admin/teams", s.adminTeams)
 	admins.POST("/admin/teams", s.adminTeamSave)
@@ -90,6 +90,9 @@ func (s *Server) routes() {
 	admins.POST("/admin/ownership/rules", s.adminRuleAdd)
 	admins.POST("/admin/ownership/rules/:id/delete", s.adminRuleDelete)
 	admins.POST("/admin/ownership/owners", s.adminOwnerSet)
+	admins.GET("/admin/policies", s.adminPolicies)
+	admins.GET("/admin/policies/:id", s.adminPolicy)
+	admins.POST("/admin/policies/:id", s.adminPolicyPost)
 }
 
 const staticPattern = "/static/*"

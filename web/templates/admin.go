@@ -64,3 +64,61 @@ func groupsText(list []string) string {
 	}
 	return strings.Join(list, ", ")
 }
+
+// AdminPoliciesView lists every policy.
+type AdminPoliciesView struct {
+	Rows []AdminPolicyRow
+}
+
+// AdminPolicyRow is one policy in the list.
+type AdminPolicyRow struct {
+	ID                                 int64
+	Name, URL, Description             string
+	Environments, Kinds, Risks, Groups []string
+	Approvals                          int
+	TeamLead, Enabled                  bool
+}
+
+// AdminPolicyView is one policy's page: its form, the preview of a draft
+// and its history.
+type AdminPolicyView struct {
+	ID           int64
+	Name, Action string
+	Form         AdminPolicyForm
+	Error        string
+	// Previewed is set when the form was sent for a preview; Effects are
+	// the open requests the draft would move.
+	Previewed bool
+	Effects   []AdminPolicyEffect
+	// Saved lists, after a save, the open requests it moved.
+	Saved   bool
+	History []AdminPolicyChange
+	// KindOptions and RiskOptions are the checkboxes.
+	KindOptions, RiskOptions []ClusterOption
+}
+
+// AdminPolicyForm is the policy's fields as typed.
+type AdminPolicyForm struct {
+	Description, Environments, Groups string
+	Approvals                         string
+	TeamLead, Enabled                 bool
+}
+
+// AdminPolicyEffect is one open request a policy change moves.
+type AdminPolicyEffect struct {
+	RequestURL, Request, Before, After string
+	Met                                bool
+}
+
+// AdminPolicyChange is one change in a policy's history.
+type AdminPolicyChange struct {
+	At, AtText, Actor, EventURL string
+	Changes                     []string // "approvals_required: 2 → 3"
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}

@@ -84,6 +84,9 @@ type RequestTakesView struct {
 	Needed, Given             int
 	Groups                    string
 	ApprovedBy                []string
+	// PolicyChanged says the policy was changed since the request was
+	// filed, so what it takes was re-evaluated; empty otherwise.
+	PolicyChanged string
 	// Blocker says why the viewer may not approve; empty when they may.
 	Blocker  string
 	Overlaps []RequestOverlap

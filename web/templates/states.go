@@ -123,6 +123,8 @@ func RequestActionText(action, actor string, data map[string]any) ActionText {
 		return ActionText{Sentence: actor + " cancelled the request.", Quote: str("comment"), State: "cancelled"}
 	case "request.stale":
 		return ActionText{Sentence: "The cluster changed since the request was made: it needs a rebase before anyone can approve it.", State: "stale"}
+	case "request.policy_met":
+		return ActionText{Sentence: actor + " changed the approval policy " + str("policy") + ": the approvals given now meet it.", State: "approved"}
 	case "request.expired":
 		return ActionText{Sentence: "Nobody decided in time: the request expired.", State: "expired"}
 	case "submission.started":

@@ -45,6 +45,8 @@ const (
 	TeamUpdated      Action = "team.updated"
 	TeamDeleted      Action = "team.deleted"
 	OwnershipChanged Action = "ownership.changed" // a rule or a cluster's owner was set or removed
+	WindowChanged    Action = "window.changed"    // a change window was added or removed
+	FreezeChanged    Action = "freeze.changed"    // a freeze was added or removed
 )
 
 // Sign-in and authorization.
@@ -68,7 +70,7 @@ var actions = []Action{
 	SubmissionStarted, SubmissionRetried, SubmissionSucceeded, SubmissionFailed, SubmissionReconciled,
 	SubmissionApplied, SubmissionResent,
 	ClusterDriftDetected, ClusterDeleted, PolicyCreated, PolicyUpdated, PolicyDeleted,
-	TeamCreated, TeamUpdated, TeamDeleted, OwnershipChanged,
+	TeamCreated, TeamUpdated, TeamDeleted, OwnershipChanged, WindowChanged, FreezeChanged,
 	AuthSignIn, AuthSignOut, AuthSignInFailed, AuthDenied,
 	AuditExported, AuditVerified, AuditPruned,
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v4"
@@ -15,6 +16,7 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/auth"
 	"github.com/clusterdesk/clusterdesk/internal/execution"
+	"github.com/clusterdesk/clusterdesk/internal/governance"
 	"github.com/clusterdesk/clusterdesk/web/templates"
 )
 
@@ -105,6 +107,15 @@ func (s *Server) renderRequest(c echo.Context, status int, form templates.Reques
 		if changed {
 			v.Takes.PolicyChanged = fmt.Sprintf("An admin changed the policy %s on %s, after this request was filed: it was re-evaluated and now needs %d %s.",
 				takes.Policy.Name, at.UTC().Format("2006-01-02 15:04 MST"), takes.Needed(), plural(takes.Needed(), "approval", "approvals"))
+		}
+	}
+	if r.State == approvals.StateApproved {
+		hold, err := governance.HoldFor(ctx, s.deps.DB, r, time.Now())
+		if err != nil {
+			return err
+		}
+		if hold.Holds() {
+			v.Waits = fmt.Sprintf("Approved, and waiting for %s: Clusterdesk sends it at %s.", hold.Why, hold.Until.UTC().Format("Mon 2006-01-02 15:04 MST"))
 		}
 	}
 	if noPolicy {

@@ -82,7 +82,7 @@ func (s *Server) routes() {
 	// Admins: send a failed change again (request_decide.go).
 	admins.POST("/requests/:id/resend", s.requestResend)
 
-	// Admins: teams, ownership and policies (admin_*.go, internal/governance).
+	// Admins: teams, ownership, policies, windows (admin_*.go, internal/governance).
 	admins.GET("/admin", s.adminIndex)
 	admins.GET("/admin/teams", s.adminTeams)
 	admins.POST("/admin/teams", s.adminTeamSave)
@@ -93,6 +93,11 @@ func (s *Server) routes() {
 	admins.GET("/admin/policies", s.adminPolicies)
 	admins.GET("/admin/policies/:id", s.adminPolicy)
 	admins.POST("/admin/policies/:id", s.adminPolicyPost)
+	admins.GET("/admin/windows", s.adminWindows)
+	admins.POST("/admin/windows", s.adminWindowAdd)
+	admins.POST("/admin/windows/:id/delete", s.adminWindowDelete)
+	admins.POST("/admin/freezes", s.adminFreezeAdd)
+	admins.POST("/admin/freezes/:id/delete", s.adminFreezeDelete)
 }
 
 const staticPattern = "/static/*"

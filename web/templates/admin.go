@@ -122,3 +122,21 @@ func yesNo(b bool) string {
 	}
 	return "no"
 }
+
+// AdminWindowsView is the page of change windows and freezes.
+type AdminWindowsView struct {
+	Windows []AdminWindowRow
+	Freezes []AdminFreezeRow
+	Error   string
+}
+
+// AdminWindowRow is one change window.
+type AdminWindowRow struct {
+	Text, Covers, DeleteURL string
+}
+
+// AdminFreezeRow is one freeze that has not ended.
+type AdminFreezeRow struct {
+	Reason, Covers, DeleteURL string
+	Starts, Ends              TimeText
+}

@@ -4,6 +4,9 @@ import "strconv"
 
 // RequestShowView is the page of one change request.
 type RequestShowView struct {
+	// Waits says until when an approved change waits for its change
+	// window or a freeze; empty when it does not wait.
+	Waits       string
 	ID          int64
 	Kind        string
 	ClusterUID  string

@@ -139,7 +139,9 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 	}
 	go authn.RunCleanup(ctx, 10*time.Minute)
 
-	requests, err := approvalsService(pool, jobs)
+	requests, err := approvalsService(pool, jobs, func(c *approvals.Config) {
+		c.Emergency = approvals.EmergencyConfig{Groups: cfg.EmergencyGroups, ReviewWithin: cfg.EmergencyReviewWithin}
+	})
 	if err != nil {
 		return err
 	}

@@ -79,19 +79,25 @@ func executionOptions(cfg config.Config, syncer *inventory.Syncer, logger *slog.
 // the policy enqueue their submission, and new revisions their dry run,
 // with the worker of this process, or with an insert-only client when
 // this process runs no worker.
-func approvalsService(pool *pgxpool.Pool, jobs *worker.Worker) (*approvals.Service, error) {
+func approvalsService(pool *pgxpool.Pool, jobs *worker.Worker, configure ...func(*approvals.Config)) (*approvals.Service, error) {
+	cfg := approvals.Config{Permissions: governance.Checker{}}
 	if jobs != nil {
-		return approvals.New(pool, approvals.Config{OnApproved: jobs.OnApproved, OnRevision: jobs.OnRevision, Permissions: governance.Checker{}}), nil
+		cfg.OnApproved, cfg.OnRevision = jobs.OnApproved, jobs.OnRevision
+	} else {
+		enqueue, err := worker.Enqueuer(pool)
+		if err != nil {
+			return nil, err
+		}
+		dryRun, err := worker.RevisionEnqueuer(pool)
+		if err != nil {
+			return nil, err
+		}
+		cfg.OnApproved, cfg.OnRevision = enqueue, dryRun
 	}
-	enqueue, err := worker.Enqueuer(pool)
-	if err != nil {
-		return nil, err
+	for _, c := range configure {
+		c(&cfg)
 	}
-	dryRun, err := worker.RevisionEnqueuer(pool)
-	if err != nil {
-		return nil, err
-	}
-	return approvals.New(pool, approvals.Config{OnApproved: enqueue, OnRevision: dryRun, Permissions: governance.Checker{}}), nil
+	return approvals.New(pool, cfg), nil
 }
 
 // resender sends failed changes again, with the worker of this process or

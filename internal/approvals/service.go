@@ -38,6 +38,8 @@ type Config struct {
 	// which cluster (teams and ownership, internal/governance); nil keeps
 	// the global roles alone.
 	Permissions Permissions
+	// Emergency configures break-glass changes (CreateEmergency).
+	Emergency EmergencyConfig
 }
 
 // Service runs the use cases that change requests: each method is one
@@ -51,12 +53,13 @@ type Service struct {
 	onRevision func(ctx context.Context, tx pgx.Tx, r Request) error
 	// permissions is nil without governance (see Config.Permissions).
 	permissions Permissions
+	emergency   EmergencyConfig
 }
 
 // New returns a Service on pool.
 func New(pool *pgxpool.Pool, cfg Config) *Service {
 	s := &Service{pool: pool, classifier: cfg.Classifier, onApproved: cfg.OnApproved, onRevision: cfg.OnRevision,
-		permissions: cfg.Permissions}
+		permissions: cfg.Permissions, emergency: cfg.Emergency}
 	if s.classifier == nil {
 		s.classifier = inventory.Rules{}
 	}

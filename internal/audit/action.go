@@ -16,6 +16,10 @@ const (
 	RequestStale     Action = "request.stale"      // the live cluster moved since the base
 	RequestExpired   Action = "request.expired"    // nobody decided in time
 	RequestPolicyMet Action = "request.policy_met" // an admin changed the policy and the approvals given now meet it
+	// EMERGENCY: a break-glass change, approved without approvals (data:
+	// justification, review due).
+	RequestEmergency         Action = "request.emergency"
+	RequestEmergencyReviewed Action = "request.emergency_reviewed" // an approver reviewed it afterwards
 )
 
 // Submission of an approved change to the Cloud Manager API.
@@ -66,7 +70,7 @@ const (
 
 var actions = []Action{
 	RequestCreated, RequestUpdated, RequestCancelled, RequestApproved, RequestRejected,
-	RequestRebased, RequestStale, RequestExpired, RequestPolicyMet,
+	RequestRebased, RequestStale, RequestExpired, RequestPolicyMet, RequestEmergency, RequestEmergencyReviewed,
 	SubmissionStarted, SubmissionRetried, SubmissionSucceeded, SubmissionFailed, SubmissionReconciled,
 	SubmissionApplied, SubmissionResent,
 	ClusterDriftDetected, ClusterDeleted, PolicyCreated, PolicyUpdated, PolicyDeleted,

@@ -195,6 +195,9 @@ func FreezeList(ctx context.Context, q Querier, now time.Time) ([]Freeze, error)
 // freeze, as of now (the zero Hold: it may be sent now). Emergencies are
 // never held.
 func HoldFor(ctx context.Context, q Querier, r approvals.Request, now time.Time) (Hold, error) {
+	if emergency, err := approvals.IsEmergency(ctx, q, r.ID); err != nil || emergency {
+		return Hold{}, err
+	}
 	windows, err := WindowList(ctx, q)
 	if err != nil {
 		return Hold{}, err

@@ -109,6 +109,9 @@ func (s *Server) renderRequest(c echo.Context, status int, form templates.Reques
 				takes.Policy.Name, at.UTC().Format("2006-01-02 15:04 MST"), takes.Needed(), plural(takes.Needed(), "approval", "approvals"))
 		}
 	}
+	if v.Emergency, err = s.emergencyBanner(c, r, viewer); err != nil {
+		return err
+	}
 	if r.State == approvals.StateApproved {
 		hold, err := governance.HoldFor(ctx, s.deps.DB, r, time.Now())
 		if err != nil {

@@ -57,6 +57,11 @@ func (s *Server) routes() {
 	signedIn.POST("/requests/:id/approve", s.requestApprove)
 	signedIn.POST("/requests/:id/reject", s.requestReject)
 	signedIn.POST("/requests/:id/cancel", s.requestCancel)
+	// Break-glass: members of an emergency group file, approvers review
+	// afterwards (admin_emergency.go; the domain checks both).
+	signedIn.GET("/clusters/:uid/emergency", s.emergencyNew)
+	signedIn.POST("/clusters/:uid/emergency", s.emergencyCreate)
+	signedIn.POST("/requests/:id/emergency-review", s.emergencyReview)
 
 	// Requesters: stop, start, delete or restart one server of a cluster
 	// (request_new*.go).
@@ -93,6 +98,7 @@ func (s *Server) routes() {
 	admins.GET("/admin/policies", s.adminPolicies)
 	admins.GET("/admin/policies/:id", s.adminPolicy)
 	admins.POST("/admin/policies/:id", s.adminPolicyPost)
+	admins.GET("/admin/emergencies", s.adminEmergencies)
 	admins.GET("/admin/windows", s.adminWindows)
 	admins.POST("/admin/windows", s.adminWindowAdd)
 	admins.POST("/admin/windows/:id/delete", s.adminWindowDelete)

@@ -140,3 +140,38 @@ type AdminFreezeRow struct {
 	Reason, Covers, DeleteURL string
 	Starts, Ends              TimeText
 }
+
+// EmergencyNewView is the break-glass form of one cluster.
+type EmergencyNewView struct {
+	ClusterUID, ClusterName, Environment string
+	Kinds                                []ClusterOption
+	Servers                              []ClusterOption
+	Justification, ConfirmName           string
+	Error                                string
+}
+
+// EmergencyBanner flags an emergency change on its request's page.
+type EmergencyBanner struct {
+	Justification string
+	FiledAt       TimeText
+	ReviewDue     TimeText
+	Overdue       bool
+	// ReviewedBy is empty until an approver reviews it.
+	ReviewedBy    string
+	ReviewedAt    TimeText
+	ReviewComment string
+	// CanReview shows the review form to an approver who did not file it.
+	CanReview bool
+}
+
+// AdminEmergenciesView lists the emergencies awaiting review.
+type AdminEmergenciesView struct {
+	Rows []AdminEmergencyRow
+}
+
+// AdminEmergencyRow is one emergency awaiting review.
+type AdminEmergencyRow struct {
+	URL, Request, Requester, Justification string
+	ReviewDue                              TimeText
+	Overdue                                bool
+}

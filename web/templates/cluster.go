@@ -87,10 +87,14 @@ type ClusterStateBadge struct {
 
 // ClusterShowView is the page of one cluster.
 type ClusterShowView struct {
-	UID, Name   string
-	State       ClusterStateBadge
-	Environment string
-	Team        string
+	// EmergencyURL is the break-glass form, for members of an emergency
+	// group; Emergencies the cluster's changes awaiting their review.
+	EmergencyURL string
+	Emergencies  []AdminEmergencyRow
+	UID, Name    string
+	State        ClusterStateBadge
+	Environment  string
+	Team         string
 	// Deleted is set when the API no longer lists the cluster.
 	Deleted   bool
 	DeletedAt TimeText

@@ -6,7 +6,9 @@ import "strconv"
 type RequestShowView struct {
 	// Waits says until when an approved change waits for its change
 	// window or a freeze; empty when it does not wait.
-	Waits       string
+	Waits string
+	// Emergency flags a break-glass change; nil for the others.
+	Emergency   *EmergencyBanner
 	ID          int64
 	Kind        string
 	ClusterUID  string

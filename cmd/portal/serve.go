@@ -163,6 +163,8 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 		DB:     pool,
 		Auth:   authn,
 		Secure: cfg.Secure(),
+		// A pending request's page says when it expires.
+		RequestExpireAfter: cfg.RequestExpireAfter,
 
 		MaxBodyBytes:   int64(cfg.MaxBodyBytes),
 		TrustedProxies: cfg.TrustedProxies,

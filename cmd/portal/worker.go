@@ -40,6 +40,7 @@ func startWorker(ctx context.Context, pool *pgxpool.Pool, syncer *inventory.Sync
 		Inventory:             syncer,
 		InventorySyncInterval: cfg.InventorySyncInterval,
 		RescueAfter:           cfg.JobRescueAfter,
+		RequestExpireAfter:    cfg.RequestExpireAfter,
 		Execution:             &opts,
 		DryRunInterval:        worker.DefaultDryRunInterval,
 		Observer:              measured,

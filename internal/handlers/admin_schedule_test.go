@@ -55,3 +55,22 @@ func TestAdminWindowsAndWaitingRequest(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, events.Entries, 2)
 }
+
+// TestPendingRequestSaysWhenItExpires: with PORTAL_REQUEST_EXPIRE_AFTER a
+// pending request's page says when it expires; without, nothing.
+func TestPendingRequestSaysWhenItExpires(t *testing.T) {
+	t.Parallel()
+	for _, after := range []time.Duration{0, 7 * 24 * time.Hour} {
+		f := newDecideFixture(t)
+		f.server.deps.RequestExpireAfter = after // before the first request
+		_, aliceID := f.signedIn("alice")
+		r := f.file(aliceID, "Alice Anderson", approvals.KindStart, "clickstream-dev", "testing")
+		dave, _ := f.signedIn("dave")
+		page := html.UnescapeString(dave.get(requestPath(r.ID)).body)
+		if after == 0 {
+			require.NotContains(t, page, `data-testid="request-expires"`)
+			continue
+		}
+		require.Contains(t, page, "it expires at "+r.UpdatedAt.Add(after).UTC().Format("Mon 2006-01-02 15:04 MST"))
+	}
+}

@@ -112,6 +112,10 @@ func (s *Server) renderRequest(c echo.Context, status int, form templates.Reques
 	if v.Emergency, err = s.emergencyBanner(c, r, viewer); err != nil {
 		return err
 	}
+	if after := s.deps.RequestExpireAfter; after > 0 && (r.State == approvals.StatePending || r.State == approvals.StateStale) {
+		v.Expires = "Requests nobody touches expire: unless someone edits or decides on this one, it expires at " +
+			r.UpdatedAt.Add(after).UTC().Format("Mon 2006-01-02 15:04 MST") + "."
+	}
 	if r.State == approvals.StateApproved {
 		hold, err := governance.HoldFor(ctx, s.deps.DB, r, time.Now())
 		if err != nil {

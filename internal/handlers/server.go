@@ -58,6 +58,9 @@ type Deps struct {
 	// Live carries database notifications to the pages' event streams; nil
 	// means pages update on reload only.
 	Live *live.Hub
+	// RequestExpireAfter is PORTAL_REQUEST_EXPIRE_AFTER: a pending
+	// request's page says when it expires; zero: never.
+	RequestExpireAfter time.Duration
 	// Secure is true when the portal is served over https: cookies get the
 	// Secure attribute and the __Host- prefix, responses carry HSTS, and a
 	// state change's Origin must be https.

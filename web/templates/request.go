@@ -7,6 +7,9 @@ type RequestShowView struct {
 	// Waits says until when an approved change waits for its change
 	// window or a freeze; empty when it does not wait.
 	Waits string
+	// Expires says when a pending request nobody touches expires; empty
+	// when requests never expire.
+	Expires string
 	// Emergency flags a break-glass change; nil for the others.
 	Emergency   *EmergencyBanner
 	ID          int64

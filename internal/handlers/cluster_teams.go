@@ -151,31 +151,3 @@ func routeKind(c echo.Context) approvals.Kind {
 	}
 	return ""
 }
-
-// permittedToApprove keeps the requests of list that the governance rules
-// let the signed-in person approve (Service.MayApprove, as Approve asks);
-// without teams, all of them.
-func (s *Server) permittedToApprove(c echo.Context, list []approvals.Request) ([]approvals.Request, error) {
-	ctx := c.Request().Context()
-	if s.deps.Approvals == nil || len(list) == 0 {
-		return list, nil
-	}
-	if governed, err := governance.Defined(ctx, s.deps.DB); err != nil || !governed {
-		return list, err
-	}
-	viewer := actorOf(c)
-	out := list[:0:0]
-	for _, r := range list {
-		e, err := approvals.Evaluate(ctx, s.deps.DB, r.ID)
-		if err != nil {
-			return nil, err
-		}
-		switch err := s.deps.Approvals.MayApprove(ctx, viewer, r, e); {
-		case err == nil:
-			out = append(out, r)
-		case !errors.Is(err, approvals.ErrNotPermitted):
-			return nil, err
-		}
-	}
-	return out, nil
-}

@@ -155,11 +155,7 @@ func TestGovernanceApproveAndList(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, forged.status)
 	require.Contains(t, html.UnescapeString(forged.body), "analytics-approvers or analytics-leads")
 
-	marker := `data-id="` + strings.TrimPrefix(path, "/requests/") + `"`
-	require.NotContains(t, bob.get("/approvals").body, marker, "not in bob's queue")
-
 	carol := f.signedInWith("carol", "approvers", "analytics-approvers")
-	require.Contains(t, carol.get("/approvals").body, marker, "in carol's queue")
 	carolPage := carol.get(path)
 	require.NotContains(t, carolPage.body, "You cannot approve this request")
 	require.Contains(t, carolPage.body, `data-testid="approve-form"`)

@@ -143,7 +143,9 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 	}
 	go authn.RunCleanup(ctx, 10*time.Minute)
 
-	requests, err := approvalsService(pool, jobs)
+	requests, err := approvalsService(pool, jobs, func(c *approvals.Config) {
+		c.Emergency = approvals.EmergencyConfig{Groups: cfg.EmergencyGroups, ReviewWithin: cfg.EmergencyReviewWithin}
+	})
 	if err != nil {
 		return err
 	}
@@ -180,6 +182,8 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 		DB:     pool,
 		Auth:   authn,
 		Secure: cfg.Secure(),
+		// A pending request's page says when it expires.
+		RequestExpireAfter: cfg.RequestExpireAfter,
 
 		MaxBodyBytes:   int64(cfg.MaxBodyBytes),
 		TrustedProxies: cfg.TrustedProxies,

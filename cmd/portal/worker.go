@@ -10,6 +10,7 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/config"
 	"github.com/clusterdesk/clusterdesk/internal/execution"
+	"github.com/clusterdesk/clusterdesk/internal/governance"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 	"github.com/clusterdesk/clusterdesk/internal/metrics"
 	"github.com/clusterdesk/clusterdesk/internal/notify"
@@ -51,6 +52,7 @@ func startWorker(ctx context.Context, pool *pgxpool.Pool, syncer *inventory.Sync
 		Inventory:             syncer,
 		InventorySyncInterval: cfg.InventorySyncInterval,
 		RescueAfter:           cfg.JobRescueAfter,
+		RequestExpireAfter:    cfg.RequestExpireAfter,
 		Execution:             &opts,
 		DryRunInterval:        worker.DefaultDryRunInterval,
 		Observer:              measured,
@@ -91,23 +93,29 @@ func executionOptions(cfg config.Config, syncer *inventory.Syncer, logger *slog.
 // the policy enqueue their submission, and new revisions their dry run,
 // with the worker of this process, or with an insert-only client when
 // this process runs no worker.
-func approvalsService(pool *pgxpool.Pool, jobs *worker.Worker) (*approvals.Service, error) {
+func approvalsService(pool *pgxpool.Pool, jobs *worker.Worker, configure ...func(*approvals.Config)) (*approvals.Service, error) {
 	onEvent, _, err := eventHook(pool, jobs)
 	if err != nil {
 		return nil, err
 	}
+	cfg := approvals.Config{Permissions: governance.Checker{}, OnEvent: onEvent}
 	if jobs != nil {
-		return approvals.New(pool, approvals.Config{OnApproved: jobs.OnApproved, OnRevision: jobs.OnRevision, OnEvent: onEvent}), nil
+		cfg.OnApproved, cfg.OnRevision = jobs.OnApproved, jobs.OnRevision
+	} else {
+		enqueue, err := worker.Enqueuer(pool)
+		if err != nil {
+			return nil, err
+		}
+		dryRun, err := worker.RevisionEnqueuer(pool)
+		if err != nil {
+			return nil, err
+		}
+		cfg.OnApproved, cfg.OnRevision = enqueue, dryRun
 	}
-	enqueue, err := worker.Enqueuer(pool)
-	if err != nil {
-		return nil, err
+	for _, c := range configure {
+		c(&cfg)
 	}
-	dryRun, err := worker.RevisionEnqueuer(pool)
-	if err != nil {
-		return nil, err
-	}
-	return approvals.New(pool, approvals.Config{OnApproved: enqueue, OnRevision: dryRun, OnEvent: onEvent}), nil
+	return approvals.New(pool, cfg), nil
 }
 
 // resender sends failed changes again, with the worker of this process or

@@ -132,6 +132,9 @@ func (s *Service) Approve(ctx context.Context, a Actor, id int64, in Approve) (O
 		if err != nil {
 			return err
 		}
+		if err := s.permitApprove(ctx, tx, a, r, dc.evaluation()); err != nil {
+			return err
+		}
 		if r.Kind.OnCluster() && in.LiveResourceVersion != r.Revision.BaseResourceVersion {
 			if err := markStale(ctx, tx, &r, in.LiveResourceVersion, a.audit(), a.Origin); err != nil {
 				return err

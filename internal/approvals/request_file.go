@@ -74,6 +74,9 @@ func (s *Service) Create(ctx context.Context, a Actor, in NewRequest) (Request, 
 		if err != nil {
 			return err
 		}
+		if err := s.permitDraft(ctx, tx, a, d); err != nil {
+			return err
+		}
 		var clusterUID *string
 		if d.clusterUID != "" {
 			clusterUID = &d.clusterUID

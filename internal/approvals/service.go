@@ -41,6 +41,12 @@ type Config struct {
 	// cancelled, stale), after its audit event: the transactional outbox
 	// of internal/notify. An error rolls the change back.
 	OnEvent EventHook
+	// Permissions, when set, decide who may request and approve what on
+	// which cluster (teams and ownership, internal/governance); nil keeps
+	// the global roles alone.
+	Permissions Permissions
+	// Emergency configures break-glass changes (CreateEmergency).
+	Emergency EmergencyConfig
 }
 
 // Event is a change of a request that people may be told of.
@@ -77,11 +83,15 @@ type Service struct {
 	onApproved func(ctx context.Context, tx pgx.Tx, r Request) error
 	onRevision func(ctx context.Context, tx pgx.Tx, r Request) error
 	onEvent    EventHook
+	// permissions is nil without governance (see Config.Permissions).
+	permissions Permissions
+	emergency   EmergencyConfig
 }
 
 // New returns a Service on pool.
 func New(pool *pgxpool.Pool, cfg Config) *Service {
-	s := &Service{pool: pool, classifier: cfg.Classifier, onApproved: cfg.OnApproved, onRevision: cfg.OnRevision, onEvent: cfg.OnEvent}
+	s := &Service{pool: pool, classifier: cfg.Classifier, onApproved: cfg.OnApproved, onRevision: cfg.OnRevision, onEvent: cfg.OnEvent,
+		permissions: cfg.Permissions, emergency: cfg.Emergency}
 	if s.classifier == nil {
 		s.classifier = inventory.Rules{}
 	}

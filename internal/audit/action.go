@@ -7,14 +7,19 @@ type Action string
 
 // Change requests.
 const (
-	RequestCreated   Action = "request.created"   // a requester opened a change request
-	RequestUpdated   Action = "request.updated"   // a new revision; earlier approvals are void
-	RequestCancelled Action = "request.cancelled" // withdrawn by its requester or an admin
-	RequestApproved  Action = "request.approved"  // one approval of one revision (data: revision, diff hash)
-	RequestRejected  Action = "request.rejected"  // an approver said no
-	RequestRebased   Action = "request.rebased"   // moved onto the live cluster's new base
-	RequestStale     Action = "request.stale"     // the live cluster moved since the base
-	RequestExpired   Action = "request.expired"   // nobody decided in time
+	RequestCreated   Action = "request.created"    // a requester opened a change request
+	RequestUpdated   Action = "request.updated"    // a new revision; earlier approvals are void
+	RequestCancelled Action = "request.cancelled"  // withdrawn by its requester or an admin
+	RequestApproved  Action = "request.approved"   // one approval of one revision (data: revision, diff hash)
+	RequestRejected  Action = "request.rejected"   // an approver said no
+	RequestRebased   Action = "request.rebased"    // moved onto the live cluster's new base
+	RequestStale     Action = "request.stale"      // the live cluster moved since the base
+	RequestExpired   Action = "request.expired"    // nobody decided in time
+	RequestPolicyMet Action = "request.policy_met" // an admin changed the policy and the approvals given now meet it
+	// EMERGENCY: a break-glass change, approved without approvals (data:
+	// justification, review due).
+	RequestEmergency         Action = "request.emergency"
+	RequestEmergencyReviewed Action = "request.emergency_reviewed" // an approver reviewed it afterwards
 )
 
 // Submission of an approved change to the Cloud Manager API.
@@ -44,6 +49,17 @@ const (
 	NotifyDeliveryResent  Action = "notify.delivery_resent"
 )
 
+// Governance: teams and who owns which cluster (internal/governance). The
+// data holds the state before and after.
+const (
+	TeamCreated      Action = "team.created"
+	TeamUpdated      Action = "team.updated"
+	TeamDeleted      Action = "team.deleted"
+	OwnershipChanged Action = "ownership.changed" // a rule or a cluster's owner was set or removed
+	WindowChanged    Action = "window.changed"    // a change window was added or removed
+	FreezeChanged    Action = "freeze.changed"    // a freeze was added or removed
+)
+
 // Sign-in and authorization.
 const (
 	AuthSignIn       Action = "auth.signin"
@@ -63,11 +79,12 @@ const (
 
 var actions = []Action{
 	RequestCreated, RequestUpdated, RequestCancelled, RequestApproved, RequestRejected,
-	RequestRebased, RequestStale, RequestExpired,
+	RequestRebased, RequestStale, RequestExpired, RequestPolicyMet, RequestEmergency, RequestEmergencyReviewed,
 	SubmissionStarted, SubmissionRetried, SubmissionSucceeded, SubmissionFailed, SubmissionReconciled,
 	SubmissionApplied, SubmissionResent,
 	ClusterDriftDetected, ClusterDeleted, PolicyCreated, PolicyUpdated, PolicyDeleted,
 	NotifyEndpointAdded, NotifyEndpointRemoved, NotifyDeliveryResent,
+	TeamCreated, TeamUpdated, TeamDeleted, OwnershipChanged, WindowChanged, FreezeChanged,
 	AuthSignIn, AuthSignOut, AuthSignInFailed, AuthDenied, AuthTokenCreated, AuthTokenRevoked,
 	AuditExported, AuditVerified, AuditPruned,
 }
@@ -93,10 +110,11 @@ const (
 	SubjectEndpoint SubjectType = "notify_endpoint"
 	// SubjectDelivery is a notification delivery.
 	SubjectDelivery SubjectType = "notify_delivery"
+	SubjectTeam     SubjectType = "team"
 )
 
 var subjectTypes = []SubjectType{SubjectRequest, SubjectCluster, SubjectPolicy, SubjectSession, SubjectUser, SubjectAuditLog,
-	SubjectEndpoint, SubjectDelivery}
+	SubjectEndpoint, SubjectDelivery, SubjectTeam}
 
 // SubjectTypes lists every subject type.
 func SubjectTypes() []SubjectType { return slices.Clone(subjectTypes) }

@@ -49,6 +49,9 @@ type Config struct {
 	ApproverGroups         []string      `env:"PORTAL_APPROVER_GROUPS" default:"approvers" help:"Groups whose members may approve change requests, comma-separated."`
 	AdminGroups            []string      `env:"PORTAL_ADMIN_GROUPS" default:"admins" help:"Groups whose members administer the portal (policies, cancelling any request), comma-separated."`
 	AuditorGroups          []string      `env:"PORTAL_AUDITOR_GROUPS" default:"auditors" help:"Groups whose members may read and export the audit log, comma-separated."`
+	EmergencyGroups        []string      `env:"PORTAL_EMERGENCY_GROUPS" help:"Groups whose members may file an emergency (break-glass) change, comma-separated: it bypasses approvals and change windows, is sent at once and must be reviewed afterwards. Empty: nobody may."`
+	EmergencyReviewWithin  time.Duration `env:"PORTAL_EMERGENCY_REVIEW_WITHIN" default:"24h" check:"positive" help:"An approver must review an emergency change within this time; the admin page lists the unreviewed ones, overdue first."`
+	RequestExpireAfter     time.Duration `env:"PORTAL_REQUEST_EXPIRE_AFTER" default:"0s" help:"A pending or stale request nobody touched for this long expires (the worker checks hourly) and its page says when it will; 0s: requests never expire."`
 	SessionIdleTimeout     time.Duration `env:"PORTAL_SESSION_IDLE_TIMEOUT" default:"30m" check:"positive" help:"A session not used for this long ends; the person signs in again."`
 	SessionAbsoluteTimeout time.Duration `env:"PORTAL_SESSION_ABSOLUTE_TIMEOUT" default:"12h" check:"positive" help:"A session ends this long after sign-in, however active; group changes at the provider take effect within it."`
 

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/audit"
+	"github.com/clusterdesk/clusterdesk/internal/governance"
 )
 
 // Queue puts the approved revision of r in its cluster's queue (approval
@@ -34,10 +36,28 @@ func Queue(ctx context.Context, tx pgx.Tx, jobs Jobs, r approvals.Request) error
 	if err != nil {
 		return fmt.Errorf("execution: queue request %d: %w", r.ID, err)
 	}
-	if err := jobs.Submit(ctx, tx, r.ID, r.Revision.Number, 0); err != nil {
+	// Outside its change window or in a freeze, the job is scheduled for
+	// the moment it may be sent (Submit checks again then).
+	hold, err := governance.HoldFor(ctx, tx, r, time.Now())
+	if err != nil {
+		return fmt.Errorf("execution: queue request %d: %w", r.ID, err)
+	}
+	if at, ok := jobs.(ScheduledJobs); ok && hold.Holds() {
+		err = at.SubmitAt(ctx, tx, r.ID, r.Revision.Number, hold.Until)
+	} else {
+		err = jobs.Submit(ctx, tx, r.ID, r.Revision.Number, 0)
+	}
+	if err != nil {
 		return fmt.Errorf("execution: enqueue request %d: %w", r.ID, err)
 	}
 	return nil
+}
+
+// ScheduledJobs are Jobs that can insert a submit job to run at a given
+// time (River's ScheduledAt): the worker's. Queue uses it for a change
+// that waits for its window.
+type ScheduledJobs interface {
+	SubmitAt(ctx context.Context, tx pgx.Tx, id int64, rev int, at time.Time) error
 }
 
 // ErrAccepted refuses to resend a change that Cloud Manager accepted: it

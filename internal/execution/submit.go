@@ -12,6 +12,7 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/audit"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
+	"github.com/clusterdesk/clusterdesk/internal/governance"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 )
 
@@ -72,6 +73,17 @@ func (e *Executor) Submit(ctx context.Context, id int64, rev int) (time.Duration
 	}
 	if !due(r, rev) {
 		return 0, nil // cancelled, voided, stale or finished: nothing is sent
+	}
+	if r.State == approvals.StateApproved {
+		// Not sent yet: a window that closed or a freeze added since it
+		// was queued holds it until it may go (internal/governance).
+		hold, err := governance.HoldFor(ctx, e.pool, r, time.Now())
+		if err != nil {
+			return 0, err
+		}
+		if hold.Holds() {
+			return time.Until(hold.Until), nil
+		}
 	}
 	pos, err := QueuePosition(ctx, e.pool, id, rev)
 	if err != nil {

@@ -32,6 +32,9 @@ func (s *Server) clusterList(c echo.Context) error {
 		return err
 	}
 	q := parseClusterQuery(c.QueryParams(), envs, s.states)
+	if err := s.clusterTeams(c, &q); err != nil {
+		return err
+	}
 	status := http.StatusOK
 	var results templates.ClusterResults
 	if len(q.form.Errors) > 0 {
@@ -161,6 +164,7 @@ func (q clusterQuery) url() string {
 	set("name", f.Name)
 	set("state", string(f.State))
 	set("environment", f.Environment)
+	set("team", q.form.TeamParam)
 	if f.Sort != "" && f.Sort != inventory.SortName {
 		v.Set("sort", string(f.Sort))
 	}
@@ -177,7 +181,7 @@ func (q clusterQuery) url() string {
 
 func (q clusterQuery) filtered() bool {
 	f := q.filter
-	return f.Name != "" || f.State != "" || f.Environment != ""
+	return f.Name != "" || f.State != "" || f.Environment != "" || f.Team != "" || f.Teams != nil
 }
 
 // at is q's list on another page: the first, or the one after or before
@@ -215,7 +219,7 @@ func clusterResults(q clusterQuery, list []inventory.Summary, pending map[string
 		r.Rows = append(r.Rows, templates.ClusterRow{
 			UID: cl.UID, Name: cl.Name, URL: clusterURL(cl.UID),
 			State:       states.badge(cl.State, !cl.DeletedAt.IsZero(), cl.Unreadable),
-			Environment: cl.Environment, Version: cl.Version, Servers: cl.ServerCount,
+			Environment: cl.Environment, Team: cl.Team, Version: cl.Version, Servers: cl.ServerCount,
 			Pending:  pending[cl.UID],
 			SyncedAt: cl.SyncedAt.UTC().Format(time.RFC3339), SyncedText: cl.SyncedAt.UTC().Format("2006-01-02 15:04:05 MST"),
 		})
@@ -329,7 +333,7 @@ func clusterColumns(q clusterQuery) []templates.ClusterColumn {
 		label string
 		key   inventory.SortKey
 	}{
-		{"Name", inventory.SortName}, {"State", inventory.SortState}, {"Environment", inventory.SortEnvironment},
+		{"Name", inventory.SortName}, {"State", inventory.SortState}, {"Environment", inventory.SortEnvironment}, {"Team", ""},
 		{"Imply version", inventory.SortVersion}, {"Servers", inventory.SortServers},
 		{"Open requests", ""}, {"Last synced", inventory.SortSynced},
 	}

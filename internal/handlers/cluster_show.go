@@ -39,6 +39,15 @@ func (s *Server) clusterShow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if view.Operations, err = s.permittedOperations(c, view.UID, view.Operations); err != nil {
+		return err
+	}
+	if s.deps.Approvals != nil && s.deps.Approvals.MayFileEmergency(actorOf(c)) && !view.Deleted {
+		view.EmergencyURL = clusterURL(view.UID) + "/emergency"
+	}
+	if view.Emergencies, err = s.emergencyRows(c, view.UID); err != nil {
+		return err
+	}
 	if u, _ := auth.UserFrom(ctx); !u.Has(auth.RoleRequester) {
 		// Only requesters file requests; the others see no way to.
 		for i := range view.Versions {

@@ -33,6 +33,8 @@ var errorStatus = []struct {
 	{approvals.ErrOwnRequest, http.StatusForbidden, "You filed or edited this request, so you cannot decide on it: someone else must approve it (four eyes)."},
 	{approvals.ErrNoApproverRole, http.StatusForbidden, "You do not hold the approver role, so you cannot decide on requests."},
 	{approvals.ErrNotEligible, http.StatusForbidden, "You are not in an approver group of this request's policy."},
+	{approvals.ErrNotEmergencyMember, http.StatusForbidden, "Only members of an emergency group may file an emergency change."},
+	{approvals.ErrNotPermitted, http.StatusForbidden, "The governance rules do not let you do this on this cluster."},
 	{approvals.ErrForbidden, http.StatusForbidden, "You may not do this to this request."},
 	{approvals.ErrStale, http.StatusConflict, "The cluster changed since this request was made, so it cannot be approved: the requester must rebase it."},
 	{approvals.ErrCollision, http.StatusConflict, "An earlier open request on this cluster changes the same fields. Approve this one once that one is finished and this one is rebased."},
@@ -152,6 +154,10 @@ func errorView(err error) templates.ErrorView {
 	}
 	if said, ok := errors.AsType[*saidError](err); ok {
 		message = said.message
+	}
+	if reason := approvals.RefusalReason(err); reason != "" {
+		// A governance refusal says what would grant it (internal/governance).
+		message = "You may not do this: " + reason + "."
 	}
 	return templates.ErrorView{Status: status, Heading: text[0], Message: message}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
+	"github.com/clusterdesk/clusterdesk/internal/governance"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 	"github.com/clusterdesk/clusterdesk/internal/live"
 	"github.com/clusterdesk/clusterdesk/web/templates"
@@ -73,8 +74,17 @@ func (s *Server) drawCluster(uid string) live.Renderer {
 		if err != nil {
 			return live.Frame{}, err
 		}
+		// With teams, the request buttons depend on who looks
+		// (permittedOperations): a shared redraw leaves them alone.
+		governed, err := governance.Defined(ctx, s.deps.DB)
+		if err != nil {
+			return live.Frame{}, err
+		}
 		var parts []part
 		for _, p := range templates.ClusterLiveParts(v) {
+			if governed && p.Name == "cluster-operations" {
+				continue
+			}
 			parts = append(parts, part{p.Name, p.Component})
 		}
 		events, err := fragments(ctx, parts...)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v4"
@@ -15,6 +16,7 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/auth"
 	"github.com/clusterdesk/clusterdesk/internal/execution"
+	"github.com/clusterdesk/clusterdesk/internal/governance"
 	"github.com/clusterdesk/clusterdesk/web/templates"
 )
 
@@ -83,11 +85,45 @@ func (s *Server) renderRequest(c echo.Context, status int, form templates.Reques
 		return err
 	}
 	noPolicy := errors.Is(err, approvals.ErrNoPolicy)
+	if !noPolicy && takes.CanApprove() && s.deps.Approvals != nil {
+		// The team's rules (governance) as Approve applies them.
+		if err := s.deps.Approvals.MayApprove(ctx, viewer, d.Request, takes.Evaluation); errors.Is(err, approvals.ErrNotPermitted) {
+			takes.Blocker = err
+		} else if err != nil {
+			return err
+		}
+	}
 	r := d.Request
 	v := requestShowView(d, takes)
 	v.Form = form
 	if v.History, err = requestHistoryView(ctx, s.deps.DB, d, viewer); err != nil {
 		return err
+	}
+	if !noPolicy && r.State == approvals.StatePending {
+		at, changed, err := approvals.PolicyChangedSince(ctx, s.deps.DB, takes.Policy.ID, r.CreatedAt)
+		if err != nil {
+			return err
+		}
+		if changed {
+			v.Takes.PolicyChanged = fmt.Sprintf("An admin changed the policy %s on %s, after this request was filed: it was re-evaluated and now needs %d %s.",
+				takes.Policy.Name, at.UTC().Format("2006-01-02 15:04 MST"), takes.Needed(), plural(takes.Needed(), "approval", "approvals"))
+		}
+	}
+	if v.Emergency, err = s.emergencyBanner(c, r, viewer); err != nil {
+		return err
+	}
+	if after := s.deps.RequestExpireAfter; after > 0 && (r.State == approvals.StatePending || r.State == approvals.StateStale) {
+		v.Expires = "Requests nobody touches expire: unless someone edits or decides on this one, it expires at " +
+			r.UpdatedAt.Add(after).UTC().Format("Mon 2006-01-02 15:04 MST") + "."
+	}
+	if r.State == approvals.StateApproved {
+		hold, err := governance.HoldFor(ctx, s.deps.DB, r, time.Now())
+		if err != nil {
+			return err
+		}
+		if hold.Holds() {
+			v.Waits = fmt.Sprintf("Approved, and waiting for %s: Clusterdesk sends it at %s.", hold.Why, hold.Until.UTC().Format("Mon 2006-01-02 15:04 MST"))
+		}
 	}
 	if noPolicy {
 		v.Takes.Blocker = "No approval policy matches this request, so nobody can approve it. An admin must add one."
@@ -213,6 +249,8 @@ func requestShowView(d approvals.Details, takes approvals.Requirements) template
 // blockerText says why the viewer may not approve, in words.
 func blockerText(err error, r approvals.Request) string {
 	switch {
+	case errors.Is(err, approvals.ErrNotPermitted):
+		return "You cannot approve this request: " + approvals.RefusalReason(err) + "."
 	case errors.Is(err, approvals.ErrOwnRequest):
 		return "You filed or edited this request, so you cannot approve or reject it: someone else must (four eyes)."
 	case errors.Is(err, approvals.ErrNoApproverRole):

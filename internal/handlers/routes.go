@@ -28,8 +28,9 @@ func (s *Server) routes() {
 		admins    = signedIn.with(s.requireRole(auth.RoleAdmin))
 		// Auditors and admins read and export the audit log.
 		auditReaders = signedIn.with(s.requireRole(auth.RoleAuditor, auth.RoleAdmin))
-		// Requesters file change requests.
-		requesters = signedIn.with(s.requireRole(auth.RoleRequester))
+		// Requesters file change requests; on a cluster (:uid), only the
+		// kinds the governance rules let them (cluster_teams.go).
+		requesters = signedIn.with(s.requireRole(auth.RoleRequester), s.permitOnCluster)
 	)
 
 	// Public.
@@ -60,6 +61,12 @@ func (s *Server) routes() {
 	signedIn.GET("/profile/tokens", s.profileTokens)
 	signedIn.POST("/profile/tokens", s.profileTokenCreate)
 	signedIn.POST("/profile/tokens/:id/revoke", s.profileTokenRevoke)
+
+	// Break-glass: members of an emergency group file, approvers review
+	// afterwards (admin_emergency.go; the domain checks both).
+	signedIn.GET("/clusters/:uid/emergency", s.emergencyNew)
+	signedIn.POST("/clusters/:uid/emergency", s.emergencyCreate)
+	signedIn.POST("/requests/:id/emergency-review", s.emergencyReview)
 
 	// Requesters: stop, start, delete or restart one server of a cluster
 	// (request_new*.go).
@@ -94,6 +101,24 @@ func (s *Server) routes() {
 	if s.deps.API != nil {
 		s.deps.API.Mount(e.Group(APIPrefix))
 	}
+
+	// Admins: teams, ownership, policies, windows (admin_*.go, internal/governance).
+	admins.GET("/admin", s.adminIndex)
+	admins.GET("/admin/teams", s.adminTeams)
+	admins.POST("/admin/teams", s.adminTeamSave)
+	admins.POST("/admin/teams/:name/delete", s.adminTeamDelete)
+	admins.POST("/admin/ownership/rules", s.adminRuleAdd)
+	admins.POST("/admin/ownership/rules/:id/delete", s.adminRuleDelete)
+	admins.POST("/admin/ownership/owners", s.adminOwnerSet)
+	admins.GET("/admin/policies", s.adminPolicies)
+	admins.GET("/admin/policies/:id", s.adminPolicy)
+	admins.POST("/admin/policies/:id", s.adminPolicyPost)
+	admins.GET("/admin/emergencies", s.adminEmergencies)
+	admins.GET("/admin/windows", s.adminWindows)
+	admins.POST("/admin/windows", s.adminWindowAdd)
+	admins.POST("/admin/windows/:id/delete", s.adminWindowDelete)
+	admins.POST("/admin/freezes", s.adminFreezeAdd)
+	admins.POST("/admin/freezes/:id/delete", s.adminFreezeDelete)
 }
 
 const staticPattern = "/static/*"

@@ -65,6 +65,9 @@ type Deps struct {
 	// 503 on those pages.
 	Notify         *notify.Service
 	NotifyInserter notify.Inserter
+	// RequestExpireAfter is PORTAL_REQUEST_EXPIRE_AFTER: a pending
+	// request's page says when it expires; zero: never.
+	RequestExpireAfter time.Duration
 	// Secure is true when the portal is served over https: cookies get the
 	// Secure attribute and the __Host- prefix, responses carry HSTS, and a
 	// state change's Origin must be https.

@@ -118,7 +118,13 @@ func SortKeys() []SortKey {
 type Filter struct {
 	State       cloudapi.ClusterState
 	Environment string
-	Team        string
+	// Team keeps the clusters the team owns; Teams, when not nil, those
+	// any of the teams owns (none: an empty list).
+	Team  string
+	Teams []string
+	// NotTeams, when not nil, keeps the clusters none of the teams owns
+	// (the unowned ones, given every team).
+	NotTeams []string
 	// Name keeps clusters whose name contains it, ignoring case.
 	Name string
 	// IncludeDeleted also lists clusters the API no longer has.
@@ -135,7 +141,12 @@ type Filter struct {
 	After, Before string
 }
 
-const summaryColumns = `uid, name, state, desired_state, imply_version, server_count, environment, team,
+// ownerColumn is the owning team: an admin's override or ownership rule
+// (SQL function cluster_owner, internal/governance), else the team the
+// sync derived.
+const ownerColumn = `cluster_owner(uid, name, spec, team)`
+
+const summaryColumns = `uid, name, state, desired_state, imply_version, server_count, environment, ` + ownerColumn + `,
 	resource_version, ` + syncedAt + `, changed_at, deleted_at, unreadable`
 
 // syncedAt is when the cluster was last read: a cluster that exists and
@@ -169,7 +180,13 @@ func ClusterList(ctx context.Context, q Querier, f Filter) ([]Summary, error) {
 		sql.WriteString(" AND environment = " + arg(f.Environment))
 	}
 	if f.Team != "" {
-		sql.WriteString(" AND team = " + arg(f.Team))
+		sql.WriteString(" AND " + ownerColumn + " = " + arg(f.Team))
+	}
+	if f.Teams != nil {
+		sql.WriteString(" AND " + ownerColumn + " = ANY(" + arg(f.Teams) + ")")
+	}
+	if f.NotTeams != nil {
+		sql.WriteString(" AND NOT " + ownerColumn + " = ANY(" + arg(f.NotTeams) + ")")
 	}
 	if f.Name != "" {
 		sql.WriteString(" AND name ILIKE " + arg(sqltext.Contains(f.Name)))
@@ -221,7 +238,7 @@ func Environments(ctx context.Context, q Querier) ([]string, error) {
 	return envs, nil
 }
 
-const clusterColumns = `uid, name, spec, status, resource_version, state, environment, team,
+const clusterColumns = `uid, name, spec, status, resource_version, state, environment, ` + ownerColumn + `,
 	first_seen_at, ` + syncedAt + `, changed_at, deleted_at, unreadable`
 
 // ClusterGet returns the cluster with uid, deleted or not. Errors:

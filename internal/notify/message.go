@@ -36,12 +36,12 @@ type Message struct {
 	Environment string `json:"environment"`
 	RequestKind string `json:"request_kind"`
 	// Change is RequestKind in words ("restart a server").
-	Change      string `json:"change"`
-	Plan        string `json:"plan"`
-	Requester   string `json:"requester"`
-	Actor       string `json:"actor"`
-	Comment     string `json:"comment,omitempty"`
-	State       string `json:"state"`
+	Change    string `json:"change"`
+	Plan      string `json:"plan"`
+	Requester string `json:"requester"`
+	Actor     string `json:"actor"`
+	Comment   string `json:"comment,omitempty"`
+	State     string `json:"state"`
 }
 
 // PreferencesPath is the page where a person chooses what they are told.

@@ -68,6 +68,13 @@ func (j *jobs) Submit(ctx context.Context, tx pgx.Tx, id int64, rev, resend int)
 	return err
 }
 
+// SubmitAt inserts the submit job to run at at (execution.ScheduledJobs):
+// River keeps it scheduled until then.
+func (j *jobs) SubmitAt(ctx context.Context, tx pgx.Tx, id int64, rev int, at time.Time) error {
+	_, err := j.client.InsertTx(ctx, tx, SubmitArgs{RequestID: id, Revision: rev}, &river.InsertOpts{ScheduledAt: at})
+	return err
+}
+
 func (j *jobs) Track(ctx context.Context, tx pgx.Tx, id int64, rev int) error {
 	_, err := j.client.InsertTx(ctx, tx, TrackArgs{RequestID: id, Revision: rev}, nil)
 	return err

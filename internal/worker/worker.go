@@ -71,6 +71,9 @@ type Options struct {
 	// zero keeps River's hour). Jobs other than the ones with a timeout of
 	// their own then time out after half of it.
 	RescueAfter time.Duration
+	// RequestExpireAfter, when above zero, expires the pending and stale
+	// requests nobody touched for that long (request_expiry.go).
+	RequestExpireAfter time.Duration
 	// Observer, when set, is told how each job run ended and of each
 	// inventory sync and audit verification (observe.go).
 	Observer Observer
@@ -124,6 +127,7 @@ func New(pool *pgxpool.Pool, logger *slog.Logger, opts Options) (*Worker, error)
 			&river.PeriodicJobOpts{ID: "audit_prune", RunOnStart: true}))
 	}
 	periodic = addInventoryJobs(workers, periodic, opts)
+	periodic = addRequestExpiry(pool, workers, periodic, opts.RequestExpireAfter)
 	j := &jobs{}
 	var executor *execution.Executor
 	if opts.Execution != nil {

@@ -16,8 +16,12 @@ type ClusterForm struct {
 	Name         string
 	States       []ClusterOption
 	Environments []ClusterOption
-	Sorts        []ClusterOption
-	Desc         bool
+	// Teams are the team filter's choices (all, My clusters, each team,
+	// unowned); none without teams. TeamParam is the chosen ?team=.
+	Teams     []ClusterOption
+	TeamParam string
+	Sorts     []ClusterOption
+	Desc      bool
 	// Errors maps a field name (state, environment, name, sort, dir, page)
 	// to what is wrong with it.
 	Errors map[string]string
@@ -62,6 +66,7 @@ type ClusterRow struct {
 	UID, Name, URL string
 	State          ClusterStateBadge
 	Environment    string
+	Team           string // the owning team; "" when unowned
 	Version        string
 	Servers        int
 	Pending        int
@@ -82,10 +87,14 @@ type ClusterStateBadge struct {
 
 // ClusterShowView is the page of one cluster.
 type ClusterShowView struct {
-	UID, Name   string
-	State       ClusterStateBadge
-	Environment string
-	Team        string
+	// EmergencyURL is the break-glass form, for members of an emergency
+	// group; Emergencies the cluster's changes awaiting their review.
+	EmergencyURL string
+	Emergencies  []AdminEmergencyRow
+	UID, Name    string
+	State        ClusterStateBadge
+	Environment  string
+	Team         string
 	// Deleted is set when the API no longer lists the cluster.
 	Deleted   bool
 	DeletedAt TimeText

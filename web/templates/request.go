@@ -4,6 +4,14 @@ import "strconv"
 
 // RequestShowView is the page of one change request.
 type RequestShowView struct {
+	// Waits says until when an approved change waits for its change
+	// window or a freeze; empty when it does not wait.
+	Waits string
+	// Expires says when a pending request nobody touches expires; empty
+	// when requests never expire.
+	Expires string
+	// Emergency flags a break-glass change; nil for the others.
+	Emergency   *EmergencyBanner
 	ID          int64
 	Kind        string
 	ClusterUID  string
@@ -84,6 +92,9 @@ type RequestTakesView struct {
 	Needed, Given             int
 	Groups                    string
 	ApprovedBy                []string
+	// PolicyChanged says the policy was changed since the request was
+	// filed, so what it takes was re-evaluated; empty otherwise.
+	PolicyChanged string
 	// Blocker says why the viewer may not approve; empty when they may.
 	Blocker  string
 	Overlaps []RequestOverlap

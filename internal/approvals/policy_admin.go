@@ -1,0 +1,317 @@
+package approvals
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/clusterdesk/clusterdesk/internal/audit"
+)
+
+// PolicySettings are a policy's fields an admin edits in the portal.
+type PolicySettings struct {
+	Description       string     `json:"description"`
+	Environments      []string   `json:"environments"`
+	Kinds             []Kind     `json:"kinds"`
+	Risks             []RiskCode `json:"risks"`
+	ApprovalsRequired int        `json:"approvals_required"`
+	ApproverGroups    []string   `json:"approver_groups"`
+	// TeamLeadRequired: one of the approvals must come from a lead of the
+	// team that owns the cluster (internal/governance).
+	TeamLeadRequired bool `json:"team_lead_required"`
+	Enabled          bool `json:"enabled"`
+}
+
+// PolicyAdmin is a policy with the settings only the admin pages show.
+type PolicyAdmin struct {
+	Policy
+	TeamLeadRequired bool
+	UpdatedAt        time.Time
+}
+
+// Settings returns p's editable fields.
+func (p PolicyAdmin) Settings() PolicySettings {
+	return PolicySettings{Description: p.Description, Environments: p.Environments, Kinds: p.Kinds, Risks: p.Risks,
+		ApprovalsRequired: p.ApprovalsRequired, ApproverGroups: p.ApproverGroups, TeamLeadRequired: p.TeamLeadRequired, Enabled: p.Enabled}
+}
+
+// PolicyAdminGet returns policy id with its admin settings. Errors:
+// ErrNotFound.
+func PolicyAdminGet(ctx context.Context, q Querier, id int64) (PolicyAdmin, error) {
+	var pa PolicyAdmin
+	var kinds, risks []string
+	err := q.QueryRow(ctx, `SELECT `+policyColumns+`, team_lead_required, updated_at FROM policies WHERE id = $1`, id).Scan(
+		&pa.ID, &pa.Name, &pa.Description, &pa.Environments, &kinds, &risks, &pa.ApprovalsRequired, &pa.ApproverGroups,
+		&pa.Enabled, &pa.TeamLeadRequired, &pa.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return PolicyAdmin{}, fmt.Errorf("approvals: policy %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return PolicyAdmin{}, fmt.Errorf("approvals: policy %d: %w", id, err)
+	}
+	for _, k := range kinds {
+		pa.Kinds = append(pa.Kinds, Kind(k))
+	}
+	for _, r := range risks {
+		pa.Risks = append(pa.Risks, RiskCode(r))
+	}
+	return pa, nil
+}
+
+// normalize checks s: 1 to 10 approvals, at least one approver group,
+// known kinds and risks; lists trimmed and without repeats.
+func (s *PolicySettings) normalize(approverGroups []string) error {
+	clean := func(in []string) []string {
+		out := []string{}
+		for _, x := range in {
+			if x = strings.TrimSpace(x); x != "" && !slices.Contains(out, x) {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+	s.Description = strings.TrimSpace(s.Description)
+	s.Environments, s.ApproverGroups = clean(s.Environments), clean(s.ApproverGroups)
+	switch {
+	case s.ApprovalsRequired < 1 || s.ApprovalsRequired > 10:
+		return fmt.Errorf("%w: a policy needs between 1 and 10 approvals", ErrInvalid)
+	case len(s.ApproverGroups) == 0:
+		return fmt.Errorf("%w: a policy needs at least one approver group", ErrInvalid)
+	}
+	for _, k := range s.Kinds {
+		if !k.Supported() {
+			return fmt.Errorf("%w: %q is not a kind of request", ErrInvalid, k)
+		}
+	}
+	for _, r := range s.Risks {
+		if !slices.Contains(RiskCodes(), r) {
+			return fmt.Errorf("%w: %q is not a risk hint", ErrInvalid, r)
+		}
+	}
+	if approverGroups != nil {
+		for _, g := range s.ApproverGroups {
+			if !slices.Contains(approverGroups, g) {
+				return fmt.Errorf("%w: group %s does not grant the approver role (PORTAL_APPROVER_GROUPS), so its members could not approve", ErrInvalid, g)
+			}
+		}
+	}
+	return nil
+}
+
+// PolicyEffect is how a policy change moves one open request.
+type PolicyEffect struct {
+	RequestID   int64
+	ClusterName string
+	Kind        Kind
+	// Before and After name the policy that applies and the approvals it
+	// asks for; a name is "" when none applies.
+	BeforePolicy, AfterPolicy string
+	BeforeNeeded, AfterNeeded int
+	// Given is how many approvals of the current revision count.
+	Given int
+}
+
+// Met reports whether the approvals given meet the policy after the
+// change.
+func (e PolicyEffect) Met() bool { return e.AfterPolicy != "" && e.Given >= e.AfterNeeded }
+
+// openPolicies returns, for every pending request, the policy that applies
+// now and the approvals that count, in request id order.
+func openPolicies(ctx context.Context, q Querier) (map[int64]PolicyEffect, error) {
+	rows, err := q.Query(ctx, `
+		SELECT r.id, r.cluster_name, r.kind, COALESCE(p.name, ''), COALESCE(p.approvals_required, 0),
+		       (SELECT count(*) FROM approvals a
+		        WHERE a.request_id = r.id AND a.revision = r.revision AND a.decision = 'approve'
+		          AND a.diff_hash = v.diff_hash
+		          AND a.base_resource_version IS NOT DISTINCT FROM v.base_resource_version)
+		FROM change_requests r
+		JOIN request_revisions v ON v.request_id = r.id AND v.revision = r.revision
+		LEFT JOIN LATERAL policy_for(v.environments, r.kind, v.risks) p ON true
+		WHERE r.state = 'pending'
+		ORDER BY r.id`)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64]PolicyEffect{}
+	var e PolicyEffect
+	_, err = pgx.ForEachRow(rows, []any{&e.RequestID, &e.ClusterName, &e.Kind, &e.AfterPolicy, &e.AfterNeeded, &e.Given}, func() error {
+		out[e.RequestID] = e
+		return nil
+	})
+	return out, err
+}
+
+// policyEffects compares the open requests' policies before and after a
+// change made in tx.
+func policyEffects(before, after map[int64]PolicyEffect) []PolicyEffect {
+	var out []PolicyEffect
+	for id, a := range after {
+		b := before[id]
+		if a.AfterPolicy == b.AfterPolicy && a.AfterNeeded == b.AfterNeeded {
+			continue
+		}
+		a.BeforePolicy, a.BeforeNeeded = b.AfterPolicy, b.AfterNeeded
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(x, y PolicyEffect) int { return int(x.RequestID - y.RequestID) })
+	return out
+}
+
+func policyUpdate(ctx context.Context, tx pgx.Tx, id int64, s PolicySettings) error {
+	kinds := make([]string, len(s.Kinds))
+	for i, k := range s.Kinds {
+		kinds[i] = string(k)
+	}
+	risks := make([]string, len(s.Risks))
+	for i, r := range s.Risks {
+		risks[i] = string(r)
+	}
+	tag, err := tx.Exec(ctx, `
+		UPDATE policies SET description = $2, environments = $3, kinds = $4, risks = $5, approvals_required = $6,
+		       approver_groups = $7, team_lead_required = $8, enabled = $9, updated_at = now()
+		WHERE id = $1`, id, s.Description, s.Environments, kinds, risks, s.ApprovalsRequired, s.ApproverGroups,
+		s.TeamLeadRequired, s.Enabled)
+	if err == nil && tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return err
+}
+
+// PolicyPreview returns the open requests that saving s as policy id would
+// move (another policy, or another number of approvals), without saving:
+// the change is made in a transaction that is rolled back. Errors:
+// ErrInvalid, ErrNotFound.
+func (s *Service) PolicyPreview(ctx context.Context, id int64, draft PolicySettings) ([]PolicyEffect, error) {
+	if err := draft.normalize(nil); err != nil {
+		return nil, fmt.Errorf("approvals: preview policy %d: %w", id, err)
+	}
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	before, err := openPolicies(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("approvals: preview policy %d: %w", id, err)
+	}
+	if err := policyUpdate(ctx, tx, id, draft); err != nil {
+		return nil, fmt.Errorf("approvals: preview policy %d: %w", id, err)
+	}
+	after, err := openPolicies(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("approvals: preview policy %d: %w", id, err)
+	}
+	return policyEffects(before, after), nil
+}
+
+// PolicySave stores s as policy id, with a policy.updated audit event
+// holding the settings before and after and the open requests it moved.
+// Requests already approved are not touched: their approvals were given
+// under the old policy. Open requests are re-evaluated: one whose
+// approvals now meet the policy is approved (request.policy_met, and
+// Config.OnApproved as for an approval); the others simply need what the
+// policy now asks, which their page shows. approverGroups are the groups
+// that grant the approver role: a policy naming another group is refused
+// (ErrInvalid). Errors: ErrInvalid, ErrNotFound.
+func (s *Service) PolicySave(ctx context.Context, a Actor, id int64, in PolicySettings, approverGroups []string) ([]PolicyEffect, error) {
+	if err := in.normalize(approverGroups); err != nil {
+		return nil, fmt.Errorf("approvals: save policy %d: %w", id, err)
+	}
+	var effects []PolicyEffect
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// One policy change at a time: the effects are computed against a
+		// table nobody else changes meanwhile.
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('clusterdesk.policies', 0))"); err != nil {
+			return err
+		}
+		old, err := PolicyAdminGet(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		before, err := openPolicies(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if err := policyUpdate(ctx, tx, id, in); err != nil {
+			return err
+		}
+		after, err := openPolicies(ctx, tx)
+		if err != nil {
+			return err
+		}
+		effects = policyEffects(before, after)
+		moved := make([]int64, 0, len(effects))
+		for _, e := range effects {
+			moved = append(moved, e.RequestID)
+		}
+		data, err := json.Marshal(map[string]any{"name": old.Name, "before": old.Settings(), "after": in, "open_requests_moved": moved})
+		if err != nil {
+			return err
+		}
+		if _, err := audit.Append(ctx, tx, audit.Event{
+			Actor: a.audit(), Action: audit.PolicyUpdated, Origin: a.Origin,
+			Subject: audit.Subject{Type: audit.SubjectPolicy, ID: strconv.FormatInt(id, 10)}, Data: json.RawMessage(data),
+		}); err != nil {
+			return err
+		}
+		for _, e := range effects {
+			if e.Met() {
+				if err := s.policyMet(ctx, tx, a, e, old.Name); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("approvals: save policy %d: %w", id, err)
+	}
+	return effects, nil
+}
+
+// policyMet approves request e.RequestID, whose approvals meet its policy
+// since the change of policy name.
+func (s *Service) policyMet(ctx context.Context, tx pgx.Tx, a Actor, e PolicyEffect, name string) error {
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM change_requests WHERE id = $1 FOR UPDATE", e.RequestID); err != nil {
+		return err
+	}
+	r, err := Get(ctx, tx, e.RequestID)
+	if err != nil {
+		return err
+	}
+	if r.State != StatePending {
+		return nil
+	}
+	if err := requestSetState(ctx, tx, &r, StateApproved); err != nil {
+		return err
+	}
+	if s.onApproved != nil {
+		if err := s.onApproved(ctx, tx, r); err != nil {
+			return fmt.Errorf("on approved: %w", err)
+		}
+	}
+	_, err = audit.Append(ctx, tx, audit.Event{
+		Actor: a.audit(), Action: audit.RequestPolicyMet, Origin: a.Origin,
+		Subject: audit.Subject{Type: audit.SubjectRequest, ID: subjectID(r.ID)},
+		Data:    map[string]any{"policy": name, "approvals": e.Given, "needed": e.AfterNeeded, "revision": r.Revision.Number},
+	})
+	return err
+}
+
+// PolicyChangedSince returns when policy id was last changed in the
+// portal, if after t: a request filed before says its policy changed.
+func PolicyChangedSince(ctx context.Context, q Querier, id int64, t time.Time) (time.Time, bool, error) {
+	var at time.Time
+	err := q.QueryRow(ctx, `SELECT updated_at FROM policies WHERE id = $1`, id).Scan(&at)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("approvals: policy %d: %w", id, err)
+	}
+	return at, at.After(t), nil
+}

@@ -171,6 +171,9 @@ func (s *Service) Expire(ctx context.Context, cutoff time.Time) (int, error) {
 			if err != nil {
 				return err
 			}
+			if err := s.event(ctx, tx, Event{Action: audit.RequestExpired, Request: r, Actor: systemActor}); err != nil {
+				return err
+			}
 			n++
 		}
 		return nil

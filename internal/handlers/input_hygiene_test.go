@@ -64,7 +64,7 @@ func TestUnstorableInputIsRefusedOnEveryRoute(t *testing.T) {
 	env.server.deps.Approvals = approvals.New(env.pool, approvals.Config{})
 	env.server.deps.Inventory = f.syncer
 	ids := map[string]string{":uid": uid, ":id": strconv.FormatInt(filed.ID, 10),
-		":rv": strconv.FormatInt(cluster.ResourceVersion, 10), ":seq": "1", "*": "app.css"}
+		":rv": strconv.FormatInt(cluster.ResourceVersion, 10), ":seq": "1", ":name": "analytics", "*": "app.css"}
 
 	alice := env.browser()
 	alice.signIn("alice", "/")
@@ -153,7 +153,7 @@ func TestUnstorableCommentLeavesTheRequestAlone(t *testing.T) {
 	require.Equal(t, http.StatusUnprocessableEntity, page.status, page.body)
 	require.Contains(t, html.UnescapeString(page.body), message)
 	require.Contains(t, page.body, `data-testid="error-page"`)
-	require.Contains(t, page.body, `data-testid="current-user">Alice Anderson`, "the page shows who is signed in")
+	require.Contains(t, page.body, `data-testid="nav-preferences">Alice Anderson</a>`, "the page shows who is signed in")
 	require.Equal(t, approvals.StatePending, f.state(r.ID))
 
 	fragment := alice.postOnce(cancel, url.Values{"comment": {"no longer\xff needed"}},

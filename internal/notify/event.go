@@ -18,11 +18,13 @@ const (
 	KindSubmitted Kind = "submitted" // the change was sent to Cloud Manager
 	KindSucceeded Kind = "succeeded" // the change converged
 	KindFailed    Kind = "failed"    // the change failed
+	KindExpired   Kind = "expired"   // your pending request expired undecided
+	KindResent    Kind = "resent"    // an admin sent a failed change again
 )
 
 // Kinds lists every kind in the order the preferences page shows them.
 func Kinds() []Kind {
-	return []Kind{KindWaiting, KindApproved, KindRejected, KindCancelled, KindStale, KindSubmitted, KindSucceeded, KindFailed}
+	return []Kind{KindWaiting, KindApproved, KindRejected, KindCancelled, KindStale, KindExpired, KindSubmitted, KindResent, KindSucceeded, KindFailed}
 }
 
 // kindOf maps the audit action of a change to the kind people are told of;
@@ -45,6 +47,10 @@ func kindOf(a audit.Action) (Kind, bool) {
 		return KindSucceeded, true
 	case audit.SubmissionFailed:
 		return KindFailed, true
+	case audit.RequestExpired:
+		return KindExpired, true
+	case audit.SubmissionResent:
+		return KindResent, true
 	}
 	return "", false
 }
@@ -68,6 +74,10 @@ func (k Kind) Label() string {
 		return "A change I requested or approved is done"
 	case KindFailed:
 		return "A change I requested or approved failed"
+	case KindExpired:
+		return "My request expired before anyone decided"
+	case KindResent:
+		return "An admin sent a failed change I requested or approved again"
 	}
 	return string(k)
 }
@@ -80,7 +90,7 @@ func (k Kind) DefaultEmail() bool { return k != KindSubmitted }
 // toApprovers is true for the kinds that go to the people who approved
 // (besides the requester).
 func (k Kind) toApprovers() bool {
-	return k == KindSubmitted || k == KindSucceeded || k == KindFailed
+	return k == KindSubmitted || k == KindSucceeded || k == KindFailed || k == KindResent
 }
 
 // Title is the short headline of an event of kind on a request.
@@ -102,6 +112,10 @@ func (k Kind) Title() string {
 		return "done"
 	case KindFailed:
 		return "failed"
+	case KindExpired:
+		return "expired undecided"
+	case KindResent:
+		return "sent again by an admin"
 	}
 	return string(k)
 }

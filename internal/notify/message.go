@@ -107,6 +107,10 @@ func (m Message) Headline() string {
 		return fmt.Sprintf("Request #%d (%s on %s) is done: the cluster converged.", m.RequestID, m.Change, m.Cluster)
 	case KindFailed:
 		return fmt.Sprintf("Request #%d (%s on %s) failed.", m.RequestID, m.Change, m.Cluster)
+	case KindExpired:
+		return fmt.Sprintf("Request #%d (%s on %s) expired: nobody decided on it in time. File it again if it is still needed.", m.RequestID, m.Change, m.Cluster)
+	case KindResent:
+		return fmt.Sprintf("%s sent request #%d (%s on %s) to Cloud Manager again after it failed.", m.Actor, m.RequestID, m.Change, m.Cluster)
 	}
 	return fmt.Sprintf("Request #%d (%s on %s): %s.", m.RequestID, m.Change, m.Cluster, m.Kind)
 }
@@ -126,7 +130,7 @@ func plainText(m Message) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n\n", m.Headline())
 	fmt.Fprintf(&b, "Cluster:   %s (%s)\n", m.Cluster, m.Environment)
-	fmt.Fprintf(&b, "Change:    %s\n", m.RequestKind)
+	fmt.Fprintf(&b, "Change:    %s\n", m.Change)
 	fmt.Fprintf(&b, "Plan:      %s\n", m.Plan)
 	fmt.Fprintf(&b, "Requester: %s\n", m.Requester)
 	fmt.Fprintf(&b, "By:        %s\n", m.Actor)

@@ -14,8 +14,12 @@ import (
 // OnEvent is the approvals.EventHook of the approvals service and of
 // execution: it inserts the notification's job in the change's
 // transaction (notify.Hook), to be run by whichever worker has
-// Options.Notify.
+// Options.Notify. A worker without Options.Notify tells no one, as its
+// executor does not (its client refuses jobs it has no worker for).
 func (w *Worker) OnEvent(ctx context.Context, tx pgx.Tx, e approvals.Event) error {
+	if !w.notifies {
+		return nil
+	}
 	return notify.Hook(w.client)(ctx, tx, e)
 }
 

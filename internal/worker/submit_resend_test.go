@@ -35,7 +35,11 @@ func TestResendAFailedChange(t *testing.T) {
 	require.ErrorIs(t, err, approvals.ErrForbidden, "nor is the requester")
 
 	f.sim.ClearFaults()
-	resent, err := f.worker.Resend(ctx, admin, r.ID, "the API is back")
+	// As the web process resends: with an insert-only client, which also
+	// queues the notification.
+	resend, err := Resender(f.pool)
+	require.NoError(t, err)
+	resent, err := resend(ctx, admin, r.ID, "the API is back")
 	require.NoError(t, err)
 	require.Equal(t, approvals.StateApproved, resent.State)
 	require.Equal(t, approvals.StateSucceeded, f.wait(t, r.ID).State)
@@ -43,6 +47,10 @@ func TestResendAFailedChange(t *testing.T) {
 	require.Equal(t, []string{"unknown", "unknown", "unknown", "unknown", "accepted"}, f.attempts(t, r.ID),
 		"the budget started afresh")
 	require.Contains(t, f.actions(t, r.ID), audit.SubmissionResent)
+	var told int
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'notify_event'
+		AND args->>'action' = 'submission.resent' AND (args->>'request_id')::bigint = $1`, r.ID).Scan(&told))
+	require.Equal(t, 1, told, "the resend is told of, from its own transaction")
 
 	_, err = f.worker.Resend(ctx, admin, r.ID, "")
 	require.ErrorIs(t, err, approvals.ErrInvalidTransition, "a succeeded request is not sent again")

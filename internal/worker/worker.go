@@ -101,6 +101,7 @@ type Worker struct {
 	jobs     *jobs
 	executor *execution.Executor // nil without Options.Execution
 	dryRuns  bool                // OnRevision's job is registered
+	notifies bool                // Options.Notify: the notify jobs are registered
 	chainer  *auditChainer
 }
 
@@ -169,7 +170,7 @@ func New(pool *pgxpool.Pool, logger *slog.Logger, opts Options) (*Worker, error)
 	}
 	j.client = client
 	return &Worker{pool: pool, client: client, logger: logger, jobs: j, executor: executor,
-		dryRuns: executor != nil && opts.DryRunInterval > 0,
+		dryRuns: executor != nil && opts.DryRunInterval > 0, notifies: opts.Notify != nil,
 		chainer: newAuditChainer(pool, logger, opts.AuditChainInterval)}, nil
 }
 

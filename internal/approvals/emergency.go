@@ -77,18 +77,7 @@ func (s *Service) CreateEmergency(ctx context.Context, a Actor, in NewRequest, j
 		if err != nil {
 			return err
 		}
-		var id int64
-		err = tx.QueryRow(ctx, `
-			INSERT INTO change_requests (kind, cluster_uid, cluster_name, requester_id, state)
-			VALUES ($1, $2, $3, $4, 'pending') RETURNING id`,
-			string(d.kind), d.clusterUID, d.clusterName, a.UserID).Scan(&id)
-		if err != nil {
-			return err
-		}
-		if err := revisionInsert(ctx, tx, id, 1, a.UserID, d); err != nil {
-			return err
-		}
-		if r, err = Get(ctx, tx, id); err != nil {
+		if r, err = requestInsert(ctx, tx, a, d); err != nil {
 			return err
 		}
 		if _, err := audit.Append(ctx, tx, audit.Event{

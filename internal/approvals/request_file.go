@@ -77,22 +77,7 @@ func (s *Service) Create(ctx context.Context, a Actor, in NewRequest) (Request, 
 		if err := s.permitDraft(ctx, tx, a, d); err != nil {
 			return err
 		}
-		var clusterUID *string
-		if d.clusterUID != "" {
-			clusterUID = &d.clusterUID
-		}
-		var id int64
-		err = tx.QueryRow(ctx, `
-			INSERT INTO change_requests (kind, cluster_uid, cluster_name, requester_id, state)
-			VALUES ($1, $2, $3, $4, 'pending') RETURNING id`,
-			string(d.kind), clusterUID, d.clusterName, a.UserID).Scan(&id)
-		if err != nil {
-			return err
-		}
-		if err := revisionInsert(ctx, tx, id, 1, a.UserID, d); err != nil {
-			return err
-		}
-		if r, err = Get(ctx, tx, id); err != nil {
+		if r, err = requestInsert(ctx, tx, a, d); err != nil {
 			return err
 		}
 		if err := notifyRequest(ctx, tx, r); err != nil {
@@ -115,6 +100,27 @@ func (s *Service) Create(ctx context.Context, a Actor, in NewRequest) (Request, 
 		return Request{}, fmt.Errorf("approvals: file %s request: %w", in.Kind, err)
 	}
 	return r, nil
+}
+
+// requestInsert stores the pending request d of a, with its first
+// revision, and returns it.
+func requestInsert(ctx context.Context, tx pgx.Tx, a Actor, d draft) (Request, error) {
+	var clusterUID *string
+	if d.clusterUID != "" {
+		clusterUID = &d.clusterUID
+	}
+	var id int64
+	err := tx.QueryRow(ctx, `
+		INSERT INTO change_requests (kind, cluster_uid, cluster_name, requester_id, state)
+		VALUES ($1, $2, $3, $4, 'pending') RETURNING id`,
+		string(d.kind), clusterUID, d.clusterName, a.UserID).Scan(&id)
+	if err != nil {
+		return Request{}, err
+	}
+	if err := revisionInsert(ctx, tx, id, 1, a.UserID, d); err != nil {
+		return Request{}, err
+	}
+	return Get(ctx, tx, id)
 }
 
 // Preview computes, without storing anything, what filing in would give:

@@ -62,6 +62,7 @@ var errorProblems = []struct {
 	{approvals.ErrOwnRequest, http.StatusForbidden, "four-eyes", "The requester and the editors of a request may not decide on it: someone else must (four eyes)."},
 	{approvals.ErrNoApproverRole, http.StatusForbidden, "no-approver-role", "The token's owner does not hold the approver role."},
 	{approvals.ErrNotEligible, http.StatusForbidden, "not-eligible", "The token's owner is not in an approver group of this request's policy."},
+	{approvals.ErrNotPermitted, http.StatusForbidden, "not-permitted", "The team rules do not let the token's owner do this on this cluster."},
 	{approvals.ErrForbidden, http.StatusForbidden, "forbidden", "The token's owner may not do this to this request."},
 	{approvals.ErrStale, http.StatusConflict, "stale", "The cluster changed since the request (or the proposal) was based on it: rebase it, or start again from the current configuration."},
 	{approvals.ErrCollision, http.StatusConflict, "collision", "An earlier open request on this cluster changes the same fields."},
@@ -91,6 +92,8 @@ func problemOf(err error) *Problem {
 			p.Errors = violationProblems(approvals.Violations{taken.Violation()})
 		} else if e.err == approvals.ErrInvalid || e.err == approvals.ErrStale || e.err == approvals.ErrConflict {
 			p.Detail = domainDetail(err)
+		} else if reason := approvals.RefusalReason(err); reason != "" {
+			p.Detail = reason // what would grant it, as the pages say
 		}
 		return p
 	}

@@ -2,14 +2,19 @@ package handlers
 
 import (
 	"encoding/json"
+	"html"
 	"net/http"
+	"net/url"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/clusterdesk/clusterdesk/internal/api"
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
+	"github.com/clusterdesk/clusterdesk/internal/audit"
+	"github.com/clusterdesk/clusterdesk/internal/auth"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 )
@@ -167,4 +172,31 @@ func TestAPIAgreesWithTheForms(t *testing.T) {
 		require.Equal(t, http.StatusConflict, resp.status)
 		require.Equal(t, "conflict", resp.problem(t).Code)
 	})
+}
+
+// TestAPIAndFormsAgreeOnTeamRules: with teams, a refusal of the team rules
+// is the same through the form and the API: alice, a developer of
+// analytics, may not delete clickstream's cluster; both answer 403 with
+// the same words saying what would grant it.
+func TestAPIAndFormsAgreeOnTeamRules(t *testing.T) {
+	t.Parallel()
+	env := newAPIEnv(t, apiEnvOptions{governed: true})
+	alice := env.signedInWith("alice", "developers", "analytics-devs")
+	uid := env.uid("clickstream-dev")
+	page := alice.postOnce("/clusters/"+uid+"/requests", url.Values{"csrf_token": {alice.csrfToken()},
+		"kind": {"delete"}, "reason": {"cleanup"}, "confirm_name": {"clickstream-dev"}})
+	require.Equal(t, http.StatusForbidden, page.status, page.body)
+
+	var id int64
+	require.NoError(t, env.pool.QueryRow(t.Context(), `SELECT id FROM users WHERE username = 'alice'`).Scan(&id))
+	secret, _, err := env.auth.CreateToken(t.Context(), auth.User{ID: id, Username: "alice"}, auth.NewToken{
+		Name: "alice-ci", Scopes: auth.Scopes(), Lifetime: 24 * time.Hour}, audit.Origin{IP: "192.0.2.9"})
+	require.NoError(t, err)
+	resp := env.call(secret, http.MethodPost, "/requests", map[string]any{"kind": "delete", "cluster_uid": uid,
+		"reason": "cleanup", "confirm_name": "clickstream-dev"})
+	require.Equal(t, http.StatusForbidden, resp.status, string(resp.body))
+	p := resp.problem(t)
+	require.Equal(t, "not-permitted", p.Code)
+	require.NotEmpty(t, p.Detail)
+	require.Contains(t, html.UnescapeString(page.body), p.Detail, "the same words as the form")
 }

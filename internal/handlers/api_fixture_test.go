@@ -46,11 +46,16 @@ type apiEnvOptions struct {
 	rate int
 	// audience takes the provider's tokens for this audience (machines).
 	audience string
+	// governed wires the team rules and two teams (govern).
+	governed bool
 }
 
 func newAPIEnv(t *testing.T, opts apiEnvOptions) *apiEnv {
 	t.Helper()
 	f := newSpecFixture(t, true)
+	if opts.governed {
+		govern(t, f)
+	}
 	if opts.audience != "" {
 		var err error
 		f.auth, err = auth.New(t.Context(), f.pool, auth.Config{

@@ -22,6 +22,14 @@ import (
 func newGovernedFixture(t *testing.T) *decideFixture {
 	t.Helper()
 	f := newDecideFixture(t)
+	govern(t, f)
+	return f
+}
+
+// govern wires f's approvals service with the governance rules and makes
+// the two teams of newGovernedFixture.
+func govern(t *testing.T, f *decideFixture) {
+	t.Helper()
 	enqueue, err := worker.Enqueuer(f.pool)
 	require.NoError(t, err)
 	f.service = approvals.New(f.pool, approvals.Config{OnApproved: enqueue, Permissions: governance.Checker{}})
@@ -35,7 +43,6 @@ func newGovernedFixture(t *testing.T) *decideFixture {
 		_, err = admin.RuleAdd(t.Context(), root, governance.Rule{Source: governance.SourcePrefix, Key: team + "-", Team: team})
 		require.NoError(t, err)
 	}
-	return f
 }
 
 // governedPeople are the test users with the groups the provider gives

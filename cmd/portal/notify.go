@@ -29,6 +29,7 @@ func newNotify(pool *pgxpool.Pool, cfg config.Config, logger *slog.Logger) (*not
 	s, err := notify.New(pool, notify.Config{
 		BaseURL:            cfg.BaseURL,
 		ApproverRoleGroups: cfg.ApproverGroups,
+		EmergencyGroups:    cfg.NotifyEmergencyGroups,
 		SMTP: notify.SMTP{Host: cfg.SMTPHost, Port: cfg.SMTPPort, TLS: cfg.SMTPTLS, Username: cfg.SMTPUsername,
 			Password: cfg.SMTPPassword.Reveal(), From: cfg.SMTPFrom},
 		Endpoints:   endpoints,

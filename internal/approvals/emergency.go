@@ -109,6 +109,9 @@ func (s *Service) CreateEmergency(ctx context.Context, a Actor, in NewRequest, j
 		}); err != nil {
 			return err
 		}
+		if err := s.event(ctx, tx, Event{Action: audit.RequestEmergency, Request: r, Actor: a.audit(), Comment: justification}); err != nil {
+			return err
+		}
 		if s.onApproved != nil {
 			if err := s.onApproved(ctx, tx, r); err != nil {
 				return fmt.Errorf("on approved: %w", err)

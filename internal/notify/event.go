@@ -20,11 +20,12 @@ const (
 	KindFailed    Kind = "failed"    // the change failed
 	KindExpired   Kind = "expired"   // your pending request expired undecided
 	KindResent    Kind = "resent"    // an admin sent a failed change again
+	KindEmergency Kind = "emergency" // an emergency (break-glass) change was sent without approval
 )
 
 // Kinds lists every kind in the order the preferences page shows them.
 func Kinds() []Kind {
-	return []Kind{KindWaiting, KindApproved, KindRejected, KindCancelled, KindStale, KindExpired, KindSubmitted, KindResent, KindSucceeded, KindFailed}
+	return []Kind{KindWaiting, KindApproved, KindRejected, KindCancelled, KindStale, KindExpired, KindSubmitted, KindResent, KindSucceeded, KindFailed, KindEmergency}
 }
 
 // kindOf maps the audit action of a change to the kind people are told of;
@@ -51,6 +52,8 @@ func kindOf(a audit.Action) (Kind, bool) {
 		return KindExpired, true
 	case audit.SubmissionResent:
 		return KindResent, true
+	case audit.RequestEmergency:
+		return KindEmergency, true
 	}
 	return "", false
 }
@@ -78,6 +81,8 @@ func (k Kind) Label() string {
 		return "My request expired before anyone decided"
 	case KindResent:
 		return "An admin sent a failed change I requested or approved again"
+	case KindEmergency:
+		return "Someone made an emergency (break-glass) change"
 	}
 	return string(k)
 }
@@ -116,6 +121,8 @@ func (k Kind) Title() string {
 		return "expired undecided"
 	case KindResent:
 		return "sent again by an admin"
+	case KindEmergency:
+		return "EMERGENCY change, sent without approval"
 	}
 	return string(k)
 }

@@ -140,8 +140,9 @@ func IdempotencyKey(id int64, channel Channel, who string) string {
 // people returns who is emailed of ev, with their preferences for its
 // kind: for "waiting", everyone who may approve r under policy (the
 // approver role and one of its groups; neither the requester nor an author
-// of a revision); for outcomes, the requester, and for the execution's
-// steps also the approvers of the current revision. The person who acted
+// of a revision); for an emergency, the members of Config.EmergencyGroups;
+// for outcomes, the requester, and for the execution's steps also the
+// approvers of the current revision. The person who acted
 // is never told of their own act.
 func (s *Service) people(ctx context.Context, ev EventArgs, r approvals.Request, policy approvals.Policy, e approvals.Evaluation) ([]person, error) {
 	actor, _ := strconv.ParseInt(ev.ActorID, 10, 64)
@@ -152,7 +153,14 @@ func (s *Service) people(ctx context.Context, ev EventArgs, r approvals.Request,
 		rows pgx.Rows
 		err  error
 	)
-	if ev.Event == KindWaiting {
+	if ev.Event == KindEmergency {
+		groups := s.cfg.EmergencyGroups
+		if len(groups) == 0 {
+			groups = s.cfg.ApproverRoleGroups
+		}
+		rows, err = s.pool.Query(ctx, selectPeople+` WHERE u.groups && $3::text[] AND u.id <> $4 ORDER BY u.id`,
+			string(ev.Event), ev.Event.DefaultEmail(), nonNil(groups), actor)
+	} else if ev.Event == KindWaiting {
 		if policy.ID == 0 {
 			return nil, nil
 		}

@@ -111,6 +111,8 @@ func (m Message) Headline() string {
 		return fmt.Sprintf("Request #%d (%s on %s) expired: nobody decided on it in time. File it again if it is still needed.", m.RequestID, m.Change, m.Cluster)
 	case KindResent:
 		return fmt.Sprintf("%s sent request #%d (%s on %s) to Cloud Manager again after it failed.", m.Actor, m.RequestID, m.Change, m.Cluster)
+	case KindEmergency:
+		return fmt.Sprintf("EMERGENCY: %s sent request #%d (%s on %s) without approval. An approver must review it.", m.Actor, m.RequestID, m.Change, m.Cluster)
 	}
 	return fmt.Sprintf("Request #%d (%s on %s): %s.", m.RequestID, m.Change, m.Cluster, m.Kind)
 }
@@ -122,6 +124,8 @@ func (m Message) CommentLabel() string {
 		return "Cloud Manager said"
 	case KindApproved:
 		return "Comment"
+	case KindEmergency:
+		return "Justification"
 	}
 	return "Reason"
 }

@@ -19,6 +19,9 @@ type Config struct {
 	// (PORTAL_APPROVER_GROUPS): "waiting for you" goes to the people in one
 	// of them and in one of the policy's approver groups.
 	ApproverRoleGroups []string
+	// EmergencyGroups are emailed of every emergency (break-glass)
+	// change; none: ApproverRoleGroups.
+	EmergencyGroups []string
 	// SMTP sends email; without a Host no email is sent.
 	SMTP SMTP
 	// Endpoints are chat and webhook endpoints from the settings, told of

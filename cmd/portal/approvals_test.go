@@ -58,8 +58,7 @@ func approvalStackWith(t *testing.T, env map[string]string) (*pgxpool.Pool, conf
 	cloud, err := newCloudClient(cfg, logger, nil)
 	require.NoError(t, err)
 	pool := testdb.New(t)
-	syncer, err := newSyncer(pool, cloud, logger)
-	require.NoError(t, err)
+	syncer := newSyncer(pool, cloud, logger)
 	_, err = syncer.Sync(t.Context())
 	require.NoError(t, err)
 	return pool, cfg, syncer, s

@@ -42,11 +42,7 @@ func seedDemo(ctx context.Context, cfg config.Config, logger *slog.Logger, n int
 		pool.Close()
 		return err
 	}
-	syncer, err := newSyncer(pool, cloud, logger)
-	if err != nil {
-		pool.Close()
-		return err
-	}
+	syncer := newSyncer(pool, cloud, logger)
 	if _, err := syncer.Sync(ctx); err != nil {
 		pool.Close()
 		return err

@@ -7,7 +7,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/config"
 	"github.com/clusterdesk/clusterdesk/internal/notify"
 	"github.com/clusterdesk/clusterdesk/internal/worker"
@@ -42,16 +41,13 @@ func newNotify(pool *pgxpool.Pool, cfg config.Config, logger *slog.Logger) (*not
 	return s, nil
 }
 
-// eventHook is the approvals and execution OnEvent hook: the worker of
-// this process inserts the notification job, or an insert-only client
-// when it runs none.
-func eventHook(pool *pgxpool.Pool, jobs *worker.Worker) (approvals.EventHook, notify.Inserter, error) {
+// notifyInserter queues an admin's resend of a notification: with the
+// worker of this process, or an insert-only client when it runs none.
+// (Events themselves need no inserter here: the worker relays them from
+// the audit log, notify.Relay.)
+func notifyInserter(pool *pgxpool.Pool, jobs *worker.Worker) (notify.Inserter, error) {
 	if jobs != nil {
-		return jobs.OnEvent, jobs.Inserter(), nil
+		return jobs.Inserter(), nil
 	}
-	ins, err := worker.NotifyInserter(pool)
-	if err != nil {
-		return nil, nil, err
-	}
-	return notify.Hook(ins), ins, nil
+	return worker.NotifyInserter(pool)
 }

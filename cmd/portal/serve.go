@@ -103,10 +103,7 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 		go checkCloud(ctx, cloud, logger)
 	}
 
-	syncer, err := newSyncer(pool, cloud, logger)
-	if err != nil {
-		return err
-	}
+	syncer := newSyncer(pool, cloud, logger)
 	var jobs *worker.Worker
 	if parts.worker {
 		if jobs, err = startWorker(ctx, pool, syncer, cfg, logger, measured); err != nil {
@@ -161,7 +158,7 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 	if err != nil {
 		return err
 	}
-	_, notifyInserter, err := eventHook(pool, jobs)
+	resendInserter, err := notifyInserter(pool, jobs)
 	if err != nil {
 		return err
 	}
@@ -201,7 +198,7 @@ func serveSome(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 		Metrics:   measured,
 
 		Notify:         notifications,
-		NotifyInserter: notifyInserter,
+		NotifyInserter: resendInserter,
 		Ready: func(ctx context.Context) error {
 			if err := pool.Ping(ctx); err != nil {
 				return err

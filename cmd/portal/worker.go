@@ -13,24 +13,16 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/governance"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 	"github.com/clusterdesk/clusterdesk/internal/metrics"
-	"github.com/clusterdesk/clusterdesk/internal/notify"
 	"github.com/clusterdesk/clusterdesk/internal/worker"
 )
 
 // newSyncer is the inventory syncer shared by the worker (periodic sync,
 // submissions) and the web (re-reading a cluster before an approval).
-func newSyncer(pool *pgxpool.Pool, cloud *cloudapi.Client, logger *slog.Logger) (*inventory.Syncer, error) {
-	// Requests made stale by a sync are told of like the others, through
-	// the notifications' outbox (an insert-only client: the worker is
-	// built after the syncer).
-	ins, err := worker.NotifyInserter(pool)
-	if err != nil {
-		return nil, err
-	}
+func newSyncer(pool *pgxpool.Pool, cloud *cloudapi.Client, logger *slog.Logger) *inventory.Syncer {
 	return inventory.NewSyncer(pool, cloud, inventory.Config{
-		OnChange: approvals.ClusterChangedTelling(notify.Hook(ins)),
+		OnChange: approvals.ClusterChanged,
 		Logger:   logger.With("component", "inventory"),
-	}), nil
+	})
 }
 
 // startWorker starts the background jobs of `portal serve`: audit chain
@@ -94,11 +86,7 @@ func executionOptions(cfg config.Config, syncer *inventory.Syncer, logger *slog.
 // with the worker of this process, or with an insert-only client when
 // this process runs no worker.
 func approvalsService(pool *pgxpool.Pool, jobs *worker.Worker, configure ...func(*approvals.Config)) (*approvals.Service, error) {
-	onEvent, _, err := eventHook(pool, jobs)
-	if err != nil {
-		return nil, err
-	}
-	cfg := approvals.Config{Permissions: governance.Checker{}, OnEvent: onEvent}
+	cfg := approvals.Config{Permissions: governance.Checker{}}
 	if jobs != nil {
 		cfg.OnApproved, cfg.OnRevision = jobs.OnApproved, jobs.OnRevision
 	} else {

@@ -139,9 +139,6 @@ func (s *Service) Approve(ctx context.Context, a Actor, id int64, in Approve) (O
 			if err := markStale(ctx, tx, &r, in.LiveResourceVersion, a.audit(), a.Origin); err != nil {
 				return err
 			}
-			if err := s.event(ctx, tx, Event{Action: audit.RequestStale, Request: r, Actor: a.audit()}); err != nil {
-				return err
-			}
 			after = fmt.Errorf("%w: the cluster is at version %d, the request is based on %d",
 				ErrStale, in.LiveResourceVersion, r.Revision.BaseResourceVersion)
 			return nil
@@ -187,10 +184,7 @@ func (s *Service) Approve(ctx context.Context, a Actor, id int64, in Approve) (O
 			Subject: audit.Subject{Type: audit.SubjectRequest, ID: subjectID(r.ID)},
 			Data:    decisionData(r, approval, policy, e, in.LiveResourceVersion),
 		})
-		if err != nil || !out.Completed {
-			return err
-		}
-		return s.event(ctx, tx, Event{Action: audit.RequestApproved, Request: r, Actor: a.audit(), Comment: approval.Comment})
+		return err
 	})
 	if err == nil {
 		err = after
@@ -250,10 +244,7 @@ func (s *Service) Reject(ctx context.Context, a Actor, id int64, in Reject) (Req
 			Subject: audit.Subject{Type: audit.SubjectRequest, ID: subjectID(r.ID)},
 			Data:    decisionData(r, rejection, policy, Evaluation{Policy: policy}, 0),
 		})
-		if err != nil {
-			return err
-		}
-		return s.event(ctx, tx, Event{Action: audit.RequestRejected, Request: r, Actor: a.audit(), Comment: rejection.Comment})
+		return err
 	})
 	if err != nil {
 		return Request{}, fmt.Errorf("approvals: reject request %d: %w", id, err)

@@ -83,7 +83,7 @@ func (s *Service) CreateEmergency(ctx context.Context, a Actor, in NewRequest, j
 		if _, err := audit.Append(ctx, tx, audit.Event{
 			Actor: a.audit(), Action: audit.RequestCreated, Origin: a.Origin,
 			Subject: audit.Subject{Type: audit.SubjectRequest, ID: subjectID(r.ID)},
-			Data:    revisionData(r, nil),
+			Data:    emergencyData(revisionData(r, nil)),
 		}); err != nil {
 			return err
 		}
@@ -107,9 +107,6 @@ func (s *Service) CreateEmergency(ctx context.Context, a Actor, in NewRequest, j
 			Data: map[string]any{"emergency": true, "justification": justification, "review_due_at": due.UTC().Format(time.RFC3339),
 				"groups": a.Groups, "cluster_name": r.ClusterName, "kind": string(r.Kind), "revision": r.Revision.Number},
 		}); err != nil {
-			return err
-		}
-		if err := s.event(ctx, tx, Event{Action: audit.RequestEmergency, Request: r, Actor: a.audit(), Comment: justification}); err != nil {
 			return err
 		}
 		if s.onApproved != nil {
@@ -224,4 +221,11 @@ func EmergencyListUnreviewed(ctx context.Context, q Querier) ([]Emergency, error
 		return nil, fmt.Errorf("approvals: unreviewed emergencies: %w", err)
 	}
 	return list, nil
+}
+
+// emergencyData marks the filing of an emergency change: nobody is asked
+// to approve it (internal/notify tells of the emergency instead).
+func emergencyData(data map[string]any) map[string]any {
+	data["emergency"] = true
+	return data
 }

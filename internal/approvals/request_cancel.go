@@ -69,10 +69,7 @@ func (s *Service) Cancel(ctx context.Context, a Actor, id int64, reason string) 
 			Subject: audit.Subject{Type: audit.SubjectRequest, ID: subjectID(r.ID)},
 			Data:    data,
 		})
-		if err != nil {
-			return err
-		}
-		return s.event(ctx, tx, Event{Action: audit.RequestCancelled, Request: r, Actor: a.audit(), Comment: reason})
+		return err
 	})
 	if err != nil {
 		return Request{}, fmt.Errorf("approvals: cancel request %d: %w", id, err)

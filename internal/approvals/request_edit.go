@@ -174,10 +174,7 @@ func (s *Service) revise(ctx context.Context, a Actor, id int64, revision int, a
 			Subject: audit.Subject{Type: audit.SubjectRequest, ID: subjectID(r.ID)},
 			Data:    data,
 		})
-		if err != nil {
-			return err
-		}
-		return s.event(ctx, tx, Event{Action: action, Request: r, Actor: a.audit()})
+		return err
 	})
 	return r, err
 }

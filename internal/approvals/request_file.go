@@ -91,10 +91,7 @@ func (s *Service) Create(ctx context.Context, a Actor, in NewRequest) (Request, 
 			Subject: audit.Subject{Type: audit.SubjectRequest, ID: subjectID(r.ID)},
 			Data:    revisionData(r, nil),
 		})
-		if err != nil {
-			return err
-		}
-		return s.event(ctx, tx, Event{Action: audit.RequestCreated, Request: r, Actor: a.audit()})
+		return err
 	})
 	if err != nil {
 		return Request{}, fmt.Errorf("approvals: file %s request: %w", in.Kind, err)

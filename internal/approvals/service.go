@@ -2,12 +2,10 @@ package approvals
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/clusterdesk/clusterdesk/internal/audit"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 )
@@ -36,41 +34,12 @@ type Config struct {
 	// place to enqueue the revision's dry run (RunDryRun) in the
 	// background. An error rolls the change back.
 	OnRevision func(ctx context.Context, tx pgx.Tx, r Request) error
-	// OnEvent, when set, runs inside the transaction of each change that
-	// people are told of (filed, edited, rebased, approved, rejected,
-	// cancelled, stale), after its audit event: the transactional outbox
-	// of internal/notify. An error rolls the change back.
-	OnEvent EventHook
 	// Permissions, when set, decide who may request and approve what on
 	// which cluster (teams and ownership, internal/governance); nil keeps
 	// the global roles alone.
 	Permissions Permissions
 	// Emergency configures break-glass changes (CreateEmergency).
 	Emergency EmergencyConfig
-}
-
-// Event is a change of a request that people may be told of.
-type Event struct {
-	// Action is what happened, in the audit log's words.
-	Action  audit.Action
-	Request Request
-	Actor   audit.Actor
-	// Comment is the approver's, the canceller's or the API's reason.
-	Comment string
-}
-
-// EventHook receives an Event inside the transaction that made it.
-type EventHook func(ctx context.Context, tx pgx.Tx, e Event) error
-
-// event runs the OnEvent hook, if any.
-func (s *Service) event(ctx context.Context, tx pgx.Tx, e Event) error {
-	if s.onEvent == nil {
-		return nil
-	}
-	if err := s.onEvent(ctx, tx, e); err != nil {
-		return fmt.Errorf("on event %s: %w", e.Action, err)
-	}
-	return nil
 }
 
 // Service runs the use cases that change requests: each method is one
@@ -82,7 +51,6 @@ type Service struct {
 	classifier Classifier
 	onApproved func(ctx context.Context, tx pgx.Tx, r Request) error
 	onRevision func(ctx context.Context, tx pgx.Tx, r Request) error
-	onEvent    EventHook
 	// permissions is nil without governance (see Config.Permissions).
 	permissions Permissions
 	emergency   EmergencyConfig
@@ -90,7 +58,7 @@ type Service struct {
 
 // New returns a Service on pool.
 func New(pool *pgxpool.Pool, cfg Config) *Service {
-	s := &Service{pool: pool, classifier: cfg.Classifier, onApproved: cfg.OnApproved, onRevision: cfg.OnRevision, onEvent: cfg.OnEvent,
+	s := &Service{pool: pool, classifier: cfg.Classifier, onApproved: cfg.OnApproved, onRevision: cfg.OnRevision,
 		permissions: cfg.Permissions, emergency: cfg.Emergency}
 	if s.classifier == nil {
 		s.classifier = inventory.Rules{}

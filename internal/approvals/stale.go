@@ -29,19 +29,6 @@ import (
 // sync never waits for a request while holding a versions lock, and
 // nobody waits for a versions lock while holding the audit log.
 func ClusterChanged(ctx context.Context, tx pgx.Tx, changes []inventory.Change) error {
-	return clusterChanged(ctx, tx, changes, nil)
-}
-
-// ClusterChangedTelling is ClusterChanged that also runs hook (the
-// notifications' outbox) for each request it makes stale, in the same
-// transaction: the requester learns that it needs a rebase.
-func ClusterChangedTelling(hook EventHook) func(context.Context, pgx.Tx, []inventory.Change) error {
-	return func(ctx context.Context, tx pgx.Tx, changes []inventory.Change) error {
-		return clusterChanged(ctx, tx, changes, hook)
-	}
-}
-
-func clusterChanged(ctx context.Context, tx pgx.Tx, changes []inventory.Change, hook EventHook) error {
 	stale, err := lockStaleCandidates(ctx, tx, changes)
 	if err != nil {
 		return err
@@ -50,7 +37,7 @@ func clusterChanged(ctx context.Context, tx pgx.Tx, changes []inventory.Change, 
 	if err != nil {
 		return err
 	}
-	if err := stale.mark(ctx, tx, hook); err != nil {
+	if err := stale.mark(ctx, tx); err != nil {
 		return err
 	}
 	if err := recordDrifts(ctx, tx, drifts); err != nil {
@@ -95,7 +82,7 @@ func lockStaleCandidates(ctx context.Context, tx pgx.Tx, changes []inventory.Cha
 
 // mark makes each candidate whose base is not the cluster's new version
 // stale, with its audit event and hook's (when set).
-func (sc staleCandidates) mark(ctx context.Context, tx pgx.Tx, hook EventHook) error {
+func (sc staleCandidates) mark(ctx context.Context, tx pgx.Tx) error {
 	for _, id := range sc.ids {
 		r, err := Get(ctx, tx, id)
 		if err != nil {
@@ -107,11 +94,6 @@ func (sc staleCandidates) mark(ctx context.Context, tx pgx.Tx, hook EventHook) e
 		}
 		if err := markStale(ctx, tx, &r, c.ResourceVersion, systemActor, audit.Origin{}); err != nil {
 			return fmt.Errorf("approvals: mark request %d stale: %w", id, err)
-		}
-		if hook != nil {
-			if err := hook(ctx, tx, Event{Action: audit.RequestStale, Request: r, Actor: systemActor}); err != nil {
-				return fmt.Errorf("approvals: tell of request %d gone stale: %w", id, err)
-			}
 		}
 	}
 	return nil
@@ -169,9 +151,6 @@ func (s *Service) Expire(ctx context.Context, cutoff time.Time) (int, error) {
 					"revision": r.Revision.Number, "previous_state": string(from), "cutoff": cutoff.UTC()},
 			})
 			if err != nil {
-				return err
-			}
-			if err := s.event(ctx, tx, Event{Action: audit.RequestExpired, Request: r, Actor: systemActor}); err != nil {
 				return err
 			}
 			n++

@@ -281,3 +281,32 @@ func HeadGet(ctx context.Context, q Querier) (Head, error) {
 	h.Events = h.Seq - anchor + h.Pending
 	return h, nil
 }
+
+// ChainedAfter returns, oldest first, up to limit chained events with a seq
+// above after and one of actions, and the chain head's seq when it read
+// them. Chained seqs are final and gapless, and the chain only grows at its
+// head, so a reader that keeps a cursor (the last seq it handled, or the
+// head when it got fewer than limit) sees every event once: the log as a
+// transactional outbox (internal/notify relays its events). The head is
+// read first: an event chained after it is left to the next call, in
+// every isolation level.
+func ChainedAfter(ctx context.Context, q Querier, after int64, actions []Action, limit int) ([]Entry, int64, error) {
+	var head int64
+	if err := q.QueryRow(ctx, "SELECT seq FROM audit_chain_head").Scan(&head); err != nil {
+		return nil, 0, fmt.Errorf("audit: read head: %w", err)
+	}
+	names := make([]string, len(actions))
+	for i, a := range actions {
+		names[i] = string(a)
+	}
+	rows, err := q.Query(ctx, "SELECT "+entryColumns+` FROM audit_log
+		WHERE action = ANY($1) AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4`, names, after, head, limit)
+	if err != nil {
+		return nil, 0, fmt.Errorf("audit: events after %d: %w", after, err)
+	}
+	list, err := pgx.CollectRows(rows, scanEntry)
+	if err != nil {
+		return nil, 0, fmt.Errorf("audit: events after %d: %w", after, err)
+	}
+	return list, head, nil
+}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 )
@@ -87,11 +86,6 @@ type Options struct {
 	// stored (OutcomeAccepted, OutcomeBusy, …), and OutcomeReconciled when
 	// a lost answer's change is found applied (e.g. to count them).
 	Observe func(outcome string)
-	// OnEvent, when set, runs inside the transaction that moves a request
-	// to applying (the API took it), succeeded or failed, after its audit
-	// event: the transactional outbox of internal/notify. An error rolls
-	// the step back (its job runs again).
-	OnEvent approvals.EventHook
 }
 
 func (o Options) withDefaults() (Options, error) {

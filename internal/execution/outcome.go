@@ -95,9 +95,6 @@ func (e *Executor) accepted(ctx context.Context, tx pgx.Tx, r *approvals.Request
 	if err := approvals.SetState(ctx, tx, r, approvals.StateApplying); err != nil {
 		return err
 	}
-	if err := e.event(ctx, tx, *r, action, ""); err != nil {
-		return err
-	}
 	return e.jobs.Track(ctx, tx, r.ID, r.Revision.Number)
 }
 
@@ -160,21 +157,7 @@ func (e *Executor) end(ctx context.Context, tx pgx.Tx, r *approvals.Request, rea
 	if person {
 		data["needs_person"] = true
 	}
-	if err := appendEvent(ctx, tx, *r, audit.SubmissionFailed, data); err != nil {
-		return err
-	}
-	return e.event(ctx, tx, *r, audit.SubmissionFailed, reason)
-}
-
-// event runs Options.OnEvent, if set, for action on r by the worker.
-func (e *Executor) event(ctx context.Context, tx pgx.Tx, r approvals.Request, action audit.Action, comment string) error {
-	if e.opts.OnEvent == nil {
-		return nil
-	}
-	if err := e.opts.OnEvent(ctx, tx, approvals.Event{Action: action, Request: r, Actor: actor, Comment: comment}); err != nil {
-		return fmt.Errorf("on event %s: %w", action, err)
-	}
-	return nil
+	return appendEvent(ctx, tx, *r, audit.SubmissionFailed, data)
 }
 
 // settleVersions attributes the versions of r's cluster (uid, when r's

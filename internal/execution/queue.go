@@ -77,12 +77,9 @@ type ResendFunc func(ctx context.Context, a approvals.Actor, id int64, comment s
 // any other first re-reads the cluster (a cluster that moved meanwhile
 // makes the request stale; nothing is sent).
 //
-// onEvent, when set, runs in the same transaction after the audit event
-// (the notifications' outbox: the requester and approvers are told).
-//
 // Errors: approvals.ErrForbidden (not an admin), approvals.ErrNotFound,
 // approvals.ErrInvalidTransition (not failed), ErrAccepted.
-func Resend(ctx context.Context, pool *pgxpool.Pool, jobs Jobs, onEvent approvals.EventHook, a approvals.Actor, id int64, comment string) (approvals.Request, error) {
+func Resend(ctx context.Context, pool *pgxpool.Pool, jobs Jobs, a approvals.Actor, id int64, comment string) (approvals.Request, error) {
 	var r approvals.Request
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if !a.Admin {
@@ -136,10 +133,7 @@ func Resend(ctx context.Context, pool *pgxpool.Pool, jobs Jobs, onEvent approval
 			Actor: actor, Action: audit.SubmissionResent, Origin: a.Origin,
 			Subject: audit.Subject{Type: audit.SubjectRequest, ID: strconv.FormatInt(id, 10)}, Data: data,
 		})
-		if err != nil || onEvent == nil {
-			return err
-		}
-		return onEvent(ctx, tx, approvals.Event{Action: audit.SubmissionResent, Request: r, Actor: actor, Comment: strings.TrimSpace(comment)})
+		return err
 	})
 	if err != nil {
 		return approvals.Request{}, fmt.Errorf("execution: resend request %d: %w", id, err)

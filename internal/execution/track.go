@@ -143,10 +143,7 @@ func (e *Executor) finish(ctx context.Context, tx pgx.Tx, r *approvals.Request, 
 		data["cluster_state"] = string(c.State)
 		data["resource_version"] = c.ResourceVersion
 	}
-	if err := appendEvent(ctx, tx, *r, audit.SubmissionApplied, data); err != nil {
-		return err
-	}
-	return e.event(ctx, tx, *r, audit.SubmissionApplied, "")
+	return appendEvent(ctx, tx, *r, audit.SubmissionApplied, data)
 }
 
 // findCreated looks up by name the cluster of a create accepted without

@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"context"
+	"fmt"
 	"mime"
 	"mime/multipart"
 	"net"
@@ -120,31 +121,40 @@ func TestApprovalEmailsTheRequester(t *testing.T) {
 	require.Contains(t, last.Message.Text, "carol Example approved")
 }
 
-// An approval that rolls back after its notification was queued sends
-// nothing: the job went with the transaction. The approval that then
-// commits is told once.
+// An approval whose transaction fails at commit, after its audit event
+// was written, tells nobody: the event went with the transaction. The
+// approval that then commits is told once.
 func TestRolledBackApprovalSendsNothing(t *testing.T) {
 	t.Parallel()
-	fail := true
-	f := setup(t, options{failAfterEvent: func(e approvals.Event) bool { return fail && e.Action == "request.approved" }})
+	f := setup(t, options{})
 	ctx := context.Background()
 	r := f.restart(t, f.alice)
 	f.settled(t, r.ID, 3)
 
-	require.ErrorIs(t, f.approve(t, f.carol, r), errSimulated)
-	var queued int
-	require.NoError(t, f.pool.QueryRow(ctx, `
-		SELECT count(*) FROM river_job WHERE kind = 'notify_event' AND args->>'event' = 'approved'`).Scan(&queued))
-	require.Zero(t, queued, "the rolled-back approval left its notification job")
+	// A deferred trigger fails the commit of this request's approval.
+	_, err := f.pool.Exec(ctx, fmt.Sprintf(`
+		CREATE FUNCTION fail_approval() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'simulated failure at commit'; END $$;
+		CREATE CONSTRAINT TRIGGER fail_approval AFTER INSERT ON audit_log
+			DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+			WHEN (NEW.action = 'request.approved' AND NEW.subject_id = '%d') EXECUTE FUNCTION fail_approval()`, r.ID))
+	require.NoError(t, err)
+	require.ErrorContains(t, f.approve(t, f.carol, r), "simulated failure at commit")
 	got, err := approvals.Get(ctx, f.pool, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, approvals.StatePending, got.State)
 
-	fail = false
+	// Everything committed since is relayed before the approval commits.
+	_, err = f.pool.Exec(ctx, `DROP TRIGGER fail_approval ON audit_log`)
+	require.NoError(t, err)
 	require.NoError(t, f.approve(t, f.carol, r))
 	list := f.settled(t, r.ID, 4)
 	require.Len(t, list, 4)
 	require.Len(t, f.smtp.Subjects("alice@example.com"), 1)
+	var approved int
+	require.NoError(t, f.pool.QueryRow(ctx, `
+		SELECT count(*) FROM river_job WHERE kind = 'notify_event' AND args->>'event' = 'approved'`).Scan(&approved))
+	require.Equal(t, 1, approved, "one approval committed, one event")
 }
 
 // A fan-out or a delivery run again (a job retried after its end was
@@ -185,14 +195,15 @@ func TestSMTPDownThenBack(t *testing.T) {
 	f := setup(t, options{smtpAddr: addr, maxAttempts: 1000})
 	r := f.restart(t, f.alice)
 
-	// Down: every delivery fails at least twice and stays pending.
+	// Down: every delivery fails at least twice and stays pending (an
+	// attempt is counted as it starts: the third may be under way).
 	require.Eventually(t, func() bool {
 		list := f.deliveries(t, r.ID)
 		if len(list) != 3 {
 			return false
 		}
 		for _, d := range list {
-			if d.Attempts < 2 || d.State != notify.StatePending || d.LastError == "" {
+			if d.Attempts < 3 || d.State != notify.StatePending || d.LastError == "" {
 				return false
 			}
 		}

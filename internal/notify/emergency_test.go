@@ -18,7 +18,7 @@ func TestEmergencyNotifies(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := setup(t, options{})
-	svc := approvals.New(f.pool, approvals.Config{OnEvent: notify.Hook(f.river),
+	svc := approvals.New(f.pool, approvals.Config{
 		Emergency: approvals.EmergencyConfig{Groups: []string{"approvers"}, ReviewWithin: time.Hour}})
 	c, err := inventory.ClusterGet(ctx, f.pool, f.staging)
 	require.NoError(t, err)

@@ -35,8 +35,9 @@ func TestMain(m *testing.M) { testdb.Main(m) }
 
 // fixture is a database with people (with email addresses), the
 // simulator's demo clusters in the inventory, a real SMTP server, the
-// approvals service whose OnEvent hook is notify.Hook, and a River client
-// running the notification jobs with short retry waits.
+// approvals service, the audit chainer and the notification relay (as the
+// worker runs them, at a short interval), and a River client running the
+// notification jobs with short retry waits.
 //
 // People: alice (developers), bob (developers, approvers), carol
 // (approvers), dave (admins, approvers), mallory (none).
@@ -57,9 +58,6 @@ type options struct {
 	// smtpAddr, when set, is the SMTP server's address (it may be down).
 	smtpAddr    string
 	maxAttempts int
-	// failAfterEvent makes the approvals' OnEvent hook fail after it
-	// inserted the job, for the kinds named: the change rolls back.
-	failAfterEvent func(approvals.Event) bool
 	// execution runs the real worker (internal/worker) with execution on
 	// the simulator, so approved changes are sent and tracked.
 	execution bool
@@ -101,7 +99,7 @@ func setup(t *testing.T, o options) *fixture {
 	var onApproved func(context.Context, pgx.Tx, approvals.Request) error
 	if o.execution {
 		w, err := worker.New(f.pool, slog.New(slog.DiscardHandler), worker.Options{
-			AuditVerifyInterval: time.Hour, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond,
+			AuditVerifyInterval: time.Hour, AuditChainInterval: relayInterval, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond,
 			Execution: &execution.Options{API: client, Inventory: syncer, TrackInterval: 20 * time.Millisecond,
 				RetryBase: 20 * time.Millisecond, BusyWait: 30 * time.Millisecond, SettleTime: 300 * time.Millisecond},
 			Notify: f.notify,
@@ -129,25 +127,34 @@ func setup(t *testing.T, o options) *fixture {
 			_ = client.Stop(stop)
 		})
 		f.river = client
+		background(t, func(ctx context.Context) {
+			audit.ChainEvery(ctx, f.pool, relayInterval, func(err error) { t.Errorf("chain: %v", err) })
+		})
+		background(t, func(ctx context.Context) {
+			notify.RelayEvery(ctx, f.pool, client, relayInterval, func(err error) { t.Errorf("relay: %v", err) })
+		})
 	}
-	hook := notify.Hook(f.river)
-	f.svc = approvals.New(f.pool, approvals.Config{OnApproved: onApproved, OnEvent: func(ctx context.Context, tx pgx.Tx, e approvals.Event) error {
-		if err := hook(ctx, tx, e); err != nil {
-			return err
-		}
-		if o.failAfterEvent != nil && o.failAfterEvent(e) {
-			return errSimulated
-		}
-		return nil
-	}})
+	f.svc = approvals.New(f.pool, approvals.Config{OnApproved: onApproved})
 	return f
 }
 
-type simulatedError struct{}
+// relayInterval is how often the fixture chains audit events and relays
+// them to notification jobs.
+const relayInterval = 10 * time.Millisecond
 
-func (simulatedError) Error() string { return "simulated failure after the notification was queued" }
-
-var errSimulated error = simulatedError{}
+// background runs loop until the test ends, and waits for it to return.
+func background(t *testing.T, loop func(ctx context.Context)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		loop(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+}
 
 func splitHostPort(t *testing.T, addr string) (string, int) {
 	t.Helper()

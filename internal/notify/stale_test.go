@@ -24,7 +24,7 @@ func TestStaleBySyncNotifies(t *testing.T) {
 
 	_, err := f.client.UpdateCluster(ctx, f.staging, []byte(`{"spec":{"awsKeyPair":"ops"}}`), cloudapi.Force())
 	require.NoError(t, err)
-	syncer := inventory.NewSyncer(f.pool, f.client, inventory.Config{OnChange: approvals.ClusterChangedTelling(notify.Hook(f.river))})
+	syncer := inventory.NewSyncer(f.pool, f.client, inventory.Config{OnChange: approvals.ClusterChanged})
 	_, err = syncer.Sync(ctx)
 	require.NoError(t, err)
 

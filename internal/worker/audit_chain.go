@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"time"
@@ -8,7 +9,37 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/clusterdesk/clusterdesk/internal/audit"
+	"github.com/clusterdesk/clusterdesk/internal/notify"
 )
+
+// loop is a background loop of the worker process, beside River's jobs:
+// it runs until halt.
+type loop struct {
+	run  func(ctx context.Context)
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// start runs the loop until halt.
+func (l *loop) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	l.stop, l.done = cancel, make(chan struct{})
+	go func() {
+		defer close(l.done)
+		l.run(ctx)
+	}()
+}
+
+// halt stops the loop and waits for a round in flight to end (its
+// transaction commits or rolls back).
+func (l *loop) halt() {
+	if l.stop == nil {
+		return
+	}
+	l.stop()
+	<-l.done
+	l.stop = nil
+}
 
 // auditChainer gives committed audit events their place in the hash chain
 // (audit.Chain) shortly after they commit, so that appends never wait on
@@ -16,41 +47,23 @@ import (
 // time work (the others find the head locked and skip a round), so the
 // chain is made in one place and a process that dies mid-batch leaves the
 // batch to the next chainer, rolled back whole.
-// The loop is audit.ChainEvery.
-type auditChainer struct {
-	pool     *pgxpool.Pool
-	logger   *slog.Logger
-	interval time.Duration
-	stop     context.CancelFunc
-	done     chan struct{}
-}
-
-func newAuditChainer(pool *pgxpool.Pool, logger *slog.Logger, interval time.Duration) *auditChainer {
-	if interval <= 0 {
-		interval = audit.ChainInterval
-	}
-	return &auditChainer{pool: pool, logger: logger, interval: interval}
-}
-
-// start runs the loop until halt.
-func (c *auditChainer) start() {
-	ctx, cancel := context.WithCancel(context.Background())
-	c.stop, c.done = cancel, make(chan struct{})
-	go func() {
-		defer close(c.done)
-		audit.ChainEvery(ctx, c.pool, c.interval, func(err error) {
-			c.logger.ErrorContext(ctx, "audit: could not chain events; retrying", "err", err)
+func auditChainer(pool *pgxpool.Pool, logger *slog.Logger, interval time.Duration) *loop {
+	interval = cmp.Or(interval, audit.ChainInterval)
+	return &loop{run: func(ctx context.Context) {
+		audit.ChainEvery(ctx, pool, interval, func(err error) {
+			logger.ErrorContext(ctx, "audit: could not chain events; retrying", "err", err)
 		})
-	}()
+	}}
 }
 
-// halt stops the loop and waits for a batch in flight to end (its
-// transaction commits or rolls back).
-func (c *auditChainer) halt() {
-	if c.stop == nil {
-		return
-	}
-	c.stop()
-	<-c.done
-	c.stop = nil
+// notifyRelay turns chained audit events into notification jobs
+// (notify.Relay: the audit log is the outbox), as often as the chainer
+// chains. Every worker with Options.Notify runs one; one works at a time.
+func notifyRelay(pool *pgxpool.Pool, logger *slog.Logger, ins notify.Inserter, interval time.Duration) *loop {
+	interval = cmp.Or(interval, audit.ChainInterval)
+	return &loop{run: func(ctx context.Context) {
+		notify.RelayEvery(ctx, pool, ins, interval, func(err error) {
+			logger.ErrorContext(ctx, "notify: could not relay events; retrying", "err", err)
+		})
+	}}
 }

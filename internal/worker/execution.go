@@ -14,7 +14,6 @@ import (
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/execution"
-	"github.com/clusterdesk/clusterdesk/internal/notify"
 )
 
 // SubmitArgs submits revision Revision of approved request RequestID
@@ -149,7 +148,7 @@ func Enqueuer(pool *pgxpool.Pool) (func(ctx context.Context, tx pgx.Tx, r approv
 
 // Resend sends a failed change again (execution.Resend).
 func (w *Worker) Resend(ctx context.Context, a approvals.Actor, id int64, comment string) (approvals.Request, error) {
-	return execution.Resend(ctx, w.pool, w.jobs, w.OnEvent, a, id, comment)
+	return execution.Resend(ctx, w.pool, w.jobs, a, id, comment)
 }
 
 // Resender returns Resend for a process that runs no jobs (see Enqueuer).
@@ -159,7 +158,7 @@ func Resender(pool *pgxpool.Pool) (execution.ResendFunc, error) {
 		return nil, fmt.Errorf("worker: resender: %w", err)
 	}
 	return func(ctx context.Context, a approvals.Actor, id int64, comment string) (approvals.Request, error) {
-		return execution.Resend(ctx, pool, j, notify.Hook(j.client), a, id, comment)
+		return execution.Resend(ctx, pool, j, a, id, comment)
 	}, nil
 }
 

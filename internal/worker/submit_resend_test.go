@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
@@ -11,6 +13,7 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi/sim"
 	"github.com/clusterdesk/clusterdesk/internal/execution"
+	"github.com/clusterdesk/clusterdesk/internal/notify"
 )
 
 // A change abandoned after its retry budget is sent again by an admin once
@@ -47,10 +50,19 @@ func TestResendAFailedChange(t *testing.T) {
 	require.Equal(t, []string{"unknown", "unknown", "unknown", "unknown", "accepted"}, f.attempts(t, r.ID),
 		"the budget started afresh")
 	require.Contains(t, f.actions(t, r.ID), audit.SubmissionResent)
+	// The resend's audit event is the notification's outbox entry.
+	ins, err := river.NewClient(riverpgxv5.New(f.pool), &river.Config{})
+	require.NoError(t, err)
+	for n := 1; n > 0; {
+		_, err := audit.Chain(ctx, f.pool)
+		require.NoError(t, err)
+		n, err = notify.Relay(ctx, f.pool, ins)
+		require.NoError(t, err)
+	}
 	var told int
 	require.NoError(t, f.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'notify_event'
 		AND args->>'action' = 'submission.resent' AND (args->>'request_id')::bigint = $1`, r.ID).Scan(&told))
-	require.Equal(t, 1, told, "the resend is told of, from its own transaction")
+	require.Equal(t, 1, told, "the resend is told of once")
 
 	_, err = f.worker.Resend(ctx, admin, r.ID, "")
 	require.ErrorIs(t, err, approvals.ErrInvalidTransition, "a succeeded request is not sent again")

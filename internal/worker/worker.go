@@ -28,7 +28,6 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
-	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 	"github.com/clusterdesk/clusterdesk/internal/notify"
@@ -78,9 +77,7 @@ type Options struct {
 	// inventory sync and audit verification (observe.go).
 	Observer Observer
 	// Notify, when set, runs the notification jobs on their own queue and
-	// tells people of execution's steps (execution.Options.OnEvent, unless
-	// set); register Worker.OnEvent as the approvals OnEvent hook.
-	// See notify.go.
+	// relays the audit events people are told of into them (notify.Relay).
 	Notify *notify.Service
 }
 
@@ -101,8 +98,7 @@ type Worker struct {
 	jobs     *jobs
 	executor *execution.Executor // nil without Options.Execution
 	dryRuns  bool                // OnRevision's job is registered
-	notifies bool                // Options.Notify: the notify jobs are registered
-	chainer  *auditChainer
+	loops    []*loop             // the audit chainer, and the notify relay with Options.Notify
 }
 
 // New prepares the worker on pool without starting it.
@@ -133,12 +129,6 @@ func New(pool *pgxpool.Pool, logger *slog.Logger, opts Options) (*Worker, error)
 	var executor *execution.Executor
 	if opts.Execution != nil {
 		execOpts := *opts.Execution
-		if opts.Notify != nil && execOpts.OnEvent == nil {
-			// The client exists once New returns, before any job runs.
-			execOpts.OnEvent = func(ctx context.Context, tx pgx.Tx, e approvals.Event) error {
-				return notify.Hook(j.client)(ctx, tx, e)
-			}
-		}
 		var err error
 		if executor, err = execution.New(pool, j, execOpts); err != nil {
 			return nil, err
@@ -169,9 +159,12 @@ func New(pool *pgxpool.Pool, logger *slog.Logger, opts Options) (*Worker, error)
 		return nil, fmt.Errorf("worker: %w", err)
 	}
 	j.client = client
+	loops := []*loop{auditChainer(pool, logger, opts.AuditChainInterval)}
+	if opts.Notify != nil {
+		loops = append(loops, notifyRelay(pool, logger, client, opts.AuditChainInterval))
+	}
 	return &Worker{pool: pool, client: client, logger: logger, jobs: j, executor: executor,
-		dryRuns: executor != nil && opts.DryRunInterval > 0, notifies: opts.Notify != nil,
-		chainer: newAuditChainer(pool, logger, opts.AuditChainInterval)}, nil
+		dryRuns: executor != nil && opts.DryRunInterval > 0, loops: loops}, nil
 }
 
 // singleton keeps one job of a kind queued or running at a time, so a slow
@@ -208,7 +201,9 @@ func (w *Worker) Start(ctx context.Context) error {
 	if err := w.client.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("worker: start: %w", err)
 	}
-	w.chainer.start()
+	for _, l := range w.loops {
+		l.start()
+	}
 	return nil
 }
 
@@ -216,7 +211,9 @@ func (w *Worker) Start(ctx context.Context) error {
 // ends first, running jobs are cancelled (River hands them back to the
 // queue to retry) and Stop waits a few seconds more for them to return.
 func (w *Worker) Stop(ctx context.Context) error {
-	w.chainer.halt()
+	for _, l := range w.loops {
+		l.halt()
+	}
 	err := w.client.Stop(ctx)
 	if err == nil || !errors.Is(err, ctx.Err()) {
 		return err

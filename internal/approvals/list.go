@@ -232,8 +232,32 @@ const awaitingSQL = `r.state = 'pending' AND r.requester_id <> $1
 		  AND NOT EXISTS (SELECT 1 FROM request_revisions e WHERE e.request_id = r.id AND e.author_id = $1)
 		  AND NOT EXISTS (SELECT 1 FROM approvals d
 		                  WHERE d.request_id = r.id AND d.revision = r.revision AND d.approver_id = $1)
-		  AND EXISTS (SELECT 1 FROM policy_for(v.environments, r.kind, v.risks) p
-		              WHERE p.approver_groups && $2::text[])`
+		  AND EXISTS (SELECT 1 FROM request_team(r.cluster_uid, r.cluster_name, v.proposed_spec) rt
+		              CROSS JOIN LATERAL policy_for(v.environments, r.kind, v.risks, rt.team) p
+		              WHERE p.approver_groups && $2::text[] AND ` + teamApprovalSQL + `)`
+
+// teamApprovalSQL is the approval rule of the permission function
+// (governance.Teams.Allowed, as governance.Checker.MayApprove applies it)
+// in SQL, for the approvals queue: a request on a cluster of a team
+// (rt.team, "" when unowned or when no team is defined) may be approved by
+// the team's approver and lead groups; when its policy p wants a team lead
+// and no lead's approval counts yet, the approval that would complete it
+// must come from a lead. Creates are not checked, as in
+// Service.MayApprove. $2 are the person's approving groups; r and v as in
+// awaitingSQL.
+const teamApprovalSQL = `(r.kind = 'create' OR rt.team = ''
+		  OR EXISTS (SELECT 1 FROM teams t WHERE t.name = rt.team
+		             AND (t.approver_groups && $2::text[] OR t.lead_groups && $2::text[])
+		             AND (t.lead_groups && $2::text[] OR NOT p.team_lead_required
+		                  OR EXISTS (SELECT 1 FROM approvals d WHERE ` + countingApprovalSQL + `
+		                             AND d.approver_groups && t.lead_groups)
+		                  OR p.approvals_required - (SELECT count(*) FROM approvals d WHERE ` + countingApprovalSQL + `) > 1)))`
+
+// countingApprovalSQL says that d (approvals) is an approval of request r
+// that counts: of its current revision v, its diff hash and its base
+// resource version (as Evaluate counts them).
+const countingApprovalSQL = `d.request_id = r.id AND d.revision = r.revision AND d.decision = 'approve'
+		  AND d.diff_hash = v.diff_hash AND d.base_resource_version IS NOT DISTINCT FROM v.base_resource_version`
 
 // listFilterSQL is Filter as a condition on r (change_requests), ru (the
 // requester) and v (the current revision), with the parameters of
@@ -312,7 +336,7 @@ func withProgress(ctx context.Context, q Querier, list []Request) ([]Listed, err
 		          AND d.base_resource_version IS NOT DISTINCT FROM v.base_resource_version)
 		FROM change_requests r
 		JOIN request_revisions v ON v.request_id = r.id AND v.revision = r.revision
-		LEFT JOIN LATERAL policy_for(v.environments, r.kind, v.risks) p ON true
+		LEFT JOIN LATERAL `+requestPolicyForSQL+` p ON true
 		WHERE r.id = ANY ($1)`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("approvals: approval progress: %w", err)

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 )
 
 // Policy says how many approvals, from which groups, a request needs. The
@@ -15,9 +17,11 @@ import (
 // later).
 //
 // A policy matches a request when each of its non-empty lists matches:
-// Environments contains one of the request's environments, Kinds contains
-// its kind, Risks contains one of its risk hints. Empty lists match
-// anything. When several match, the strictest applies: the most approvals,
+// Teams contains the team that owns the request's cluster (SQL function
+// request_team; internal/governance), Environments contains one of the
+// request's environments, Kinds contains its kind, Risks contains one of
+// its risk hints. Empty lists match anything (Teams: unowned clusters
+// too). When several match, the strictest applies: the most approvals,
 // then the most specific (most non-empty lists), then the lowest id. Only
 // that one policy applies: its groups are the approver groups. The seeded
 // rules:
@@ -40,6 +44,7 @@ type Policy struct {
 	ID                int64
 	Name              string
 	Description       string
+	Teams             []string
 	Environments      []string
 	Kinds             []Kind
 	Risks             []RiskCode
@@ -96,17 +101,41 @@ func PolicyGroupsOutside(ctx context.Context, q Querier, approverGroups []string
 
 // PolicySubject is what policies match on.
 type PolicySubject struct {
+	// Team owns the request's cluster; "" when no defined team does.
+	Team         string
 	Kind         Kind
 	Environments []string
 	Risks        []RiskCode
 }
 
-// subject returns what policies match for revision v of a request of kind.
-func subject(kind Kind, v Revision) PolicySubject {
-	return PolicySubject{Kind: kind, Environments: v.Environments, Risks: v.RiskCodes()}
+// subject returns what policies match for revision v of a request of kind
+// on a cluster of team.
+func subject(team string, kind Kind, v Revision) PolicySubject {
+	return PolicySubject{Team: team, Kind: kind, Environments: v.Environments, Risks: v.RiskCodes()}
 }
 
-const policyColumns = `id, name, description, environments, kinds, risks, approvals_required, approver_groups, enabled`
+const policyColumns = `id, name, description, teams, environments, kinds, risks, approvals_required, approver_groups, enabled`
+
+// requestPolicyForSQL is the policy of a request r (change_requests) at
+// its revision v (request_revisions), as a subquery to join LATERAL:
+// policy_for with the request's team (request_team).
+const requestPolicyForSQL = `(SELECT p.* FROM request_team(r.cluster_uid, r.cluster_name, v.proposed_spec) rt,
+		policy_for(v.environments, r.kind, v.risks, rt.team) p)`
+
+// requestTeam returns the team that owns the cluster of a request (uid
+// "" for a create, with the proposed spec), "" when no defined team does
+// (SQL function request_team).
+func requestTeam(ctx context.Context, q Querier, uid, name string, proposed *cloudapi.ClusterSpec) (string, error) {
+	var spec any
+	if proposed != nil {
+		spec = proposed
+	}
+	var team string
+	if err := q.QueryRow(ctx, `SELECT team FROM request_team(nullif($1, ''), $2, $3::jsonb)`, uid, name, spec).Scan(&team); err != nil {
+		return "", fmt.Errorf("approvals: team of %s: %w", name, err)
+	}
+	return team, nil
+}
 
 // PolicyFor returns the policy that applies to s (see Policy). Errors:
 // ErrNoPolicy.
@@ -115,8 +144,8 @@ func PolicyFor(ctx context.Context, q Querier, s PolicySubject) (Policy, error) 
 	for i, r := range s.Risks {
 		risks[i] = string(r)
 	}
-	p, err := scanPolicy(q.QueryRow(ctx, "SELECT "+policyColumns+" FROM policy_for($1, $2, $3)",
-		s.Environments, string(s.Kind), risks))
+	p, err := scanPolicy(q.QueryRow(ctx, "SELECT "+policyColumns+" FROM policy_for($1, $2, $3, $4)",
+		s.Environments, string(s.Kind), risks, s.Team))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Policy{}, fmt.Errorf("approvals: policy for %s in %v: %w", s.Kind, s.Environments, ErrNoPolicy)
 	}
@@ -144,7 +173,7 @@ func scanPolicy(row pgx.Row) (Policy, error) {
 		p            Policy
 		kinds, risks []string
 	)
-	err := row.Scan(&p.ID, &p.Name, &p.Description, &p.Environments, &kinds, &risks,
+	err := row.Scan(&p.ID, &p.Name, &p.Description, &p.Teams, &p.Environments, &kinds, &risks,
 		&p.ApprovalsRequired, &p.ApproverGroups, &p.Enabled)
 	for _, k := range kinds {
 		p.Kinds = append(p.Kinds, Kind(k))
@@ -197,11 +226,11 @@ func Evaluate(ctx context.Context, q Querier, id int64) (Evaluation, error) {
 // what was stored with it (kind, environments, risk codes), as the
 // approvals queue does.
 const requestPolicySQL = `
-	SELECT p.id, p.name, p.description, p.environments, p.kinds, p.risks, p.approvals_required,
+	SELECT p.id, p.name, p.description, p.teams, p.environments, p.kinds, p.risks, p.approvals_required,
 	       p.approver_groups, p.enabled
 	FROM change_requests r
 	JOIN request_revisions v ON v.request_id = r.id AND v.revision = r.revision
-	CROSS JOIN LATERAL policy_for(v.environments, r.kind, v.risks) p
+	CROSS JOIN LATERAL ` + requestPolicyForSQL + ` p
 	WHERE r.id = $1`
 
 func evaluate(ctx context.Context, q Querier, r Request) (Evaluation, error) {

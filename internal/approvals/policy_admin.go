@@ -18,6 +18,7 @@ import (
 // PolicySettings are a policy's fields an admin edits in the portal.
 type PolicySettings struct {
 	Description       string     `json:"description"`
+	Teams             []string   `json:"teams"` // defined teams' names; empty: any team
 	Environments      []string   `json:"environments"`
 	Kinds             []Kind     `json:"kinds"`
 	Risks             []RiskCode `json:"risks"`
@@ -38,7 +39,7 @@ type PolicyAdmin struct {
 
 // Settings returns p's editable fields.
 func (p PolicyAdmin) Settings() PolicySettings {
-	return PolicySettings{Description: p.Description, Environments: p.Environments, Kinds: p.Kinds, Risks: p.Risks,
+	return PolicySettings{Description: p.Description, Teams: p.Teams, Environments: p.Environments, Kinds: p.Kinds, Risks: p.Risks,
 		ApprovalsRequired: p.ApprovalsRequired, ApproverGroups: p.ApproverGroups, TeamLeadRequired: p.TeamLeadRequired, Enabled: p.Enabled}
 }
 
@@ -48,7 +49,7 @@ func PolicyAdminGet(ctx context.Context, q Querier, id int64) (PolicyAdmin, erro
 	var pa PolicyAdmin
 	var kinds, risks []string
 	err := q.QueryRow(ctx, `SELECT `+policyColumns+`, team_lead_required, updated_at FROM policies WHERE id = $1`, id).Scan(
-		&pa.ID, &pa.Name, &pa.Description, &pa.Environments, &kinds, &risks, &pa.ApprovalsRequired, &pa.ApproverGroups,
+		&pa.ID, &pa.Name, &pa.Description, &pa.Teams, &pa.Environments, &kinds, &risks, &pa.ApprovalsRequired, &pa.ApproverGroups,
 		&pa.Enabled, &pa.TeamLeadRequired, &pa.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return PolicyAdmin{}, fmt.Errorf("approvals: policy %d: %w", id, ErrNotFound)
@@ -79,6 +80,7 @@ func (s *PolicySettings) normalize(approverGroups []string) error {
 	}
 	s.Description = strings.TrimSpace(s.Description)
 	s.Environments, s.ApproverGroups = clean(s.Environments), clean(s.ApproverGroups)
+	s.Teams = clean(s.Teams)
 	switch {
 	case s.ApprovalsRequired < 1 || s.ApprovalsRequired > 10:
 		return fmt.Errorf("%w: a policy needs between 1 and 10 approvals", ErrInvalid)
@@ -133,7 +135,7 @@ func openPolicies(ctx context.Context, q Querier) (map[int64]PolicyEffect, error
 		          AND a.base_resource_version IS NOT DISTINCT FROM v.base_resource_version)
 		FROM change_requests r
 		JOIN request_revisions v ON v.request_id = r.id AND v.revision = r.revision
-		LEFT JOIN LATERAL policy_for(v.environments, r.kind, v.risks) p ON true
+		LEFT JOIN LATERAL `+requestPolicyForSQL+` p ON true
 		WHERE r.state = 'pending'
 		ORDER BY r.id`)
 	if err != nil {
@@ -175,13 +177,29 @@ func policyUpdate(ctx context.Context, tx pgx.Tx, id int64, s PolicySettings) er
 	}
 	tag, err := tx.Exec(ctx, `
 		UPDATE policies SET description = $2, environments = $3, kinds = $4, risks = $5, approvals_required = $6,
-		       approver_groups = $7, team_lead_required = $8, enabled = $9, updated_at = now()
+		       approver_groups = $7, team_lead_required = $8, enabled = $9, updated_at = now(),
+		       teams = $10
 		WHERE id = $1`, id, s.Description, s.Environments, kinds, risks, s.ApprovalsRequired, s.ApproverGroups,
-		s.TeamLeadRequired, s.Enabled)
+		s.TeamLeadRequired, s.Enabled, s.Teams)
 	if err == nil && tag.RowsAffected() == 0 {
 		return ErrNotFound
 	}
 	return err
+}
+
+// policyTeamsDefined returns ErrInvalid naming the first of teams that is
+// no defined team (internal/governance owns the teams).
+func policyTeamsDefined(ctx context.Context, q Querier, teams []string) error {
+	var unknown []string
+	err := q.QueryRow(ctx, `SELECT ARRAY(SELECT u FROM unnest($1::text[]) WITH ORDINALITY x (u, i)
+		WHERE NOT EXISTS (SELECT 1 FROM teams t WHERE t.name = u) ORDER BY i)`, teams).Scan(&unknown)
+	if err != nil {
+		return err
+	}
+	if len(unknown) > 0 {
+		return fmt.Errorf("%w: Teams: there is no team named %q (define it under Admin → Teams first)", ErrInvalid, unknown[0])
+	}
+	return nil
 }
 
 // PolicyPreview returns the open requests that saving s as policy id would
@@ -197,6 +215,9 @@ func (s *Service) PolicyPreview(ctx context.Context, id int64, draft PolicySetti
 		return nil, err
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
+	if err := policyTeamsDefined(ctx, tx, draft.Teams); err != nil {
+		return nil, fmt.Errorf("approvals: preview policy %d: %w", id, err)
+	}
 	before, err := openPolicies(ctx, tx)
 	if err != nil {
 		return nil, fmt.Errorf("approvals: preview policy %d: %w", id, err)
@@ -233,6 +254,9 @@ func (s *Service) PolicySave(ctx context.Context, a Actor, id int64, in PolicySe
 		}
 		old, err := PolicyAdminGet(ctx, tx, id)
 		if err != nil {
+			return err
+		}
+		if err := policyTeamsDefined(ctx, tx, in.Teams); err != nil {
 			return err
 		}
 		before, err := openPolicies(ctx, tx)

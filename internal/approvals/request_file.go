@@ -130,7 +130,11 @@ func (s *Service) Preview(ctx context.Context, in NewRequest) (Preview, error) {
 		return Preview{}, fmt.Errorf("approvals: preview %s request: %w", in.Kind, err)
 	}
 	p := Preview{Revision: d.revision, ClusterName: d.clusterName}
-	if p.Policy, err = PolicyFor(ctx, s.pool, subject(d.kind, d.revision)); err != nil {
+	team, err := requestTeam(ctx, s.pool, d.clusterUID, d.clusterName, d.revision.ProposedSpec)
+	if err != nil {
+		return Preview{}, err
+	}
+	if p.Policy, err = PolicyFor(ctx, s.pool, subject(team, d.kind, d.revision)); err != nil {
 		return Preview{}, err
 	}
 	draft := Request{Kind: d.kind, ClusterUID: d.clusterUID, ClusterName: d.clusterName, Revision: d.revision}

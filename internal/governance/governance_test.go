@@ -33,7 +33,7 @@ type fixture struct {
 // approvals service with the governance Checker, and people: dave (admin),
 // alice (analytics-devs), bob (analytics-leads, approvers), erin
 // (clickstream-devs, approvers).
-func setup(t *testing.T) *fixture {
+func setup(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	_, client := simtest.Start(t, 2*time.Millisecond)
@@ -58,7 +58,7 @@ func setup(t *testing.T) *fixture {
 	return f
 }
 
-func (f *fixture) user(t *testing.T, name string, admin bool, groups ...string) approvals.Actor {
+func (f *fixture) user(t testing.TB, name string, admin bool, groups ...string) approvals.Actor {
 	t.Helper()
 	var id int64
 	err := f.pool.QueryRow(context.Background(), `
@@ -72,7 +72,7 @@ func (f *fixture) user(t *testing.T, name string, admin bool, groups ...string) 
 	return approvals.Actor{UserID: id, Name: name, Groups: groups, Approver: approver, Admin: admin}
 }
 
-func (f *fixture) teams(t *testing.T) {
+func (f *fixture) teams(t testing.TB) {
 	t.Helper()
 	ctx := context.Background()
 	_, err := f.admin.TeamSave(ctx, f.dave, governance.Team{Name: "analytics", RequesterGroups: []string{"analytics-devs"},

@@ -1,0 +1,233 @@
+package governance_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/clusterdesk/clusterdesk/internal/approvals"
+	"github.com/clusterdesk/clusterdesk/internal/inventory"
+	"github.com/clusterdesk/clusterdesk/internal/seed"
+)
+
+// policyID returns the id of the policy named name.
+func (f *fixture) policyID(t testing.TB, name string) int64 {
+	t.Helper()
+	list, err := approvals.PolicyList(context.Background(), f.pool)
+	require.NoError(t, err)
+	for _, p := range list {
+		if p.Name == name {
+			return p.ID
+		}
+	}
+	t.Fatalf("no policy %q", name)
+	return 0
+}
+
+// savePolicy changes policy name with change, as dave.
+func (f *fixture) savePolicy(t testing.TB, name string, change func(*approvals.PolicySettings)) []approvals.PolicyEffect {
+	t.Helper()
+	ctx := context.Background()
+	pa, err := approvals.PolicyAdminGet(ctx, f.pool, f.policyID(t, name))
+	require.NoError(t, err)
+	st := pa.Settings()
+	change(&st)
+	effects, err := f.svc.PolicySave(ctx, f.dave, pa.ID, st, nil)
+	require.NoError(t, err)
+	return effects
+}
+
+func (f *fixture) file(t testing.TB, a approvals.Actor, kind approvals.Kind, c inventory.Cluster) approvals.Request {
+	t.Helper()
+	r, err := f.svc.Create(context.Background(), a, approvals.NewRequest{Kind: kind, ClusterUID: c.UID, Reason: "test"})
+	require.NoError(t, err)
+	return r
+}
+
+func ids(list []approvals.Request) []int64 {
+	out := []int64{}
+	for _, r := range list {
+		out = append(out, r.ID)
+	}
+	return out
+}
+
+// TestPolicyMatchesTeam: a policy with teams matches only requests on
+// clusters those teams own; the preview honours it; an unknown team is
+// refused naming the field.
+func TestPolicyMatchesTeam(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	f.teams(t)
+	staging := f.file(t, f.alice, approvals.KindStop, f.staging) // analytics
+	dev := f.file(t, f.erin, approvals.KindStart, f.dev)         // clickstream
+	policyOf := func(r approvals.Request) string {
+		e, err := approvals.Evaluate(ctx, f.pool, r.ID)
+		require.NoError(t, err)
+		return e.Policy.Name
+	}
+	require.Equal(t, "default", policyOf(staging))
+	require.Equal(t, "default", policyOf(dev))
+
+	// A draft of "delete" for analytics' stops and starts, previewed then
+	// saved.
+	id := f.policyID(t, "delete")
+	pa, err := approvals.PolicyAdminGet(ctx, f.pool, id)
+	require.NoError(t, err)
+	draft := pa.Settings()
+	draft.Kinds, draft.Teams = []approvals.Kind{approvals.KindStop, approvals.KindStart}, []string{"analytics"}
+	effects, err := f.svc.PolicyPreview(ctx, id, draft)
+	require.NoError(t, err)
+	require.Len(t, effects, 1, "only the analytics request moves")
+	require.Equal(t, staging.ID, effects[0].RequestID)
+	require.Equal(t, "delete", effects[0].AfterPolicy)
+
+	f.savePolicy(t, "delete", func(st *approvals.PolicySettings) { *st = draft })
+	require.Equal(t, "delete", policyOf(staging), "two approvals for analytics")
+	require.Equal(t, "default", policyOf(dev), "clickstream's start is not matched")
+	stored, err := approvals.PolicyAdminGet(ctx, f.pool, id)
+	require.NoError(t, err)
+	require.Equal(t, []string{"analytics"}, stored.Teams)
+
+	// The same subject with and without the team (the form's preview).
+	for team, want := range map[string]string{"analytics": "delete", "clickstream": "default", "": "default"} {
+		p, err := approvals.PolicyFor(ctx, f.pool, approvals.PolicySubject{Team: team, Kind: approvals.KindStop, Environments: []string{"staging"}})
+		require.NoError(t, err)
+		require.Equal(t, want, p.Name, "team %q", team)
+	}
+
+	// A cluster moved to another team changes its requests' policy.
+	require.NoError(t, f.admin.OwnerSet(ctx, f.dave, f.dev.UID, "analytics"))
+	require.Equal(t, "delete", policyOf(dev))
+
+	// Unknown teams are refused, naming the field.
+	draft.Teams = []string{"analytics", "nobody"}
+	_, err = f.svc.PolicyPreview(ctx, id, draft)
+	require.ErrorIs(t, err, approvals.ErrInvalid)
+	require.ErrorContains(t, err, `Teams: there is no team named "nobody"`)
+	_, err = f.svc.PolicySave(ctx, f.dave, id, draft, nil)
+	require.ErrorIs(t, err, approvals.ErrInvalid)
+}
+
+// TestQueueFollowsTeamRules: for people of two teams, the approvals queue
+// (ListAwaiting), the requests list filtered on "awaiting me" and the
+// menu's count list exactly the requests the approve button
+// (WhatItTakes) and the permission function (MayApprove) let them
+// approve, before teams exist, with teams, and once a team-lead policy is
+// half approved.
+func TestQueueFollowsTeamRules(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	ann := f.user(t, "ann", false, "analytics-approvers", "approvers")
+	ali := f.user(t, "ali", false, "analytics-leads", "approvers")
+	carl := f.user(t, "carl", false, "clickstream-approvers", "approvers")
+	lee := f.user(t, "lee", false, "clickstream-leads", "approvers")
+	people := []approvals.Actor{f.dave, f.alice, f.bob, f.erin, ann, ali, carl, lee}
+
+	staging := f.file(t, f.alice, approvals.KindStop, f.staging) // default: 1 approval
+	prod := f.file(t, f.bob, approvals.KindStop, f.prod)         // production: 2 approvals
+	dev := f.file(t, f.erin, approvals.KindStart, f.dev)         // default
+	requests := []approvals.Request{staging, prod, dev}
+
+	// queues checks that the three lists agree with the decisions for
+	// everyone, and returns each person's queue by name.
+	queues := func(t *testing.T) map[string][]int64 {
+		out := map[string][]int64{}
+		for _, a := range people {
+			want := []int64{}
+			for _, r := range requests {
+				takes, err := approvals.WhatItTakes(ctx, f.pool, r.ID, a)
+				require.NoError(t, err)
+				current, err := approvals.Get(ctx, f.pool, r.ID)
+				require.NoError(t, err)
+				if takes.Blocker == nil && f.svc.MayApprove(ctx, a, current, takes.Evaluation) == nil {
+					want = append(want, r.ID)
+				}
+			}
+			queue, err := approvals.ListAwaiting(ctx, f.pool, a, approvals.Page{})
+			require.NoError(t, err)
+			require.ElementsMatch(t, want, ids(queue), "%s: the queue and the decisions", a.Name)
+			listed, err := approvals.List(ctx, f.pool, approvals.Filter{AwaitingFor: &a}, approvals.Cursor{}, 0)
+			require.NoError(t, err)
+			var listedIDs []int64
+			for _, l := range listed.Requests {
+				listedIDs = append(listedIDs, l.ID)
+			}
+			require.ElementsMatch(t, want, listedIDs, "%s: the requests list and the decisions", a.Name)
+			n, err := approvals.Count(ctx, f.pool, approvals.Filter{AwaitingFor: &a}, 99)
+			require.NoError(t, err)
+			require.Equal(t, len(want), n, "%s: the menu's count", a.Name)
+			out[a.Name] = ids(queue)
+		}
+		return out
+	}
+
+	// No team: every approver but the requester.
+	q := queues(t)
+	require.ElementsMatch(t, []int64{staging.ID, prod.ID, dev.ID}, q["dave"])
+	require.ElementsMatch(t, []int64{staging.ID, dev.ID}, q["bob"])
+
+	// Teams: each team's approvers and leads, for its own clusters.
+	f.teams(t)
+	f.savePolicy(t, "production", func(st *approvals.PolicySettings) { st.TeamLeadRequired = true })
+	q = queues(t)
+	require.Empty(t, q["dave"], "an admin outside the teams' groups")
+	require.ElementsMatch(t, []int64{staging.ID, prod.ID}, q["ann"])
+	require.ElementsMatch(t, []int64{staging.ID, prod.ID}, q["ali"])
+	require.ElementsMatch(t, []int64{staging.ID}, q["bob"], "a lead, not for his own request")
+	require.ElementsMatch(t, []int64{dev.ID}, q["carl"])
+	require.ElementsMatch(t, []int64{dev.ID}, q["lee"])
+	require.Empty(t, q["erin"], "a developer of clickstream is no approver of it")
+
+	// Ann approves the production stop: the last approval must come from
+	// a lead, so it leaves ann's queue (decided) and stays in ali's only.
+	_, err := f.svc.Approve(ctx, ann, prod.ID, approvals.Approve{Revision: 1, LiveResourceVersion: f.prod.ResourceVersion})
+	require.NoError(t, err)
+	q = queues(t)
+	require.ElementsMatch(t, []int64{staging.ID}, q["ann"])
+	require.ElementsMatch(t, []int64{staging.ID, prod.ID}, q["ali"])
+
+	// A team-lead rule on the default policy: one approval, so only leads.
+	f.savePolicy(t, "default", func(st *approvals.PolicySettings) { st.TeamLeadRequired = true })
+	q = queues(t)
+	require.Empty(t, q["ann"])
+	require.ElementsMatch(t, []int64{dev.ID}, q["lee"])
+	require.Empty(t, q["carl"])
+}
+
+// BenchmarkAwaitingQueue measures the approvals queue (its first page of
+// 100 and the menu's count, as /approvals and the menu read them) over
+// 2,000 open requests on the clusters of two teams, for an approver of one
+// of them: without teams, then with them (the team rule of the queue,
+// teamApprovalSQL, and the team in policy_for), in the same run.
+func BenchmarkAwaitingQueue(b *testing.B) {
+	f := setup(b)
+	ctx := context.Background()
+	requesters, err := seed.Users(ctx, f.pool, 5)
+	require.NoError(b, err)
+	_, err = seed.Requests(ctx, f.pool, seed.RequestsOptions{N: 2000, Open: 2000, Requesters: requesters})
+	require.NoError(b, err)
+	ann := f.user(b, "ann", false, "analytics-approvers", "approvers")
+	run := func(b *testing.B) {
+		var listed, counted int
+		for b.Loop() {
+			list, err := approvals.ListAwaiting(ctx, f.pool, ann, approvals.Page{Limit: 100})
+			require.NoError(b, err)
+			n, err := approvals.Count(ctx, f.pool, approvals.Filter{AwaitingFor: &ann}, 99)
+			require.NoError(b, err)
+			listed, counted = len(list), n
+		}
+		b.ReportMetric(float64(listed), "listed")
+		b.ReportMetric(float64(counted), "counted")
+	}
+	b.Run("teams=none", run)
+	f.teams(b)
+	b.Run("teams=2", run)
+	b.Run("teams=2,lead-required", func(b *testing.B) {
+		f.savePolicy(b, "default", func(st *approvals.PolicySettings) { st.TeamLeadRequired = true })
+		run(b)
+	})
+}

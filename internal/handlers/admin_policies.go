@@ -16,6 +16,7 @@ import (
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/audit"
+	"github.com/clusterdesk/clusterdesk/internal/governance"
 	"github.com/clusterdesk/clusterdesk/web/templates"
 )
 
@@ -32,7 +33,7 @@ func (s *Server) adminPolicies(c echo.Context) error {
 			return err
 		}
 		v.Rows = append(v.Rows, templates.AdminPolicyRow{ID: p.ID, Name: p.Name, URL: policyURL(p.ID), Description: p.Description,
-			Environments: p.Environments, Kinds: kindStrings(p.Kinds), Risks: riskStrings(p.Risks), Groups: p.ApproverGroups,
+			Teams: p.Teams, Environments: p.Environments, Kinds: kindStrings(p.Kinds), Risks: riskStrings(p.Risks), Groups: p.ApproverGroups,
 			Approvals: p.ApprovalsRequired, TeamLead: pa.TeamLeadRequired, Enabled: p.Enabled})
 	}
 	return s.ok(c, templates.AdminPoliciesPage(s.page(c, "Approval policies"), v))
@@ -86,9 +87,27 @@ func policyFormOf(st approvals.PolicySettings) templates.AdminPolicyForm {
 
 func (s *Server) renderAdminPolicy(c echo.Context, status int, pa approvals.PolicyAdmin, v templates.AdminPolicyView, form templates.AdminPolicyForm) error {
 	v.ID, v.Name, v.Action, v.Form = pa.ID, pa.Name, policyURL(pa.ID), form
-	kinds, risks := c.Request().Form["kinds"], c.Request().Form["risks"]
+	kinds, risks, teams := c.Request().Form["kinds"], c.Request().Form["risks"], c.Request().Form["teams"]
 	if c.Request().Method == http.MethodGet {
-		kinds, risks = kindStrings(pa.Kinds), riskStrings(pa.Risks)
+		kinds, risks, teams = kindStrings(pa.Kinds), riskStrings(pa.Risks), pa.Teams
+	}
+	defined, err := governance.TeamList(c.Request().Context(), s.deps.DB)
+	if err != nil {
+		return err
+	}
+	// The defined teams, and those the policy names that no longer exist
+	// (so that they can be unticked).
+	names := []string{}
+	for _, t := range defined {
+		names = append(names, t.Name)
+	}
+	for _, t := range append(slices.Clone(pa.Teams), teams...) {
+		if !slices.Contains(names, t) {
+			names = append(names, t)
+		}
+	}
+	for _, t := range names {
+		v.TeamOptions = append(v.TeamOptions, templates.ClusterOption{Value: t, Label: t, Selected: slices.Contains(teams, t)})
 	}
 	for _, k := range approvals.Kinds() {
 		v.KindOptions = append(v.KindOptions, templates.ClusterOption{Value: string(k), Label: string(k), Selected: slices.Contains(kinds, string(k))})
@@ -171,6 +190,7 @@ func (s *Server) adminPolicyPost(c echo.Context) error {
 	for _, r := range c.Request().Form["risks"] {
 		st.Risks = append(st.Risks, approvals.RiskCode(r))
 	}
+	st.Teams = c.Request().Form["teams"]
 	v := templates.AdminPolicyView{}
 	if convErr != nil {
 		v.Error = "Type the number of approvals needed, from 1 to 10."

@@ -57,3 +57,35 @@ func TestAdminPolicyPage(t *testing.T) {
 
 	require.Equal(t, http.StatusForbidden, alice.getOnce(path).status)
 }
+
+// TestAdminPolicyTeams: the form offers the defined teams; a policy saved
+// for a team lists it, and its history shows the teams before and after;
+// a team that does not exist is refused on the form, naming the field.
+func TestAdminPolicyTeams(t *testing.T) {
+	t.Parallel()
+	f := newDecideFixture(t)
+	_, err := f.pool.Exec(t.Context(), `INSERT INTO teams (name) VALUES ('analytics'), ('clickstream')`)
+	require.NoError(t, err)
+	dave, _ := f.signedIn("dave")
+	var id int64
+	require.NoError(t, f.pool.QueryRow(t.Context(), `SELECT id FROM policies WHERE name = 'production'`).Scan(&id))
+	path := "/admin/policies/" + strconv.FormatInt(id, 10)
+	page := dave.get(path)
+	require.Contains(t, page.body, `name="teams" value="analytics"`)
+	require.Contains(t, page.body, `name="teams" value="clickstream"`)
+
+	form := url.Values{"csrf_token": {dave.csrfToken()}, "environments": {"production"}, "approvals_required": {"2"},
+		"approver_groups": {"approvers"}, "enabled": {"true"}, "teams": {"analytics"}, "save": {"1"}}
+	saved := dave.postOnce(path, form)
+	require.Equal(t, http.StatusOK, saved.status)
+	require.Contains(t, html.UnescapeString(saved.body), `teams: [] → ["analytics"]`)
+	require.Regexp(t, `name="teams" value="analytics" checked`, saved.body)
+
+	list := dave.get("/admin/policies")
+	require.Regexp(t, `data-policy="production">\s*<th[^>]*>.*?</th>\s*<td data-testid="policy-teams">analytics</td>`, list.body)
+
+	form.Set("teams", "nobody")
+	bad := dave.postOnce(path, form)
+	require.Equal(t, http.StatusUnprocessableEntity, bad.status)
+	require.Contains(t, html.UnescapeString(bad.body), `Teams: there is no team named "nobody"`)
+}

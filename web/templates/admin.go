@@ -74,6 +74,7 @@ type AdminPoliciesView struct {
 type AdminPolicyRow struct {
 	ID                                 int64
 	Name, URL, Description             string
+	Teams                              []string
 	Environments, Kinds, Risks, Groups []string
 	Approvals                          int
 	TeamLead, Enabled                  bool
@@ -95,6 +96,8 @@ type AdminPolicyView struct {
 	History []AdminPolicyChange
 	// KindOptions and RiskOptions are the checkboxes.
 	KindOptions, RiskOptions []ClusterOption
+	// TeamOptions are the teams' checkboxes: the defined teams.
+	TeamOptions []ClusterOption
 }
 
 // AdminPolicyForm is the policy's fields as typed.

@@ -66,6 +66,14 @@ func (s *Service) MayApprove(ctx context.Context, a Actor, r Request, e Evaluati
 	return s.permissions.MayApprove(ctx, s.pool, a, c, r, e)
 }
 
+// MayRevise returns nil when a may edit or rebase request r as it stands:
+// the permission function lets them file it now (Edit and Rebase check
+// the new revision the same way), else a *Refusal. The request page asks
+// it before offering the edit and rebase buttons.
+func (s *Service) MayRevise(ctx context.Context, a Actor, r Request) error {
+	return s.permitDraft(ctx, s.pool, a, draft{kind: r.Kind, clusterUID: r.ClusterUID, clusterName: r.ClusterName, revision: r.Revision})
+}
+
 // permitApprove is MayApprove inside Approve's transaction.
 func (s *Service) permitApprove(ctx context.Context, q Querier, a Actor, r Request, e Evaluation) error {
 	if s.permissions == nil || !r.Kind.OnCluster() {

@@ -45,7 +45,10 @@ type Edit struct {
 //
 // Who may edit: the requester, or an admin (for example to rebase the
 // request of someone who is away); the decision is audited with the
-// editor's name. Errors: ErrForbidden, ErrInvalidTransition (only pending
+// editor's name. The editor must also be allowed to file the request now
+// (Config.Permissions, as Create): someone whose team or ownership changed
+// cannot edit a request into being. Errors: ErrForbidden (ErrNotPermitted,
+// a *Refusal, from the permissions), ErrInvalidTransition (only pending
 // and stale requests change), ErrConflict (in.Revision is not current),
 // and Create's validation errors.
 func (s *Service) Edit(ctx context.Context, a Actor, id int64, in Edit) (Request, error) {
@@ -83,7 +86,8 @@ func (s *Service) Edit(ctx context.Context, a Actor, id int64, in Edit) (Request
 // approver opens the request). The
 // new revision records the diff of diffs (Revision.Changes). Refresh the
 // cluster in the inventory first. Earlier approvals stop counting; a stale
-// request becomes pending. Who may: as Edit. Errors: Edit's; ErrInvalid for
+// request becomes pending. Who may: as Edit (the permissions included).
+// Errors: Edit's; ErrInvalid for
 // create requests (they have no base); ErrNoChange when the cluster already
 // has the proposed changes (cancel the request then).
 func (s *Service) Rebase(ctx context.Context, a Actor, id int64) (Request, error) {
@@ -134,6 +138,11 @@ func (s *Service) revise(ctx context.Context, a Actor, id int64, revision int, a
 		}
 		d, err := s.prepare(ctx, tx, p, r.ID)
 		if err != nil {
+			return err
+		}
+		// The editor files the new revision: the permission function must
+		// let them request it now, as on filing.
+		if err := s.permitDraft(ctx, tx, a, d); err != nil {
 			return err
 		}
 		changes, err := CompareRevisions(r.Revision, d.revision)

@@ -231,3 +231,42 @@ func BenchmarkAwaitingQueue(b *testing.B) {
 		run(b)
 	})
 }
+
+// TestRevisionsArePermitted: editing and rebasing a request files a new
+// revision, so the permission function must let the editor request it
+// now; someone who lost the right cannot edit or rebase it into being.
+func TestRevisionsArePermitted(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	f.teams(t)
+	r := f.file(t, f.alice, approvals.KindStop, f.staging)
+	edit := func(a approvals.Actor, revision int) (approvals.Request, error) {
+		return f.svc.Edit(ctx, a, r.ID, approvals.Edit{Revision: revision, Reason: "a better reason"})
+	}
+	_, err := edit(f.alice, 1)
+	require.NoError(t, err, "alice may still request stops on analytics' clusters")
+	current, err := approvals.Get(ctx, f.pool, r.ID)
+	require.NoError(t, err)
+	require.NoError(t, f.svc.MayRevise(ctx, f.alice, current))
+
+	// The cluster moves to clickstream: alice may no longer request it.
+	require.NoError(t, f.admin.OwnerSet(ctx, f.dave, f.staging.UID, "clickstream"))
+	_, err = edit(f.alice, 2)
+	require.ErrorIs(t, err, approvals.ErrNotPermitted)
+	require.Contains(t, approvals.RefusalReason(err), "clickstream-devs or clickstream-leads")
+	_, err = f.svc.Rebase(ctx, f.alice, r.ID)
+	require.ErrorIs(t, err, approvals.ErrNotPermitted, "a rebase is checked as an edit")
+	require.ErrorIs(t, f.svc.MayRevise(ctx, f.alice, current), approvals.ErrNotPermitted, "no edit or rebase button")
+	after, err := approvals.Get(ctx, f.pool, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, 2, after.Revision.Number, "no revision was added")
+
+	// An admin outside the team's groups is refused too, with the reason.
+	_, err = edit(f.dave, 2)
+	require.ErrorIs(t, err, approvals.ErrNotPermitted)
+	// Back with analytics, alice's edit goes through again.
+	require.NoError(t, f.admin.OwnerSet(ctx, f.dave, f.staging.UID, ""))
+	_, err = edit(f.alice, 2)
+	require.NoError(t, err)
+}

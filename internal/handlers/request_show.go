@@ -140,6 +140,16 @@ func (s *Server) renderRequest(c echo.Context, status int, form templates.Reques
 	openForEdit := r.State == approvals.StatePending || r.State == approvals.StateStale
 	v.CanEdit = author && openForEdit && r.Kind.SpecForm()
 	v.CanRebase = author && r.State == approvals.StateStale && r.Kind.OnCluster()
+	if v.CanEdit || v.CanRebase {
+		// Editing and rebasing file a revision: the permission function
+		// must let the viewer request it now.
+		switch err := s.deps.Approvals.MayRevise(ctx, viewer, r); {
+		case errors.Is(err, approvals.ErrNotPermitted):
+			v.CanEdit, v.CanRebase = false, false
+		case err != nil:
+			return err
+		}
+	}
 	v.CanCancel = author && slices.Contains([]approvals.State{approvals.StatePending, approvals.StateStale, approvals.StateApproved}, r.State) ||
 		r.State == approvals.StateFailed && viewer.Admin
 	v.CancelNeedsReason = v.CanCancel && r.Requester.ID != viewer.UserID

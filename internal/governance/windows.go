@@ -20,6 +20,13 @@ import (
 // (minutes of the day) in TimeZone. Approved changes on the clusters it
 // covers are sent only while one of their windows is open. A cluster no
 // window covers may change at any time (freezes aside).
+//
+// A window whose End is before its Start crosses midnight: it opens on
+// its weekdays at Start and closes at End on the next day (Fri 22:00–02:00
+// is open from Friday 22:00 to Saturday 02:00). Times are the wall clock
+// of TimeZone, so across a change of daylight saving time a window keeps
+// its local opening and closing times (and a night window is an hour
+// shorter or longer).
 type Window struct {
 	ID           int64    `json:"id"`
 	Name         string   `json:"name"`
@@ -55,8 +62,15 @@ func (w Window) String() string {
 			days = append(days, names[d])
 		}
 	}
-	return fmt.Sprintf("%s: %s %02d:%02d–%02d:%02d %s", w.Name, strings.Join(days, ", "), w.Start/60, w.Start%60, w.End/60, w.End%60, w.TimeZone)
+	next := ""
+	if w.crossesMidnight() {
+		next = " the next day"
+	}
+	return fmt.Sprintf("%s: %s %02d:%02d–%02d:%02d%s %s", w.Name, strings.Join(days, ", "), w.Start/60, w.Start%60, w.End/60, w.End%60, next, w.TimeZone)
 }
+
+// crossesMidnight reports whether w closes on the day after it opens.
+func (w Window) crossesMidnight() bool { return w.End < w.Start }
 
 func (w Window) location() *time.Location {
 	loc, err := time.LoadLocation(w.TimeZone)
@@ -73,11 +87,18 @@ func isoWeekday(t time.Time) int {
 	return 7
 }
 
-// open reports whether w is open at t.
+// open reports whether w is open at t: after its opening on one of its
+// weekdays, or for a window that crosses midnight, before its closing on
+// the day after one.
 func (w Window) open(t time.Time) bool {
 	local := t.In(w.location())
 	minute := local.Hour()*60 + local.Minute()
-	return slices.Contains(w.Weekdays, isoWeekday(local)) && minute >= w.Start && minute < w.End
+	today := slices.Contains(w.Weekdays, isoWeekday(local))
+	if !w.crossesMidnight() {
+		return today && minute >= w.Start && minute < w.End
+	}
+	yesterday := slices.Contains(w.Weekdays, isoWeekday(local.AddDate(0, 0, -1)))
+	return today && minute >= w.Start || yesterday && minute < w.End
 }
 
 // nextOpening returns the first time after t at which w opens.
@@ -226,11 +247,16 @@ func HoldFor(ctx context.Context, q Querier, r approvals.Request, now time.Time)
 	return NextOpen(windows, freezes, team, environment, now), nil
 }
 
-// WindowAdd stores w. Errors: ErrInvalid (no name or weekday, an unknown
-// time zone, an end not after the start).
+// WindowAdd stores w. An End before the Start closes the window on the
+// next day; End 0 is midnight (1440). Errors: ErrInvalid (no name or
+// weekday, an unknown time zone, a time outside the day, an end equal to
+// the start).
 func (ad *Admin) WindowAdd(ctx context.Context, a approvals.Actor, w Window) (Window, error) {
 	w.Name, w.TimeZone = strings.TrimSpace(w.Name), strings.TrimSpace(w.TimeZone)
 	w.Environments, w.Teams = cleanList(w.Environments), cleanList(w.Teams)
+	if w.End == 0 {
+		w.End = 1440 // closing at 00:00 is closing at midnight
+	}
 	if _, err := time.LoadLocation(w.TimeZone); err != nil || w.TimeZone == "" {
 		return Window{}, fmt.Errorf("governance: add window: %w: %q is not a time zone (use a name like Europe/Berlin)", ErrInvalid, w.TimeZone)
 	}
@@ -239,8 +265,10 @@ func (ad *Admin) WindowAdd(ctx context.Context, a approvals.Actor, w Window) (Wi
 		return Window{}, fmt.Errorf("governance: add window: %w: a window needs a name", ErrInvalid)
 	case len(w.Weekdays) == 0 || slices.ContainsFunc(w.Weekdays, func(d int) bool { return d < 1 || d > 7 }):
 		return Window{}, fmt.Errorf("governance: add window: %w: choose the weekdays it is open", ErrInvalid)
-	case w.Start < 0 || w.End > 1440 || w.End <= w.Start:
-		return Window{}, fmt.Errorf("governance: add window: %w: it must close after it opens, on the same day", ErrInvalid)
+	case w.Start < 0 || w.Start >= 1440 || w.End < 0 || w.End > 1440:
+		return Window{}, fmt.Errorf("governance: add window: %w: the opening and closing times are times of the day, 00:00 to 24:00", ErrInvalid)
+	case w.End == w.Start:
+		return Window{}, fmt.Errorf("governance: add window: %w: it must close at another time than it opens (00:00 to 00:00 for a whole day; a closing time before the opening closes it the next day)", ErrInvalid)
 	}
 	err := pgx.BeginFunc(ctx, ad.pool, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `

@@ -227,12 +227,13 @@ func names(ctx context.Context, q Querier, what, sql string, args ...any) ([]str
 // awaitingSQL is the rule of "may approve it now and has not decided": $1
 // is the person's user id, $2 their approving groups (Actor.approvingGroups,
 // the groups of Policy.Eligible). It reads r (change_requests) and v (its
-// current revision).
+// current revision). OFFSET 0 keeps the team a row of its own, computed
+// once: inlined, request_team would be computed again for each use.
 const awaitingSQL = `r.state = 'pending' AND r.requester_id <> $1
 		  AND NOT EXISTS (SELECT 1 FROM request_revisions e WHERE e.request_id = r.id AND e.author_id = $1)
 		  AND NOT EXISTS (SELECT 1 FROM approvals d
 		                  WHERE d.request_id = r.id AND d.revision = r.revision AND d.approver_id = $1)
-		  AND EXISTS (SELECT 1 FROM request_team(r.cluster_uid, r.cluster_name, v.proposed_spec) rt
+		  AND EXISTS (SELECT 1 FROM (SELECT team FROM request_team(r.cluster_uid, r.cluster_name, v.proposed_spec) OFFSET 0) rt
 		              CROSS JOIN LATERAL policy_for(v.environments, r.kind, v.risks, rt.team) p
 		              WHERE p.approver_groups && $2::text[] AND ` + teamApprovalSQL + `)`
 

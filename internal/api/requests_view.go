@@ -101,6 +101,8 @@ type Policy struct {
 	Name           string   `json:"name"`
 	Needed         int      `json:"approvals_required"`
 	ApproverGroups []string `json:"approver_groups"`
+	// Teams it matches (the team owning the request's cluster); empty: any.
+	Teams []string `json:"teams"`
 }
 
 // Decision is one approval or rejection.
@@ -152,7 +154,11 @@ func policyOf(p approvals.Policy) *Policy {
 	if groups == nil {
 		groups = []string{}
 	}
-	return &Policy{ID: p.ID, Name: p.Name, Needed: p.ApprovalsRequired, ApproverGroups: groups}
+	teams := p.Teams
+	if teams == nil {
+		teams = []string{}
+	}
+	return &Policy{ID: p.ID, Name: p.Name, Needed: p.ApprovalsRequired, ApproverGroups: groups, Teams: teams}
 }
 
 func decisionOf(a approvals.Approval) Decision {

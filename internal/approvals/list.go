@@ -227,15 +227,26 @@ func names(ctx context.Context, q Querier, what, sql string, args ...any) ([]str
 // awaitingSQL is the rule of "may approve it now and has not decided": $1
 // is the person's user id, $2 their approving groups (Actor.approvingGroups,
 // the groups of Policy.Eligible). It reads r (change_requests) and v (its
-// current revision). OFFSET 0 keeps the team a row of its own, computed
-// once: inlined, request_team would be computed again for each use.
+// current revision). The request's team (rt) is request_team's: for a
+// request on a cluster, read from pendingTeamsSQL; OFFSET 0 keeps it a row
+// of its own, so it is worked out once per request, not once per use.
 const awaitingSQL = `r.state = 'pending' AND r.requester_id <> $1
 		  AND NOT EXISTS (SELECT 1 FROM request_revisions e WHERE e.request_id = r.id AND e.author_id = $1)
 		  AND NOT EXISTS (SELECT 1 FROM approvals d
 		                  WHERE d.request_id = r.id AND d.revision = r.revision AND d.approver_id = $1)
-		  AND EXISTS (SELECT 1 FROM (SELECT team FROM request_team(r.cluster_uid, r.cluster_name, v.proposed_spec) OFFSET 0) rt
+		  AND EXISTS (SELECT 1 FROM (SELECT CASE WHEN r.cluster_uid IS NULL
+		                                     THEN (SELECT team FROM request_team(NULL, r.cluster_name, v.proposed_spec))
+		                                     ELSE COALESCE((` + pendingTeamsSQL + `) ->> r.cluster_uid, '') END AS team OFFSET 0) rt
 		              CROSS JOIN LATERAL policy_for(v.environments, r.kind, v.risks, rt.team) p
 		              WHERE p.approver_groups && $2::text[] AND ` + teamApprovalSQL + `)`
+
+// pendingTeamsSQL is the team of each cluster with a pending request, as
+// a JSON object from uid to team (request_team). It depends on nothing of
+// the row, so PostgreSQL computes it once for the statement: the queue
+// works out each cluster's owner once, not once per request.
+const pendingTeamsSQL = `SELECT jsonb_object_agg(c.uid, ct.team) FROM clusters c
+		CROSS JOIN LATERAL request_team(c.uid, c.name, NULL) ct
+		WHERE c.uid IN (SELECT o.cluster_uid FROM change_requests o WHERE o.state = 'pending')`
 
 // teamApprovalSQL is the approval rule of the permission function
 // (governance.Teams.Allowed, as governance.Checker.MayApprove applies it)

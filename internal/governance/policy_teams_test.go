@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
+	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
 	"github.com/clusterdesk/clusterdesk/internal/inventory"
 	"github.com/clusterdesk/clusterdesk/internal/seed"
 )
@@ -45,6 +46,18 @@ func (f *fixture) file(t testing.TB, a approvals.Actor, kind approvals.Kind, c i
 	return r
 }
 
+// newSpec is a valid spec for a new cluster.
+func newSpec() cloudapi.ClusterSpec {
+	one := int32(1)
+	return cloudapi.ClusterSpec{
+		Version: "2024.01", AWSInstanceRole: "imply-dev-instance",
+		Master:      &cloudapi.MasterConfig{Replicas: &one, InstanceType: "t3.medium"},
+		Query:       &cloudapi.QueryConfig{Replicas: &one, InstanceType: "t3.medium"},
+		Data:        &cloudapi.DataConfig{Tier1: &cloudapi.DataTier{Replicas: &one, InstanceType: "t3.medium"}},
+		DeepStorage: &cloudapi.DeepStorage{Path: "s3://acme-druid-dev/new"},
+	}
+}
+
 func ids(list []approvals.Request) []int64 {
 	out := []int64{}
 	for _, r := range list {
@@ -71,13 +84,13 @@ func TestPolicyMatchesTeam(t *testing.T) {
 	require.Equal(t, "default", policyOf(staging))
 	require.Equal(t, "default", policyOf(dev))
 
-	// A draft of "delete" for analytics' stops and starts, previewed then
-	// saved.
+	// A draft of "delete" for analytics' stops, starts and creates,
+	// previewed then saved.
 	id := f.policyID(t, "delete")
 	pa, err := approvals.PolicyAdminGet(ctx, f.pool, id)
 	require.NoError(t, err)
 	draft := pa.Settings()
-	draft.Kinds, draft.Teams = []approvals.Kind{approvals.KindStop, approvals.KindStart}, []string{"analytics"}
+	draft.Kinds, draft.Teams = []approvals.Kind{approvals.KindStop, approvals.KindStart, approvals.KindCreate}, []string{"analytics"}
 	effects, err := f.svc.PolicyPreview(ctx, id, draft)
 	require.NoError(t, err)
 	require.Len(t, effects, 1, "only the analytics request moves")
@@ -96,6 +109,22 @@ func TestPolicyMatchesTeam(t *testing.T) {
 		p, err := approvals.PolicyFor(ctx, f.pool, approvals.PolicySubject{Team: team, Kind: approvals.KindStop, Environments: []string{"staging"}})
 		require.NoError(t, err)
 		require.Equal(t, want, p.Name, "team %q", team)
+	}
+
+	// A create's team is what the ownership rules say of the new name.
+	for _, tc := range []struct {
+		who    approvals.Actor
+		name   string
+		policy string
+	}{{f.alice, "analytics-fresh", "delete"}, {f.erin, "clickstream-fresh", "default"}} {
+		spec := newSpec()
+		in := approvals.NewRequest{Kind: approvals.KindCreate, Name: tc.name, Reason: "new", Spec: &spec}
+		preview, err := f.svc.Preview(ctx, in)
+		require.NoError(t, err)
+		require.Equal(t, tc.policy, preview.Policy.Name, "%s: the form's preview", tc.name)
+		r, err := f.svc.Create(ctx, tc.who, in)
+		require.NoError(t, err)
+		require.Equal(t, tc.policy, policyOf(r), "%s: filed", tc.name)
 	}
 
 	// A cluster moved to another team changes its requests' policy.
@@ -130,7 +159,10 @@ func TestQueueFollowsTeamRules(t *testing.T) {
 	staging := f.file(t, f.alice, approvals.KindStop, f.staging) // default: 1 approval
 	prod := f.file(t, f.bob, approvals.KindStop, f.prod)         // production: 2 approvals
 	dev := f.file(t, f.erin, approvals.KindStart, f.dev)         // default
-	requests := []approvals.Request{staging, prod, dev}
+	spec := newSpec()
+	fresh, err := f.svc.Create(ctx, f.alice, approvals.NewRequest{Kind: approvals.KindCreate, Name: "analytics-fresh", Reason: "new", Spec: &spec})
+	require.NoError(t, err) // a create: its approval follows the policy alone, teams or not
+	requests := []approvals.Request{staging, prod, dev, fresh}
 
 	// queues checks that the three lists agree with the decisions for
 	// everyone, and returns each person's queue by name.
@@ -167,35 +199,35 @@ func TestQueueFollowsTeamRules(t *testing.T) {
 
 	// No team: every approver but the requester.
 	q := queues(t)
-	require.ElementsMatch(t, []int64{staging.ID, prod.ID, dev.ID}, q["dave"])
-	require.ElementsMatch(t, []int64{staging.ID, dev.ID}, q["bob"])
+	require.ElementsMatch(t, []int64{staging.ID, prod.ID, dev.ID, fresh.ID}, q["dave"])
+	require.ElementsMatch(t, []int64{staging.ID, dev.ID, fresh.ID}, q["bob"])
 
 	// Teams: each team's approvers and leads, for its own clusters.
 	f.teams(t)
 	f.savePolicy(t, "production", func(st *approvals.PolicySettings) { st.TeamLeadRequired = true })
 	q = queues(t)
-	require.Empty(t, q["dave"], "an admin outside the teams' groups")
-	require.ElementsMatch(t, []int64{staging.ID, prod.ID}, q["ann"])
-	require.ElementsMatch(t, []int64{staging.ID, prod.ID}, q["ali"])
-	require.ElementsMatch(t, []int64{staging.ID}, q["bob"], "a lead, not for his own request")
-	require.ElementsMatch(t, []int64{dev.ID}, q["carl"])
-	require.ElementsMatch(t, []int64{dev.ID}, q["lee"])
-	require.Empty(t, q["erin"], "a developer of clickstream is no approver of it")
+	require.ElementsMatch(t, []int64{fresh.ID}, q["dave"], "an admin outside the teams' groups")
+	require.ElementsMatch(t, []int64{staging.ID, prod.ID, fresh.ID}, q["ann"])
+	require.ElementsMatch(t, []int64{staging.ID, prod.ID, fresh.ID}, q["ali"])
+	require.ElementsMatch(t, []int64{staging.ID, fresh.ID}, q["bob"], "a lead, not for his own request")
+	require.ElementsMatch(t, []int64{dev.ID, fresh.ID}, q["carl"])
+	require.ElementsMatch(t, []int64{dev.ID, fresh.ID}, q["lee"])
+	require.ElementsMatch(t, []int64{fresh.ID}, q["erin"], "a developer of clickstream is no approver of it")
 
 	// Ann approves the production stop: the last approval must come from
 	// a lead, so it leaves ann's queue (decided) and stays in ali's only.
-	_, err := f.svc.Approve(ctx, ann, prod.ID, approvals.Approve{Revision: 1, LiveResourceVersion: f.prod.ResourceVersion})
+	_, err = f.svc.Approve(ctx, ann, prod.ID, approvals.Approve{Revision: 1, LiveResourceVersion: f.prod.ResourceVersion})
 	require.NoError(t, err)
 	q = queues(t)
-	require.ElementsMatch(t, []int64{staging.ID}, q["ann"])
-	require.ElementsMatch(t, []int64{staging.ID, prod.ID}, q["ali"])
+	require.ElementsMatch(t, []int64{staging.ID, fresh.ID}, q["ann"])
+	require.ElementsMatch(t, []int64{staging.ID, prod.ID, fresh.ID}, q["ali"])
 
 	// A team-lead rule on the default policy: one approval, so only leads.
 	f.savePolicy(t, "default", func(st *approvals.PolicySettings) { st.TeamLeadRequired = true })
 	q = queues(t)
-	require.Empty(t, q["ann"])
-	require.ElementsMatch(t, []int64{dev.ID}, q["lee"])
-	require.Empty(t, q["carl"])
+	require.ElementsMatch(t, []int64{fresh.ID}, q["ann"])
+	require.ElementsMatch(t, []int64{dev.ID, fresh.ID}, q["lee"])
+	require.ElementsMatch(t, []int64{fresh.ID}, q["carl"])
 }
 
 // BenchmarkAwaitingQueue measures the approvals queue (its first page of

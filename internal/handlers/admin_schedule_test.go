@@ -74,3 +74,27 @@ func TestPendingRequestSaysWhenItExpires(t *testing.T) {
 		require.Contains(t, page, "it expires at "+r.UpdatedAt.Add(after).UTC().Format("Mon 2006-01-02 15:04 MST"))
 	}
 }
+
+// TestAdminWindowAcrossMidnight: a window closing before it opens is
+// added from the form and listed as closing the next day; 00:00 as the
+// closing time is midnight; one closing when it opens is refused.
+func TestAdminWindowAcrossMidnight(t *testing.T) {
+	t.Parallel()
+	f := newDecideFixture(t)
+	dave, _ := f.signedIn("dave")
+	add := func(name, start, end string) response {
+		return dave.postOnce("/admin/windows", url.Values{"csrf_token": {dave.csrfToken()}, "name": {name}, "weekdays": {"5", "6"},
+			"start": {start}, "end": {end}, "time_zone": {"Europe/Berlin"}, "environments": {"production"}})
+	}
+	resp := add("nightly", "22:00", "02:00")
+	require.Equal(t, http.StatusSeeOther, resp.status, resp.body)
+	resp = add("evening", "20:00", "00:00")
+	require.Equal(t, http.StatusSeeOther, resp.status, resp.body)
+	page := html.UnescapeString(dave.get("/admin/windows").body)
+	require.Contains(t, page, "nightly: Fri, Sat 22:00–02:00 the next day Europe/Berlin")
+	require.Contains(t, page, "evening: Fri, Sat 20:00–24:00 Europe/Berlin")
+
+	bad := add("never", "09:00", "09:00")
+	require.Equal(t, http.StatusUnprocessableEntity, bad.status)
+	require.Contains(t, html.UnescapeString(bad.body), "it must close at another time than it opens")
+}

@@ -179,3 +179,22 @@ func TestGovernanceApproveAndList(t *testing.T) {
 	require.NotContains(t, only.body, "analytics-staging")
 	require.Contains(t, only.body, "clickstream-dev")
 }
+
+// TestGovernanceRebaseRefused: once alice's cluster belongs to another
+// team, a forged rebase of her request is refused with what would grant
+// it, as filing would be.
+func TestGovernanceRebaseRefused(t *testing.T) {
+	t.Parallel()
+	f := newGovernedFixture(t)
+	alice := f.signedInWith("alice", "developers", "analytics-devs")
+	resp := alice.postOnce("/clusters/"+f.uid("analytics-staging")+"/requests", url.Values{"csrf_token": {alice.csrfToken()},
+		"kind": {"stop"}, "reason": {"quiet weekend"}})
+	require.Equal(t, http.StatusSeeOther, resp.status, resp.body)
+	path := resp.header.Get("Location")
+
+	root := approvals.Actor{UserID: 0, Name: "setup"}
+	require.NoError(t, governance.NewAdmin(f.pool).OwnerSet(t.Context(), root, f.uid("analytics-staging"), "clickstream"))
+	forged := alice.postOnce(path+"/rebase", url.Values{"csrf_token": {alice.csrfToken()}})
+	require.Equal(t, http.StatusForbidden, forged.status, forged.body)
+	require.Contains(t, html.UnescapeString(forged.body), "clickstream-devs or clickstream-leads")
+}

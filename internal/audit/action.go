@@ -111,10 +111,12 @@ const (
 	// SubjectDelivery is a notification delivery.
 	SubjectDelivery SubjectType = "notify_delivery"
 	SubjectTeam     SubjectType = "team"
+	// SubjectSchedule is the change windows and freezes.
+	SubjectSchedule SubjectType = "schedule"
 )
 
 var subjectTypes = []SubjectType{SubjectRequest, SubjectCluster, SubjectPolicy, SubjectSession, SubjectUser, SubjectAuditLog,
-	SubjectEndpoint, SubjectDelivery, SubjectTeam}
+	SubjectEndpoint, SubjectDelivery, SubjectTeam, SubjectSchedule}
 
 // SubjectTypes lists every subject type.
 func SubjectTypes() []SubjectType { return slices.Clone(subjectTypes) }

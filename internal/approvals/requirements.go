@@ -92,7 +92,7 @@ func blocker(ctx context.Context, q Querier, r Request, e Evaluation, viewer Act
 	if err != nil {
 		return nil, err
 	}
-	if d := decisionBy(decisions, viewer.UserID); d != nil {
+	if d := decisionBy(decisions, viewer.UserID); d != nil && e.ExpiredFor(viewer.UserID) == nil {
 		return fmt.Errorf("%w: you already decided on this revision (%s)", ErrConflict, d.Decision), nil
 	}
 	if err := e.Policy.Eligible(viewer); err != nil {

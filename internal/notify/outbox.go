@@ -169,6 +169,7 @@ func eventOf(e audit.Entry) (EventArgs, bool) {
 		Comment       string `json:"comment"`
 		Reason        string `json:"reason"`
 		Justification string `json:"justification"`
+		PreviousState string `json:"previous_state"`
 	}
 	if err := json.Unmarshal(e.Data, &data); err != nil {
 		return EventArgs{}, false
@@ -192,6 +193,13 @@ func eventOf(e audit.Entry) (EventArgs, bool) {
 		args.Comment = data.Comment
 	case audit.SubmissionFailed:
 		args.Comment = data.Reason
+	case audit.RequestUpdated:
+		// Not an edit (whose reason is the request's) but an approved
+		// request sent back to its approvers: why, "approvals expired"
+		// (approvals.ReturnIfApprovalsExpired).
+		if data.PreviousState == string(approvals.StateApproved) {
+			args.Comment = data.Reason
+		}
 	case audit.RequestEmergency:
 		args.Comment = data.Justification
 	}

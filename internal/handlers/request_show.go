@@ -129,7 +129,9 @@ func (s *Server) renderRequest(c echo.Context, status int, form templates.Reques
 		v.Takes.Blocker = "No approval policy matches this request, so nobody can approve it. An admin must add one."
 	}
 	if !noPolicy && takes.CanApprove() {
-		v.CanApprove, v.CanReject = true, true
+		// An approver whose approval expired renews it; they decided once.
+		v.Takes.Renew = takes.ExpiredFor(viewer.UserID) != nil
+		v.CanApprove, v.CanReject = true, !v.Takes.Renew
 		// From PostgreSQL only: the cached cluster and the stored dry run
 		// (request_spec_check.go).
 		if err := s.requestFreshness(ctx, r, &v); err != nil {
@@ -222,6 +224,15 @@ func requestShowView(d approvals.Details, takes approvals.Requirements) template
 	for _, a := range e.Approvals {
 		v.Takes.ApprovedBy = append(v.Takes.ApprovedBy, a.Approver.Name)
 		counts[a.ID] = true
+	}
+	v.Takes.MaxAge = approvalAgeText(e.Policy.ApprovalMaxAge)
+	if r.State == approvals.StatePending || r.State == approvals.StateApproved {
+		v.Takes.ExpiresAt = timeText(e.ExpiresAt)
+	}
+	if r.State == approvals.StatePending {
+		for _, a := range e.Expired {
+			v.Takes.Expired = append(v.Takes.Expired, templates.RequestExpiredApproval{Approver: a.Approver.Name, At: timeText(a.ExpiresAt(e.Policy))})
+		}
 	}
 	if takes.Blocker != nil {
 		v.Takes.Blocker = blockerText(takes.Blocker, r)

@@ -38,6 +38,7 @@ func TestRequestPageSaysWhichApprovalsExpired(t *testing.T) {
 	require.Contains(t, page, `data-testid="approval-expired"`)
 	require.Regexp(t, `Carol [A-Za-z]+'s approval expired on <time datetime="2026-01-08T09:00:00Z">2026-01-08 09:00:00 UTC</time>; a fresh approval is needed.`, page)
 	require.NotContains(t, page, `data-testid="approvals-expire"`)
+	require.Contains(t, page, "expired: it no longer counts")
 
 	page = html.UnescapeString(carol.get(requestPath(r.ID)).body)
 	require.Contains(t, page, `data-testid="approve-button"`)
@@ -51,6 +52,19 @@ func TestRequestPageSaysWhichApprovalsExpired(t *testing.T) {
 	require.Contains(t, page, "1 of 2 approvals given")
 	require.NotContains(t, page, `data-testid="approval-expired"`)
 	require.Contains(t, page, `data-testid="approvals-expire"`)
+	require.Contains(t, page, `data-testid="decision-renewed"`)
+
+	// An approved change whose approval expired before it was sent: the
+	// page says it will go back to its approvers.
+	held := f.file(aliceID, "Alice Anderson", approvals.KindStop, "analytics-staging", "quiet week") // one approval
+	resp = carol.postOnce(requestPath(held.ID, "approve"), decisionValues(carol, 1, ""))
+	require.Equal(t, http.StatusSeeOther, resp.status, resp.body)
+	require.Equal(t, approvals.StateApproved, f.state(held.ID))
+	_, err = f.pool.Exec(t.Context(), `UPDATE approvals SET created_at = now() - interval '8 days' WHERE request_id = $1`, held.ID)
+	require.NoError(t, err)
+	page = html.UnescapeString(bob.get(requestPath(held.ID)).body)
+	require.Contains(t, page, `data-testid="approvals-returns"`)
+	require.NotContains(t, page, `data-testid="approval-expired"`, "nobody can approve it afresh until it is back")
 }
 
 // TestAdminPolicyApprovalAge: the policy form reads "Approvals expire

@@ -229,10 +229,15 @@ func requestShowView(d approvals.Details, takes approvals.Requirements) template
 	if r.State == approvals.StatePending || r.State == approvals.StateApproved {
 		v.Takes.ExpiresAt = timeText(e.ExpiresAt)
 	}
-	if r.State == approvals.StatePending {
-		for _, a := range e.Expired {
+	expired := map[int64]bool{}
+	for _, a := range e.Expired {
+		expired[a.ID] = true
+		if r.State == approvals.StatePending {
 			v.Takes.Expired = append(v.Takes.Expired, templates.RequestExpiredApproval{Approver: a.Approver.Name, At: timeText(a.ExpiresAt(e.Policy))})
 		}
+	}
+	if r.State == approvals.StateApproved && len(e.Expired) > 0 && !e.Complete() {
+		v.Takes.ReturnsToApprovers = "Approvals of this change expired before it was sent: when its turn comes, it goes back to its approvers for a fresh approval instead."
 	}
 	if takes.Blocker != nil {
 		v.Takes.Blocker = blockerText(takes.Blocker, r)
@@ -252,6 +257,7 @@ func requestShowView(d approvals.Details, takes approvals.Requirements) template
 		v.Decisions = append(v.Decisions, templates.RequestDecisionRow{
 			Approver: dec.Approver.Name, Decision: word, Comment: dec.Comment, Groups: strings.Join(dec.Groups, ", "),
 			Revision: dec.Revision, At: timeText(dec.CreatedAt), Counts: counts[dec.ID],
+			Expired: expired[dec.ID], Renewed: timeText(dec.RenewedAt),
 		})
 	}
 	return v

@@ -106,6 +106,9 @@ type RequestTakesView struct {
 	MaxAge    string
 	// Renew: the viewer's own approval expired and they may approve afresh.
 	Renew bool
+	// ReturnsToApprovers says an approved change's approvals expired
+	// before it was sent, so it will go back to pending; empty otherwise.
+	ReturnsToApprovers string
 	// Blocker says why the viewer may not approve; empty when they may.
 	Blocker  string
 	Overlaps []RequestOverlap
@@ -138,6 +141,11 @@ type RequestDecisionRow struct {
 	Revision                            int
 	At                                  TimeText
 	Counts                              bool
+	// Expired: an approval of this revision that no longer counts because
+	// it is older than the policy's age. Renewed is when its approver
+	// renewed it; zero if never.
+	Expired bool
+	Renewed TimeText
 }
 
 // RequestTimelineRow is one audit event about the request, said in words

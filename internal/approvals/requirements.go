@@ -21,7 +21,8 @@ type Requirements struct {
 	// the approver role; the rule is Policy.Eligible, as in Approve),
 	// ErrStale, ErrCollision (their approval would complete it while an
 	// earlier request changing the same fields is open), ErrConflict
-	// (already decided) or
+	// (already decided; not for an approval that expired, which its
+	// approver may renew) or
 	// ErrInvalidTransition (not pending). The live resource version is not
 	// checked here; Approve does.
 	Blocker error

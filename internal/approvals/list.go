@@ -292,7 +292,7 @@ func timeOrNil(t time.Time) any {
 // withProgress adds to each request how many approvals its policy needs
 // and how many count, in one query for the page. An approval counts as
 // Evaluate counts it: an approval of the current revision with its diff
-// hash and base resource version.
+// hash and base resource version, younger than the policy's age.
 func withProgress(ctx context.Context, q Querier, list []Request) ([]Listed, error) {
 	out := make([]Listed, len(list))
 	if len(list) == 0 {
@@ -309,7 +309,8 @@ func withProgress(ctx context.Context, q Querier, list []Request) ([]Listed, err
 		       (SELECT count(*) FROM approvals d
 		        WHERE d.request_id = r.id AND d.revision = r.revision AND d.decision = 'approve'
 		          AND d.diff_hash = v.diff_hash
-		          AND d.base_resource_version IS NOT DISTINCT FROM v.base_resource_version)
+		          AND d.base_resource_version IS NOT DISTINCT FROM v.base_resource_version
+		          AND coalesce(d.renewed_at, d.created_at) + p.approval_max_age >= now())
 		FROM change_requests r
 		JOIN request_revisions v ON v.request_id = r.id AND v.revision = r.revision
 		LEFT JOIN LATERAL policy_for(v.environments, r.kind, v.risks) p ON true

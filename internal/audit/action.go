@@ -8,7 +8,7 @@ type Action string
 // Change requests.
 const (
 	RequestCreated   Action = "request.created"    // a requester opened a change request
-	RequestUpdated   Action = "request.updated"    // a new revision; earlier approvals are void
+	RequestUpdated   Action = "request.updated"    // a new revision, earlier approvals void; or approved → pending (data: previous_state, reason)
 	RequestCancelled Action = "request.cancelled"  // withdrawn by its requester or an admin
 	RequestApproved  Action = "request.approved"   // one approval of one revision (data: revision, diff hash)
 	RequestRejected  Action = "request.rejected"   // an approver said no

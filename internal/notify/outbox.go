@@ -185,6 +185,7 @@ func eventOf(e audit.Entry) (args EventArgs, hard, ok bool) {
 		Comment       string `json:"comment"`
 		Reason        string `json:"reason"`
 		Justification string `json:"justification"`
+		PreviousState string `json:"previous_state"`
 	}
 	if err := json.Unmarshal(e.Data, &data); err != nil {
 		return EventArgs{}, false, false
@@ -208,6 +209,13 @@ func eventOf(e audit.Entry) (args EventArgs, hard, ok bool) {
 		args.Comment = data.Comment
 	case audit.SubmissionFailed:
 		args.Comment = data.Reason
+	case audit.RequestUpdated:
+		// Not an edit (whose reason is the request's) but an approved
+		// request sent back to its approvers: why, "approvals expired"
+		// (approvals.ReturnIfApprovalsExpired).
+		if data.PreviousState == string(approvals.StateApproved) {
+			args.Comment = data.Reason
+		}
 	case audit.RequestEmergency:
 		args.Comment = data.Justification
 	}

@@ -50,6 +50,12 @@ func TestAnExpiredApprovalNoLongerCountsAndIsRenewed(t *testing.T) {
 	require.Len(t, e.Expired, 1)
 	require.Equal(t, f.carol.UserID, e.Expired[0].Approver.ID)
 
+	// Carol's queue lists it again: her approval may be renewed.
+	queue, err := approvals.ListAwaiting(ctx, f.pool, f.carol, approvals.Page{})
+	require.NoError(t, err)
+	require.Len(t, queue, 1)
+	require.Equal(t, r.ID, queue[0].ID)
+
 	// Erin's approval alone does not complete it: Carol's expired.
 	out, err := f.approve(t, f.erin, r)
 	require.NoError(t, err)
@@ -63,6 +69,9 @@ func TestAnExpiredApprovalNoLongerCountsAndIsRenewed(t *testing.T) {
 	out, err = f.svc.Approve(ctx, f.carol, r.ID, approvals.Approve{Revision: 1, LiveResourceVersion: f.live(t, f.prod), Comment: "still needed"})
 	require.NoError(t, err)
 	require.True(t, out.Completed)
+	queue, err = approvals.ListAwaiting(ctx, f.pool, f.carol, approvals.Page{})
+	require.NoError(t, err)
+	require.Empty(t, queue, "approved: nothing awaits carol")
 	require.Equal(t, approvals.StateApproved, out.Request.State)
 	require.Len(t, f.approved, 1, "queued as by any approval")
 	var rows int

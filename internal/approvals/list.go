@@ -224,16 +224,19 @@ func names(ctx context.Context, q Querier, what, sql string, args ...any) ([]str
 	return list, nil
 }
 
-// awaitingSQL is the rule of "may approve it now and has not decided": $1
+// awaitingSQL is the rule of "may approve it now and has not decided (or
+// whose approval expired, ApprovalMaxAge, and may be renewed)": $1
 // is the person's user id, $2 their approving groups (Actor.approvingGroups,
 // the groups of Policy.Eligible). It reads r (change_requests) and v (its
 // current revision).
 const awaitingSQL = `r.state = 'pending' AND r.requester_id <> $1
 		  AND NOT EXISTS (SELECT 1 FROM request_revisions e WHERE e.request_id = r.id AND e.author_id = $1)
-		  AND NOT EXISTS (SELECT 1 FROM approvals d
-		                  WHERE d.request_id = r.id AND d.revision = r.revision AND d.approver_id = $1)
 		  AND EXISTS (SELECT 1 FROM policy_for(v.environments, r.kind, v.risks) p
-		              WHERE p.approver_groups && $2::text[])`
+		              WHERE p.approver_groups && $2::text[]
+		                AND NOT EXISTS (SELECT 1 FROM approvals d
+		                                WHERE d.request_id = r.id AND d.revision = r.revision AND d.approver_id = $1
+		                                  AND NOT (d.decision = 'approve'
+		                                           AND coalesce(d.renewed_at, d.created_at) + p.approval_max_age < now())))`
 
 // listFilterSQL is Filter as a condition on r (change_requests), ru (the
 // requester) and v (the current revision), with the parameters of

@@ -19,13 +19,13 @@ func TestEventOfARequestSentBackForApproval(t *testing.T) {
 		return audit.Entry{Seq: 7, Action: audit.RequestUpdated, Actor: audit.System("worker"),
 			Subject: audit.Subject{Type: audit.SubjectRequest, ID: "42"}, Data: json.RawMessage(data)}
 	}
-	ev, ok := eventOf(updated(`{"revision": 1, "state": "pending", "previous_state": "approved", "reason": "approvals expired"}`))
+	ev, _, ok := eventOf(updated(`{"revision": 1, "state": "pending", "previous_state": "approved", "reason": "approvals expired"}`))
 	require.True(t, ok)
 	require.Equal(t, KindWaiting, ev.Event)
 	require.EqualValues(t, 42, ev.RequestID)
 	require.Equal(t, "approvals expired", ev.Comment)
 
-	ev, ok = eventOf(updated(`{"revision": 2, "state": "pending", "reason": "more capacity for the holidays"}`))
+	ev, _, ok = eventOf(updated(`{"revision": 2, "state": "pending", "reason": "more capacity for the holidays"}`))
 	require.True(t, ok)
 	require.Equal(t, KindWaiting, ev.Event)
 	require.Empty(t, ev.Comment)

@@ -29,6 +29,7 @@ func newNotify(pool *pgxpool.Pool, cfg config.Config, logger *slog.Logger) (*not
 		BaseURL:            cfg.BaseURL,
 		ApproverRoleGroups: cfg.ApproverGroups,
 		EmergencyGroups:    cfg.NotifyEmergencyGroups,
+		HardUpdateGroups:   cfg.NotifyHardUpdateGroups,
 		SMTP: notify.SMTP{Host: cfg.SMTPHost, Port: cfg.SMTPPort, TLS: cfg.SMTPTLS, Username: cfg.SMTPUsername,
 			Password: cfg.SMTPPassword.Reveal(), From: cfg.SMTPFrom},
 		Endpoints:   endpoints,

@@ -63,6 +63,18 @@ type Request struct {
 	// Execution is how far sending the approved revision has come; absent
 	// before an approval.
 	Execution *Execution `json:"execution,omitempty"`
+	// ExpiredApprovals no longer count (older than the policy's age);
+	// ExpiresAt is when the first approval that counts expires, absent
+	// without one.
+	ExpiredApprovals []ExpiredApproval `json:"expired_approvals"`
+	ExpiresAt        *time.Time        `json:"expires_at,omitempty"`
+}
+
+// ExpiredApproval is an approval that expired: it no longer counts.
+type ExpiredApproval struct {
+	Approver   Person    `json:"approver"`
+	ApprovedAt time.Time `json:"approved_at"`
+	ExpiredAt  time.Time `json:"expired_at"`
 }
 
 // Execution is the progress of the change in Cloud Manager.
@@ -101,6 +113,7 @@ type Policy struct {
 	Name           string   `json:"name"`
 	Needed         int      `json:"approvals_required"`
 	ApproverGroups []string `json:"approver_groups"`
+	MaxAgeSeconds  int64    `json:"approval_max_age_seconds"`
 	// Teams it matches (the team owning the request's cluster); empty: any.
 	Teams []string `json:"teams"`
 }
@@ -112,6 +125,8 @@ type Decision struct {
 	Revision int       `json:"revision"`
 	Comment  string    `json:"comment,omitempty"`
 	At       time.Time `json:"at"`
+	// RenewedAt is when an approval that had expired was renewed.
+	RenewedAt *time.Time `json:"renewed_at,omitempty"`
 }
 
 // TimelineEvent is one audit event about the request.
@@ -158,11 +173,16 @@ func policyOf(p approvals.Policy) *Policy {
 	if teams == nil {
 		teams = []string{}
 	}
-	return &Policy{ID: p.ID, Name: p.Name, Needed: p.ApprovalsRequired, ApproverGroups: groups, Teams: teams}
+	return &Policy{ID: p.ID, Name: p.Name, Needed: p.ApprovalsRequired, ApproverGroups: groups,
+		MaxAgeSeconds: int64(p.ApprovalMaxAge / time.Second), Teams: teams}
 }
 
 func decisionOf(a approvals.Approval) Decision {
-	return Decision{Approver: Person(a.Approver), Decision: string(a.Decision), Revision: a.Revision, Comment: a.Comment, At: a.CreatedAt}
+	d := Decision{Approver: Person(a.Approver), Decision: string(a.Decision), Revision: a.Revision, Comment: a.Comment, At: a.CreatedAt}
+	if !a.RenewedAt.IsZero() {
+		d.RenewedAt = &a.RenewedAt
+	}
+	return d
 }
 
 // requestTimelineShown bounds the timeline of a request, newest first.
@@ -185,7 +205,7 @@ func (s *Server) requestView(ctx context.Context, id int64, viewer approvals.Act
 		Author:         Person(v.Author), HardUpdate: v.Payload.HardUpdate, InstanceID: v.Payload.InstanceID,
 		Plan: planOf(approvals.PlanOf(r.Kind, r.ClusterName, v)), Diff: v.Diff, Risks: risksOf(v.Risks),
 		Policy: policyOf(req.Policy), Approvals: []Decision{}, Ahead: []int{}, CanApprove: err == nil && req.CanApprove(),
-		Timeline: []TimelineEvent{},
+		Timeline: []TimelineEvent{}, ExpiredApprovals: []ExpiredApproval{},
 	}
 	if out.Diff == nil {
 		out.Diff = []approvals.Change{}
@@ -206,6 +226,13 @@ func (s *Server) requestView(ctx context.Context, id int64, viewer approvals.Act
 	if req.Rejection != nil {
 		d := decisionOf(*req.Rejection)
 		out.Rejection = &d
+	}
+	for _, a := range req.Expired {
+		out.ExpiredApprovals = append(out.ExpiredApprovals, ExpiredApproval{Approver: Person(a.Approver),
+			ApprovedAt: a.CountsFrom(), ExpiredAt: a.ExpiresAt(req.Policy)})
+	}
+	if !req.ExpiresAt.IsZero() {
+		out.ExpiresAt = &req.ExpiresAt
 	}
 	for _, o := range req.Overlaps {
 		if o.Request.ID < r.ID && o.Request.ID != r.ID {

@@ -41,7 +41,22 @@ type Approval struct {
 	Groups    []string
 	PolicyID  int64
 	CreatedAt time.Time
+	// RenewedAt is when the approver renewed the approval after it had
+	// expired; zero if they never did.
+	RenewedAt time.Time
 }
+
+// CountsFrom is when a was given, or last renewed.
+func (a Approval) CountsFrom() time.Time {
+	if !a.RenewedAt.IsZero() {
+		return a.RenewedAt
+	}
+	return a.CreatedAt
+}
+
+// ExpiresAt is when a stops counting under p: its ApprovalMaxAge after
+// CountsFrom.
+func (a Approval) ExpiresAt(p Policy) time.Time { return a.CountsFrom().Add(p.ApprovalMaxAge) }
 
 // boundTo reports whether a is an approval of revision v exactly.
 func (a Approval) boundTo(v Revision) bool {
@@ -85,7 +100,10 @@ type Outcome struct {
 //
 //   - the request is still at in.Revision (else ErrConflict);
 //   - a's approval of this revision already counts: nothing is written and
-//     the outcome says Repeated (a double click is not an error);
+//     the outcome says Repeated (a double click is not an error); a's
+//     approval that expired (older than the policy's ApprovalMaxAge) is
+//     renewed instead, after the checks below, and any other decision of
+//     a's on this revision is ErrConflict;
 //   - it is pending (stale: ErrStale; otherwise ErrInvalidTransition);
 //   - four-eyes: a is neither the requester nor the author of any revision
 //     (ErrOwnRequest, not overridable);
@@ -100,7 +118,9 @@ type Outcome struct {
 //
 // The approval row, bound to (revision, diff hash, base resource version),
 // and the request.approved audit event (with a's groups, the policy and the
-// count) commit together. The approval that meets the policy also moves the
+// count) commit together. A renewal stamps renewed_at on a's existing row
+// (there is one decision per person and revision) and its event says
+// "renewed": true. The approval that meets the policy also moves the
 // request to approved and runs Config.OnApproved in the same transaction.
 // Concurrent approvals of one request are serialised by its row lock, and a
 // unique constraint on (request, revision, approver) backs that up.
@@ -115,9 +135,11 @@ func (s *Service) Approve(ctx context.Context, a Actor, id int64, in Approve) (O
 			return err
 		}
 		r, decisions := dc.request, dc.decisions
-		if mine := decisionBy(decisions, a.UserID); mine != nil {
+		e := dc.evaluation()
+		renewing := e.ExpiredFor(a.UserID)
+		if mine := decisionBy(decisions, a.UserID); mine != nil && renewing == nil {
 			if mine.Decision == DecisionApprove && mine.boundTo(r.Revision) {
-				out = Outcome{Request: r, Evaluation: dc.evaluation(), Repeated: true}
+				out = Outcome{Request: r, Evaluation: e, Repeated: true}
 				return dc.policyErr
 			}
 			return fmt.Errorf("%w: you already decided on revision %d (%s)", ErrConflict, r.Revision.Number, mine.Decision)
@@ -132,7 +154,7 @@ func (s *Service) Approve(ctx context.Context, a Actor, id int64, in Approve) (O
 		if err != nil {
 			return err
 		}
-		if err := s.permitApprove(ctx, tx, a, r, dc.evaluation()); err != nil {
+		if err := s.permitApprove(ctx, tx, a, r, e); err != nil {
 			return err
 		}
 		if r.Kind.OnCluster() && in.LiveResourceVersion != r.Revision.BaseResourceVersion {
@@ -149,12 +171,17 @@ func (s *Service) Approve(ctx context.Context, a Actor, id int64, in Approve) (O
 			}
 		}
 
-		approval, err := decisionInsert(ctx, tx, r, a, DecisionApprove, in.Comment, policy.ID)
+		var approval Approval
+		if renewing != nil {
+			approval, err = decisionRenew(ctx, tx, *renewing, a, in.Comment, policy.ID)
+			e.Expired = slices.DeleteFunc(e.Expired, func(x Approval) bool { return x.ID == approval.ID })
+		} else {
+			approval, err = decisionInsert(ctx, tx, r, a, DecisionApprove, in.Comment, policy.ID)
+		}
 		if err != nil {
 			return err
 		}
-		e := dc.evaluation()
-		e.Approvals = append(e.Approvals, approval)
+		e.count(approval, approval.CountsFrom())
 		out = Outcome{Evaluation: e, Completed: e.Complete()}
 		if out.Completed && r.Kind.OnCluster() {
 			earlier, err := firstEarlierCollision(ctx, tx, r)
@@ -179,10 +206,14 @@ func (s *Service) Approve(ctx context.Context, a Actor, id int64, in Approve) (O
 			return err
 		}
 		out.Request = r
+		data := decisionData(r, approval, policy, e, in.LiveResourceVersion)
+		if renewing != nil {
+			data["renewed"] = true
+		}
 		_, err = audit.Append(ctx, tx, audit.Event{
 			Actor: a.audit(), Action: audit.RequestApproved, Origin: a.Origin,
 			Subject: audit.Subject{Type: audit.SubjectRequest, ID: subjectID(r.ID)},
-			Data:    decisionData(r, approval, policy, e, in.LiveResourceVersion),
+			Data:    data,
 		})
 		return err
 	})
@@ -310,9 +341,10 @@ func lockForDecision(ctx context.Context, tx pgx.Tx, id int64, reviewed int, use
 // evaluation is the request's Evaluation as of the lock.
 func (dc decisionContext) evaluation() Evaluation {
 	e := Evaluation{Policy: dc.policy}
+	now := time.Now()
 	for _, d := range dc.decisions {
 		if d.boundTo(dc.request.Revision) {
-			e.Approvals = append(e.Approvals, d)
+			e.count(d, now)
 		}
 	}
 	return e
@@ -412,10 +444,24 @@ func decisionInsert(ctx context.Context, tx pgx.Tx, r Request, a Actor, d Decisi
 	return approval, err
 }
 
+// decisionRenew renews approval d, which expired: it counts again from now,
+// with a's groups and the policy that applies now, and comment when one is
+// given.
+func decisionRenew(ctx context.Context, tx pgx.Tx, d Approval, a Actor, comment string, policyID int64) (Approval, error) {
+	d.Groups, d.PolicyID = nonNil(a.Groups), policyID
+	if c := strings.TrimSpace(comment); c != "" {
+		d.Comment = c
+	}
+	err := tx.QueryRow(ctx, `
+		UPDATE approvals SET renewed_at = now(), approver_groups = $2, policy_id = $3, comment = $4
+		WHERE id = $1 RETURNING renewed_at`, d.ID, d.Groups, policyID, d.Comment).Scan(&d.RenewedAt)
+	return d, err
+}
+
 const decisionSelect = `
 	SELECT a.id, a.request_id, a.revision, a.approver_id, coalesce(nullif(u.name, ''), u.username),
 	       a.decision, a.comment, a.diff_hash, a.base_resource_version, a.approver_groups,
-	       coalesce(a.policy_id, 0), a.created_at
+	       coalesce(a.policy_id, 0), a.created_at, a.renewed_at
 	FROM approvals a JOIN users u ON u.id = a.approver_id`
 
 // decisionList returns the decisions on one revision of a request (every
@@ -435,10 +481,14 @@ func scanDecision(row pgx.CollectableRow) (Approval, error) {
 		decision string
 		hash     []byte
 		base     *int64
+		renewed  *time.Time
 	)
 	err := row.Scan(&a.ID, &a.RequestID, &a.Revision, &a.Approver.ID, &a.Approver.Name, &decision, &a.Comment,
-		&hash, &base, &a.Groups, &a.PolicyID, &a.CreatedAt)
+		&hash, &base, &a.Groups, &a.PolicyID, &a.CreatedAt, &renewed)
 	a.Decision = Decision(decision)
+	if renewed != nil {
+		a.RenewedAt = *renewed
+	}
 	copy(a.DiffHash[:], hash)
 	if base != nil {
 		a.HasBase, a.BaseResourceVersion = true, *base

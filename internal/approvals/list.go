@@ -224,7 +224,8 @@ func names(ctx context.Context, q Querier, what, sql string, args ...any) ([]str
 	return list, nil
 }
 
-// awaitingSQL is the rule of "may approve it now and has not decided": $1
+// awaitingSQL is the rule of "may approve it now and has not decided (or
+// whose approval expired, ApprovalMaxAge, and may be renewed)": $1
 // is the person's user id, $2 their approving groups (Actor.approvingGroups,
 // the groups of Policy.Eligible). It reads r (change_requests) and v (its
 // current revision). The request's team (rt) is request_team's: for a
@@ -232,13 +233,16 @@ func names(ctx context.Context, q Querier, what, sql string, args ...any) ([]str
 // of its own, so it is worked out once per request, not once per use.
 const awaitingSQL = `r.state = 'pending' AND r.requester_id <> $1
 		  AND NOT EXISTS (SELECT 1 FROM request_revisions e WHERE e.request_id = r.id AND e.author_id = $1)
-		  AND NOT EXISTS (SELECT 1 FROM approvals d
-		                  WHERE d.request_id = r.id AND d.revision = r.revision AND d.approver_id = $1)
 		  AND EXISTS (SELECT 1 FROM (SELECT CASE WHEN r.cluster_uid IS NULL
 		                                     THEN (SELECT team FROM request_team(NULL, r.cluster_name, v.proposed_spec))
 		                                     ELSE COALESCE((` + pendingTeamsSQL + `) ->> r.cluster_uid, '') END AS team OFFSET 0) rt
 		              CROSS JOIN LATERAL policy_for(v.environments, r.kind, v.risks, rt.team) p
-		              WHERE p.approver_groups && $2::text[] AND ` + teamApprovalSQL + `)`
+		              WHERE p.approver_groups && $2::text[]
+		                AND NOT EXISTS (SELECT 1 FROM approvals d
+		                                WHERE d.request_id = r.id AND d.revision = r.revision AND d.approver_id = $1
+		                                  AND NOT (d.decision = 'approve'
+		                                           AND coalesce(d.renewed_at, d.created_at) + p.approval_max_age < now()))
+		                AND ` + teamApprovalSQL + `)`
 
 // pendingTeamsSQL is the team of each cluster with a pending request, as
 // a JSON object from uid to team (request_team). It depends on nothing of
@@ -267,9 +271,11 @@ const teamApprovalSQL = `(r.kind = 'create' OR rt.team = ''
 
 // countingApprovalSQL says that d (approvals) is an approval of request r
 // that counts: of its current revision v, its diff hash and its base
-// resource version (as Evaluate counts them).
+// resource version, younger than its policy p's age (as Evaluate counts
+// them).
 const countingApprovalSQL = `d.request_id = r.id AND d.revision = r.revision AND d.decision = 'approve'
-		  AND d.diff_hash = v.diff_hash AND d.base_resource_version IS NOT DISTINCT FROM v.base_resource_version`
+		  AND d.diff_hash = v.diff_hash AND d.base_resource_version IS NOT DISTINCT FROM v.base_resource_version
+		  AND coalesce(d.renewed_at, d.created_at) + p.approval_max_age >= now()`
 
 // listFilterSQL is Filter as a condition on r (change_requests), ru (the
 // requester) and v (the current revision), with the parameters of
@@ -328,7 +334,7 @@ func timeOrNil(t time.Time) any {
 // withProgress adds to each request how many approvals its policy needs
 // and how many count, in one query for the page. An approval counts as
 // Evaluate counts it: an approval of the current revision with its diff
-// hash and base resource version.
+// hash and base resource version, younger than the policy's age.
 func withProgress(ctx context.Context, q Querier, list []Request) ([]Listed, error) {
 	out := make([]Listed, len(list))
 	if len(list) == 0 {
@@ -345,7 +351,8 @@ func withProgress(ctx context.Context, q Querier, list []Request) ([]Listed, err
 		       (SELECT count(*) FROM approvals d
 		        WHERE d.request_id = r.id AND d.revision = r.revision AND d.decision = 'approve'
 		          AND d.diff_hash = v.diff_hash
-		          AND d.base_resource_version IS NOT DISTINCT FROM v.base_resource_version)
+		          AND d.base_resource_version IS NOT DISTINCT FROM v.base_resource_version
+		          AND coalesce(d.renewed_at, d.created_at) + p.approval_max_age >= now())
 		FROM change_requests r
 		JOIN request_revisions v ON v.request_id = r.id AND v.revision = r.revision
 		LEFT JOIN LATERAL `+requestPolicyForSQL+` p ON true

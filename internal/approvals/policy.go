@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -51,6 +52,10 @@ type Policy struct {
 	ApprovalsRequired int
 	ApproverGroups    []string
 	Enabled           bool
+	// ApprovalMaxAge is how long an approval counts, from when it was
+	// given or renewed, until the change is sent (seven days unless an
+	// admin sets another; always positive).
+	ApprovalMaxAge time.Duration
 }
 
 // Eligible returns nil when a may approve or reject requests under p: a
@@ -114,7 +119,8 @@ func subject(team string, kind Kind, v Revision) PolicySubject {
 	return PolicySubject{Team: team, Kind: kind, Environments: v.Environments, Risks: v.RiskCodes()}
 }
 
-const policyColumns = `id, name, description, teams, environments, kinds, risks, approvals_required, approver_groups, enabled`
+const policyColumns = `id, name, description, teams, environments, kinds, risks, approvals_required, approver_groups, enabled,
+	approval_max_age`
 
 // requestPolicyForSQL is the policy of a request r (change_requests) at
 // its revision v (request_revisions), as a subquery to join LATERAL:
@@ -174,7 +180,7 @@ func scanPolicy(row pgx.Row) (Policy, error) {
 		kinds, risks []string
 	)
 	err := row.Scan(&p.ID, &p.Name, &p.Description, &p.Teams, &p.Environments, &kinds, &risks,
-		&p.ApprovalsRequired, &p.ApproverGroups, &p.Enabled)
+		&p.ApprovalsRequired, &p.ApproverGroups, &p.Enabled, &p.ApprovalMaxAge)
 	for _, k := range kinds {
 		p.Kinds = append(p.Kinds, Kind(k))
 	}
@@ -188,10 +194,42 @@ func scanPolicy(row pgx.Row) (Policy, error) {
 type Evaluation struct {
 	Policy Policy
 	// Approvals are those that count: approvals of the current revision,
-	// its diff hash and its base resource version, oldest first.
+	// its diff hash and its base resource version, given or renewed
+	// within the policy's ApprovalMaxAge, oldest first.
 	Approvals []Approval
+	// Expired are the approvals of the current revision that are older
+	// than the policy's ApprovalMaxAge: they no longer count, and their
+	// approvers may renew them (Approve).
+	Expired []Approval
+	// ExpiresAt is when the first of Approvals stops counting; zero
+	// without approvals.
+	ExpiresAt time.Time
 	// Rejection is the decision that rejected the request, if any.
 	Rejection *Approval
+}
+
+// count adds approval a of the current revision as it stands at now: to
+// Approvals while it counts, else to Expired.
+func (e *Evaluation) count(a Approval, now time.Time) {
+	at := a.ExpiresAt(e.Policy)
+	if now.After(at) {
+		e.Expired = append(e.Expired, a)
+		return
+	}
+	e.Approvals = append(e.Approvals, a)
+	if e.ExpiresAt.IsZero() || at.Before(e.ExpiresAt) {
+		e.ExpiresAt = at
+	}
+}
+
+// ExpiredFor returns user id's approval of the current revision when it
+// no longer counts because it expired, else nil.
+func (e Evaluation) ExpiredFor(id int64) *Approval {
+	i := slices.IndexFunc(e.Expired, func(a Approval) bool { return a.Approver.ID == id })
+	if i < 0 {
+		return nil
+	}
+	return &e.Expired[i]
 }
 
 // Needed returns how many approvals the policy asks for.
@@ -227,7 +265,7 @@ func Evaluate(ctx context.Context, q Querier, id int64) (Evaluation, error) {
 // approvals queue does.
 const requestPolicySQL = `
 	SELECT p.id, p.name, p.description, p.teams, p.environments, p.kinds, p.risks, p.approvals_required,
-	       p.approver_groups, p.enabled
+	       p.approver_groups, p.enabled, p.approval_max_age
 	FROM change_requests r
 	JOIN request_revisions v ON v.request_id = r.id AND v.revision = r.revision
 	CROSS JOIN LATERAL ` + requestPolicyForSQL + ` p
@@ -246,12 +284,13 @@ func evaluate(ctx context.Context, q Querier, r Request) (Evaluation, error) {
 		return Evaluation{}, fmt.Errorf("approvals: evaluate request %d: %w", r.ID, err)
 	}
 	e := Evaluation{Policy: p}
+	now := time.Now()
 	for _, d := range decisions {
 		switch {
 		case d.Decision == DecisionReject:
 			e.Rejection = &d
 		case d.boundTo(r.Revision):
-			e.Approvals = append(e.Approvals, d)
+			e.count(d, now)
 		}
 	}
 	return e, nil

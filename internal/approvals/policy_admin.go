@@ -28,6 +28,24 @@ type PolicySettings struct {
 	// team that owns the cluster (internal/governance).
 	TeamLeadRequired bool `json:"team_lead_required"`
 	Enabled          bool `json:"enabled"`
+	// ApprovalMaxAge is how long an approval counts (Policy): at least a
+	// second; zero means DefaultApprovalMaxAge. The audit log writes it as
+	// Go writes a duration, "168h0m0s".
+	ApprovalMaxAge time.Duration `json:"-"`
+}
+
+// DefaultApprovalMaxAge is how long an approval counts unless an admin
+// sets another age (the column's default).
+const DefaultApprovalMaxAge = 7 * 24 * time.Hour
+
+// MarshalJSON writes s for the audit log, ApprovalMaxAge as a duration
+// people read.
+func (s PolicySettings) MarshalJSON() ([]byte, error) {
+	type plain PolicySettings
+	return json.Marshal(struct {
+		plain
+		ApprovalMaxAge string `json:"approval_max_age"`
+	}{plain(s), s.ApprovalMaxAge.String()})
 }
 
 // PolicyAdmin is a policy with the settings only the admin pages show.
@@ -40,7 +58,8 @@ type PolicyAdmin struct {
 // Settings returns p's editable fields.
 func (p PolicyAdmin) Settings() PolicySettings {
 	return PolicySettings{Description: p.Description, Teams: p.Teams, Environments: p.Environments, Kinds: p.Kinds, Risks: p.Risks,
-		ApprovalsRequired: p.ApprovalsRequired, ApproverGroups: p.ApproverGroups, TeamLeadRequired: p.TeamLeadRequired, Enabled: p.Enabled}
+		ApprovalsRequired: p.ApprovalsRequired, ApproverGroups: p.ApproverGroups, TeamLeadRequired: p.TeamLeadRequired, Enabled: p.Enabled,
+		ApprovalMaxAge: p.ApprovalMaxAge}
 }
 
 // PolicyAdminGet returns policy id with its admin settings. Errors:
@@ -50,7 +69,7 @@ func PolicyAdminGet(ctx context.Context, q Querier, id int64) (PolicyAdmin, erro
 	var kinds, risks []string
 	err := q.QueryRow(ctx, `SELECT `+policyColumns+`, team_lead_required, updated_at FROM policies WHERE id = $1`, id).Scan(
 		&pa.ID, &pa.Name, &pa.Description, &pa.Teams, &pa.Environments, &kinds, &risks, &pa.ApprovalsRequired, &pa.ApproverGroups,
-		&pa.Enabled, &pa.TeamLeadRequired, &pa.UpdatedAt)
+		&pa.Enabled, &pa.ApprovalMaxAge, &pa.TeamLeadRequired, &pa.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return PolicyAdmin{}, fmt.Errorf("approvals: policy %d: %w", id, ErrNotFound)
 	}
@@ -67,7 +86,8 @@ func PolicyAdminGet(ctx context.Context, q Querier, id int64) (PolicyAdmin, erro
 }
 
 // normalize checks s: 1 to 10 approvals, at least one approver group,
-// known kinds and risks; lists trimmed and without repeats.
+// known kinds and risks, approvals that count for a second at least (zero:
+// DefaultApprovalMaxAge); lists trimmed and without repeats.
 func (s *PolicySettings) normalize(approverGroups []string) error {
 	clean := func(in []string) []string {
 		out := []string{}
@@ -81,11 +101,16 @@ func (s *PolicySettings) normalize(approverGroups []string) error {
 	s.Description = strings.TrimSpace(s.Description)
 	s.Environments, s.ApproverGroups = clean(s.Environments), clean(s.ApproverGroups)
 	s.Teams = clean(s.Teams)
+	if s.ApprovalMaxAge == 0 {
+		s.ApprovalMaxAge = DefaultApprovalMaxAge
+	}
 	switch {
 	case s.ApprovalsRequired < 1 || s.ApprovalsRequired > 10:
 		return fmt.Errorf("%w: a policy needs between 1 and 10 approvals", ErrInvalid)
 	case len(s.ApproverGroups) == 0:
 		return fmt.Errorf("%w: a policy needs at least one approver group", ErrInvalid)
+	case s.ApprovalMaxAge < time.Second:
+		return fmt.Errorf("%w: approvals expire after: give an age of one second or more, such as 7d or 168h", ErrInvalid)
 	}
 	for _, k := range s.Kinds {
 		if !k.Supported() {
@@ -116,8 +141,10 @@ type PolicyEffect struct {
 	// asks for; a name is "" when none applies.
 	BeforePolicy, AfterPolicy string
 	BeforeNeeded, AfterNeeded int
-	// Given is how many approvals of the current revision count.
-	Given int
+	// Given is how many approvals of the current revision count (those
+	// younger than the policy's ApprovalMaxAge); BeforeGiven as many
+	// before the change.
+	Given, BeforeGiven int
 }
 
 // Met reports whether the approvals given meet the policy after the
@@ -125,14 +152,16 @@ type PolicyEffect struct {
 func (e PolicyEffect) Met() bool { return e.AfterPolicy != "" && e.Given >= e.AfterNeeded }
 
 // openPolicies returns, for every pending request, the policy that applies
-// now and the approvals that count, in request id order.
+// now and the approvals that count (as Evaluate counts them, unexpired),
+// in request id order.
 func openPolicies(ctx context.Context, q Querier) (map[int64]PolicyEffect, error) {
 	rows, err := q.Query(ctx, `
 		SELECT r.id, r.cluster_name, r.kind, COALESCE(p.name, ''), COALESCE(p.approvals_required, 0),
 		       (SELECT count(*) FROM approvals a
 		        WHERE a.request_id = r.id AND a.revision = r.revision AND a.decision = 'approve'
 		          AND a.diff_hash = v.diff_hash
-		          AND a.base_resource_version IS NOT DISTINCT FROM v.base_resource_version)
+		          AND a.base_resource_version IS NOT DISTINCT FROM v.base_resource_version
+		          AND coalesce(a.renewed_at, a.created_at) + p.approval_max_age >= now())
 		FROM change_requests r
 		JOIN request_revisions v ON v.request_id = r.id AND v.revision = r.revision
 		LEFT JOIN LATERAL `+requestPolicyForSQL+` p ON true
@@ -156,10 +185,10 @@ func policyEffects(before, after map[int64]PolicyEffect) []PolicyEffect {
 	var out []PolicyEffect
 	for id, a := range after {
 		b := before[id]
-		if a.AfterPolicy == b.AfterPolicy && a.AfterNeeded == b.AfterNeeded {
+		if a.AfterPolicy == b.AfterPolicy && a.AfterNeeded == b.AfterNeeded && a.Given == b.Given {
 			continue
 		}
-		a.BeforePolicy, a.BeforeNeeded = b.AfterPolicy, b.AfterNeeded
+		a.BeforePolicy, a.BeforeNeeded, a.BeforeGiven = b.AfterPolicy, b.AfterNeeded, b.Given
 		out = append(out, a)
 	}
 	slices.SortFunc(out, func(x, y PolicyEffect) int { return int(x.RequestID - y.RequestID) })
@@ -177,10 +206,10 @@ func policyUpdate(ctx context.Context, tx pgx.Tx, id int64, s PolicySettings) er
 	}
 	tag, err := tx.Exec(ctx, `
 		UPDATE policies SET description = $2, environments = $3, kinds = $4, risks = $5, approvals_required = $6,
-		       approver_groups = $7, team_lead_required = $8, enabled = $9, updated_at = now(),
-		       teams = $10
+		       approver_groups = $7, team_lead_required = $8, enabled = $9, approval_max_age = $10, updated_at = now(),
+		       teams = $11
 		WHERE id = $1`, id, s.Description, s.Environments, kinds, risks, s.ApprovalsRequired, s.ApproverGroups,
-		s.TeamLeadRequired, s.Enabled, s.Teams)
+		s.TeamLeadRequired, s.Enabled, s.ApprovalMaxAge, s.Teams)
 	if err == nil && tag.RowsAffected() == 0 {
 		return ErrNotFound
 	}
@@ -203,7 +232,8 @@ func policyTeamsDefined(ctx context.Context, q Querier, teams []string) error {
 }
 
 // PolicyPreview returns the open requests that saving s as policy id would
-// move (another policy, or another number of approvals), without saving:
+// move (another policy, another number of approvals needed, or approvals
+// that start or stop counting as the age they count for changes), without saving:
 // the change is made in a transaction that is rolled back. Errors:
 // ErrInvalid, ErrNotFound.
 func (s *Service) PolicyPreview(ctx context.Context, id int64, draft PolicySettings) ([]PolicyEffect, error) {

@@ -21,7 +21,8 @@ type Requirements struct {
 	// the approver role; the rule is Policy.Eligible, as in Approve),
 	// ErrStale, ErrCollision (their approval would complete it while an
 	// earlier request changing the same fields is open), ErrConflict
-	// (already decided) or
+	// (already decided; not for an approval that expired, which its
+	// approver may renew) or
 	// ErrInvalidTransition (not pending). The live resource version is not
 	// checked here; Approve does.
 	Blocker error
@@ -92,7 +93,7 @@ func blocker(ctx context.Context, q Querier, r Request, e Evaluation, viewer Act
 	if err != nil {
 		return nil, err
 	}
-	if d := decisionBy(decisions, viewer.UserID); d != nil {
+	if d := decisionBy(decisions, viewer.UserID); d != nil && e.ExpiredFor(viewer.UserID) == nil {
 		return fmt.Errorf("%w: you already decided on this revision (%s)", ErrConflict, d.Decision), nil
 	}
 	if err := e.Policy.Eligible(viewer); err != nil {

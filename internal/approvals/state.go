@@ -22,6 +22,7 @@ import (
 //	stale      → pending     edited or rebased onto the live cluster
 //	           → cancelled, expired
 //	approved   → submitting  the worker starts the change (next issue)
+//	           → pending     its approvals expired before it was sent
 //	           → stale       the cluster moved before submission
 //	           → cancelled, expired
 //	submitting → applying    the API accepted the change
@@ -61,7 +62,7 @@ var states = []State{StatePending, StateApproved, StateSubmitting, StateApplying
 var transitions = map[State][]State{
 	StatePending:    {StateApproved, StateRejected, StateCancelled, StateStale, StateExpired},
 	StateStale:      {StatePending, StateCancelled, StateExpired},
-	StateApproved:   {StateSubmitting, StateCancelled, StateStale, StateExpired},
+	StateApproved:   {StateSubmitting, StatePending, StateCancelled, StateStale, StateExpired},
 	StateSubmitting: {StateApplying, StateSucceeded, StateFailed, StateStale},
 	StateApplying:   {StateSucceeded, StateFailed},
 	StateFailed:     {StateApproved, StateCancelled},

@@ -23,6 +23,7 @@ var allowed = map[[2]approvals.State]bool{
 	{approvals.StateStale, approvals.StateCancelled}:      true,
 	{approvals.StateStale, approvals.StateExpired}:        true,
 	{approvals.StateApproved, approvals.StateSubmitting}:  true,
+	{approvals.StateApproved, approvals.StatePending}:     true, // its approvals expired before it was sent
 	{approvals.StateApproved, approvals.StateCancelled}:   true,
 	{approvals.StateApproved, approvals.StateStale}:       true,
 	{approvals.StateApproved, approvals.StateExpired}:     true,

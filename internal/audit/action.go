@@ -8,7 +8,7 @@ type Action string
 // Change requests.
 const (
 	RequestCreated   Action = "request.created"    // a requester opened a change request
-	RequestUpdated   Action = "request.updated"    // a new revision; earlier approvals are void
+	RequestUpdated   Action = "request.updated"    // a new revision, earlier approvals void; or approved → pending (data: previous_state, reason)
 	RequestCancelled Action = "request.cancelled"  // withdrawn by its requester or an admin
 	RequestApproved  Action = "request.approved"   // one approval of one revision (data: revision, diff hash)
 	RequestRejected  Action = "request.rejected"   // an approver said no
@@ -111,10 +111,12 @@ const (
 	// SubjectDelivery is a notification delivery.
 	SubjectDelivery SubjectType = "notify_delivery"
 	SubjectTeam     SubjectType = "team"
+	// SubjectSchedule is the change windows and freezes.
+	SubjectSchedule SubjectType = "schedule"
 )
 
 var subjectTypes = []SubjectType{SubjectRequest, SubjectCluster, SubjectPolicy, SubjectSession, SubjectUser, SubjectAuditLog,
-	SubjectEndpoint, SubjectDelivery, SubjectTeam}
+	SubjectEndpoint, SubjectDelivery, SubjectTeam, SubjectSchedule}
 
 // SubjectTypes lists every subject type.
 func SubjectTypes() []SubjectType { return slices.Clone(subjectTypes) }

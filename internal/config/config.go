@@ -85,17 +85,18 @@ type Config struct {
 	AuditRetentionYears int           `env:"PORTAL_AUDIT_RETENTION_YEARS" default:"0" check:"nonnegative" help:"Years audit events are kept; older ones are pruned daily, leaving a verifiable anchor, and the pruning is itself audited. 0 keeps them forever."`
 
 	// Notifications (internal/notify, docs/notifications.md).
-	SMTPHost              string   `env:"PORTAL_SMTP_HOST" help:"Mail server that notification emails are sent through; empty sends no email (chat and webhooks still work)."`
-	SMTPPort              int      `env:"PORTAL_SMTP_PORT" default:"587" check:"between=1 65535" help:"Port of the mail server: 587 for STARTTLS, 465 for implicit TLS."`
-	SMTPTLS               string   `env:"PORTAL_SMTP_TLS" default:"starttls" check:"oneof=starttls implicit none" help:"How the mail connection is secured: starttls (refused if the server does not offer it), implicit (TLS from the start) or none (a local mail catcher only)."`
-	SMTPUsername          string   `env:"PORTAL_SMTP_USERNAME" help:"User name for SMTP authentication (PLAIN, over TLS); empty sends without authenticating."`
-	SMTPPassword          Secret   `env:"PORTAL_SMTP_PASSWORD" help:"Password for SMTP authentication."`
-	SMTPFrom              string   `env:"PORTAL_SMTP_FROM" default:"Clusterdesk <clusterdesk@localhost>" help:"Sender of notification emails, as an address or Name <address>."`
-	NotifyChatWebhooks    Secret   `env:"PORTAL_NOTIFY_CHAT_WEBHOOKS" help:"Slack-compatible incoming webhook URLs told of every request, comma-separated (each URL holds its token, so the whole value is a secret). Admins add more, per environment or policy, in the portal."`
-	NotifyWebhookURL      string   `env:"PORTAL_NOTIFY_WEBHOOK_URL" check:"url-or-empty" help:"A generic webhook receiver told of every request, signed per Standard Webhooks with PORTAL_NOTIFY_WEBHOOK_SECRET. Admins add more in the portal."`
-	NotifyWebhookSecret   Secret   `env:"PORTAL_NOTIFY_WEBHOOK_SECRET" help:"The signing secret of PORTAL_NOTIFY_WEBHOOK_URL: whsec_ followed by at least 16 bytes in base64."`
-	NotifyEmergencyGroups []string `env:"PORTAL_NOTIFY_EMERGENCY_GROUPS" help:"Groups whose members are emailed of every emergency (break-glass) change, comma-separated; empty: the groups of the approver role (PORTAL_APPROVER_GROUPS), who review them afterwards."`
-	NotifyMaxAttempts     int      `env:"PORTAL_NOTIFY_MAX_ATTEMPTS" default:"8" check:"between=1 100" help:"Tries of one delivery (email, chat or webhook) before it is marked failed in the delivery log, waiting 10 s after the first failure and twice as long after each next, up to 10 min."`
+	SMTPHost               string   `env:"PORTAL_SMTP_HOST" help:"Mail server that notification emails are sent through; empty sends no email (chat and webhooks still work)."`
+	SMTPPort               int      `env:"PORTAL_SMTP_PORT" default:"587" check:"between=1 65535" help:"Port of the mail server: 587 for STARTTLS, 465 for implicit TLS."`
+	SMTPTLS                string   `env:"PORTAL_SMTP_TLS" default:"starttls" check:"oneof=starttls implicit none" help:"How the mail connection is secured: starttls (refused if the server does not offer it), implicit (TLS from the start) or none (a local mail catcher only)."`
+	SMTPUsername           string   `env:"PORTAL_SMTP_USERNAME" help:"User name for SMTP authentication (PLAIN, over TLS); empty sends without authenticating."`
+	SMTPPassword           Secret   `env:"PORTAL_SMTP_PASSWORD" help:"Password for SMTP authentication."`
+	SMTPFrom               string   `env:"PORTAL_SMTP_FROM" default:"Clusterdesk <clusterdesk@localhost>" help:"Sender of notification emails, as an address or Name <address>."`
+	NotifyChatWebhooks     Secret   `env:"PORTAL_NOTIFY_CHAT_WEBHOOKS" help:"Slack-compatible incoming webhook URLs told of every request, comma-separated (each URL holds its token, so the whole value is a secret). Admins add more, per environment or policy, in the portal."`
+	NotifyWebhookURL       string   `env:"PORTAL_NOTIFY_WEBHOOK_URL" check:"url-or-empty" help:"A generic webhook receiver told of every request, signed per Standard Webhooks with PORTAL_NOTIFY_WEBHOOK_SECRET. Admins add more in the portal."`
+	NotifyWebhookSecret    Secret   `env:"PORTAL_NOTIFY_WEBHOOK_SECRET" help:"The signing secret of PORTAL_NOTIFY_WEBHOOK_URL: whsec_ followed by at least 16 bytes in base64."`
+	NotifyEmergencyGroups  []string `env:"PORTAL_NOTIFY_EMERGENCY_GROUPS" help:"Groups whose members are emailed of every emergency (break-glass) change, comma-separated; empty: the groups of the approver role (PORTAL_APPROVER_GROUPS), who review them afterwards."`
+	NotifyHardUpdateGroups []string `env:"PORTAL_NOTIFY_HARD_UPDATE_GROUPS" help:"Groups whose members are emailed of every hard update sent to Cloud Manager (every affected server restarted at once), comma-separated; empty: nobody beyond the request's requester and approvers."`
+	NotifyMaxAttempts      int      `env:"PORTAL_NOTIFY_MAX_ATTEMPTS" default:"8" check:"between=1 100" help:"Tries of one delivery (email, chat or webhook) before it is marked failed in the delivery log, waiting 10 s after the first failure and twice as long after each next, up to 10 min."`
 
 	// Prometheus metrics (internal/metrics), off the public port.
 	MetricsAddr string `env:"PORTAL_METRICS_ADDR" default:"127.0.0.1:9090" help:"Address of the listener that serves Prometheus metrics at /metrics, apart from PORTAL_LISTEN_ADDR (which never serves them); off serves none."`

@@ -39,8 +39,9 @@ func NewClient(cfg cloudapi.Config) (*cloudapi.Client, error) {
 // (internal/worker implements it with River).
 type Jobs interface {
 	// Submit queues an attempt of revision rev of request id; resend
-	// counts an admin's resends, so that each is a job of its own.
-	Submit(ctx context.Context, tx pgx.Tx, id int64, rev, resend int) error
+	// counts an admin's resends and requeue the times it was queued anew
+	// after its approvals expired, so that each is a job of its own.
+	Submit(ctx context.Context, tx pgx.Tx, id int64, rev, resend, requeue int) error
 	// Track queues the tracking of an accepted change.
 	Track(ctx context.Context, tx pgx.Tx, id int64, rev int) error
 }

@@ -89,6 +89,9 @@ func (e *Executor) accepted(ctx context.Context, tx pgx.Tx, r *approvals.Request
 	if err := settleVersions(ctx, tx, *r, uid); err != nil {
 		return err
 	}
+	if r.Revision.Payload.HardUpdate {
+		data["hard_update"] = true // told to PORTAL_NOTIFY_HARD_UPDATE_GROUPS
+	}
 	if err := appendEvent(ctx, tx, *r, action, data); err != nil {
 		return err
 	}

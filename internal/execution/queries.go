@@ -83,23 +83,42 @@ func deref[T any](p *T) T {
 
 // QueuePosition returns where revision revision of request id stands in
 // its cluster's queue: 1 while it is the change being submitted or applied,
-// n when n-1 approved changes of that cluster go first, 0 when it is not
-// queued (not approved, or already finished). Errors: the database's.
+// n when n-1 changes of that cluster go first, 0 when it is not queued
+// (not approved, or already finished). The queue runs the change in
+// flight, then emergency (break-glass) changes, then the others, each in
+// approval order: an emergency waits for no approved change, not even one
+// held by its change window. Errors: the database's.
 func QueuePosition(ctx context.Context, q approvals.Querier, id int64, revision int) (int, error) {
 	var pos int
 	err := q.QueryRow(ctx, `
-		SELECT count(*) FROM submissions me
-		JOIN change_requests mr ON mr.id = me.request_id AND mr.revision = me.revision
-		JOIN submissions s ON s.cluster_key = me.cluster_key AND s.seq <= me.seq
-		JOIN change_requests r ON r.id = s.request_id AND r.revision = s.revision
-		WHERE me.request_id = $1 AND me.revision = $2
-		  AND mr.state IN ('approved', 'submitting', 'applying')
-		  AND r.state IN ('approved', 'submitting', 'applying')`, id, revision).Scan(&pos)
+		WITH queue AS (`+queueSQL("(SELECT cluster_key FROM submissions WHERE request_id = $1 AND revision = $2)")+`)
+		SELECT count(*) FROM queue me JOIN queue s ON `+goesFirstSQL+`
+		WHERE me.request_id = $1 AND me.revision = $2`, id, revision).Scan(&pos)
 	if err != nil {
 		return 0, fmt.Errorf("execution: queue position of request %d: %w", id, err)
 	}
 	return pos, nil
 }
+
+// queueSQL lists the queued changes (approved, or being sent or applied)
+// of the cluster whose queue is clusterKey (SQL), with the order's keys.
+func queueSQL(clusterKey string) string {
+	return `
+	SELECT s.request_id, s.revision, s.seq, r.state, r.kind, s.approved_at,
+	       r.state <> 'approved' AS in_flight, e.request_id IS NOT NULL AS emergency
+	FROM submissions s
+	JOIN change_requests r ON r.id = s.request_id AND r.revision = s.revision
+	LEFT JOIN request_emergencies e ON e.request_id = s.request_id
+	WHERE s.cluster_key = ` + clusterKey + ` AND r.state IN ('approved', 'submitting', 'applying')`
+}
+
+// goesFirstSQL: s runs before me, or is me (queueOrderSQL's order).
+const goesFirstSQL = `(s.in_flight AND NOT me.in_flight)
+	OR (s.in_flight = me.in_flight AND ((s.emergency AND NOT me.emergency)
+	    OR (s.emergency = me.emergency AND s.seq <= me.seq)))`
+
+// queueOrderSQL is the order in which a cluster's queue runs.
+const queueOrderSQL = `in_flight DESC, emergency DESC, seq`
 
 // QueueEntry is one approved change waiting for, or running on, a cluster.
 type QueueEntry struct {
@@ -113,16 +132,13 @@ type QueueEntry struct {
 }
 
 // ClusterQueue lists the approved changes of cluster uid that have not
-// finished, in the order they will run (approval order). Errors: the
+// finished, in the order they will run (QueuePosition's). Errors: the
 // database's.
 func ClusterQueue(ctx context.Context, q approvals.Querier, uid string) ([]QueueEntry, error) {
 	rows, err := q.Query(ctx, `
-		SELECT s.request_id, s.revision, r.kind, r.state,
-		       row_number() OVER (ORDER BY s.seq)::int, s.approved_at
-		FROM submissions s
-		JOIN change_requests r ON r.id = s.request_id AND r.revision = s.revision
-		WHERE s.cluster_key = $1 AND r.state IN ('approved', 'submitting', 'applying')
-		ORDER BY s.seq`, uid)
+		WITH queue AS (`+queueSQL("$1")+`)
+		SELECT request_id, revision, kind, state, row_number() OVER (ORDER BY `+queueOrderSQL+`)::int, approved_at
+		FROM queue ORDER BY `+queueOrderSQL, uid)
 	if err != nil {
 		return nil, fmt.Errorf("execution: queue of cluster %q: %w", uid, err)
 	}

@@ -19,7 +19,9 @@ import (
 // Queue puts the approved revision of r in its cluster's queue (approval
 // order), in the approving transaction tx, and inserts its submit job
 // with jobs, so that the approval and its execution commit or roll back
-// together. Queueing the same revision again does nothing more.
+// together. Queueing the same revision again does nothing more, except
+// after its approvals expired before it was sent (Submit): approved
+// afresh, it goes to the back of the queue with a submit job of its own.
 func Queue(ctx context.Context, tx pgx.Tx, jobs Jobs, r approvals.Request) error {
 	if _, err := kindOf(r); err != nil {
 		return fmt.Errorf("execution: queue request %d: %w", r.ID, err)
@@ -28,11 +30,20 @@ func Queue(ctx context.Context, tx pgx.Tx, jobs Jobs, r approvals.Request) error
 	if createsCluster(r) {
 		key = "name:" + r.ClusterName
 	}
-	_, err := tx.Exec(ctx, `
-		INSERT INTO submissions (request_id, revision, cluster_key, cluster_uid)
-		VALUES ($1, $2, $3, nullif($4, ''))
-		ON CONFLICT (request_id, revision) DO NOTHING`,
-		r.ID, r.Revision.Number, key, r.ClusterUID)
+	var requeue int
+	err := tx.QueryRow(ctx, `
+		WITH queued AS (
+			INSERT INTO submissions (request_id, revision, cluster_key, cluster_uid)
+			VALUES ($1, $2, $3, nullif($4, ''))
+			ON CONFLICT (request_id, revision) DO UPDATE
+			SET seq = DEFAULT, requeues = submissions.requeues + 1, approvals_expired_at = NULL, approved_at = now()
+			WHERE submissions.approvals_expired_at IS NOT NULL
+			RETURNING requeues
+		)
+		SELECT requeues FROM queued
+		UNION ALL
+		SELECT requeues FROM submissions WHERE request_id = $1 AND revision = $2 AND NOT EXISTS (SELECT FROM queued)`,
+		r.ID, r.Revision.Number, key, r.ClusterUID).Scan(&requeue)
 	if err != nil {
 		return fmt.Errorf("execution: queue request %d: %w", r.ID, err)
 	}
@@ -43,9 +54,9 @@ func Queue(ctx context.Context, tx pgx.Tx, jobs Jobs, r approvals.Request) error
 		return fmt.Errorf("execution: queue request %d: %w", r.ID, err)
 	}
 	if at, ok := jobs.(ScheduledJobs); ok && hold.Holds() {
-		err = at.SubmitAt(ctx, tx, r.ID, r.Revision.Number, hold.Until)
+		err = at.SubmitAt(ctx, tx, r.ID, r.Revision.Number, requeue, hold.Until)
 	} else {
-		err = jobs.Submit(ctx, tx, r.ID, r.Revision.Number, 0)
+		err = jobs.Submit(ctx, tx, r.ID, r.Revision.Number, 0, requeue)
 	}
 	if err != nil {
 		return fmt.Errorf("execution: enqueue request %d: %w", r.ID, err)
@@ -57,7 +68,7 @@ func Queue(ctx context.Context, tx pgx.Tx, jobs Jobs, r approvals.Request) error
 // time (River's ScheduledAt): the worker's. Queue uses it for a change
 // that waits for its window.
 type ScheduledJobs interface {
-	SubmitAt(ctx context.Context, tx pgx.Tx, id int64, rev int, at time.Time) error
+	SubmitAt(ctx context.Context, tx pgx.Tx, id int64, rev, requeue int, at time.Time) error
 }
 
 // ErrAccepted refuses to resend a change that Cloud Manager accepted: it
@@ -97,12 +108,12 @@ func Resend(ctx context.Context, pool *pgxpool.Pool, jobs Jobs, a approvals.Acto
 			return fmt.Errorf("%w: only a failed request is sent again, this one is %s", approvals.ErrInvalidTransition, r.State)
 		}
 		var accepted bool
-		var resends, floor int
+		var resends, requeues, floor int
 		err = tx.QueryRow(ctx, `
-			SELECT s.accepted_at IS NOT NULL, s.resends,
+			SELECT s.accepted_at IS NOT NULL, s.resends, s.requeues,
 			       (SELECT coalesce(max(attempt), 0) FROM submission_attempts x
 			        WHERE x.request_id = s.request_id AND x.revision = s.revision)
-			FROM submissions s WHERE request_id = $1 AND revision = $2`, id, r.Revision.Number).Scan(&accepted, &resends, &floor)
+			FROM submissions s WHERE request_id = $1 AND revision = $2`, id, r.Revision.Number).Scan(&accepted, &resends, &requeues, &floor)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			return fmt.Errorf("%w: request %d was never submitted", approvals.ErrInvalidTransition, id)
@@ -121,7 +132,7 @@ func Resend(ctx context.Context, pool *pgxpool.Pool, jobs Jobs, a approvals.Acto
 		if err != nil {
 			return err
 		}
-		if err := jobs.Submit(ctx, tx, id, r.Revision.Number, resends+1); err != nil {
+		if err := jobs.Submit(ctx, tx, id, r.Revision.Number, resends+1, requeues); err != nil {
 			return err
 		}
 		data := map[string]any{"resend": resends + 1, "revision": r.Revision.Number, "kind": string(r.Kind), "cluster_name": r.ClusterName}

@@ -59,9 +59,11 @@ func (e *Executor) TrackInterval() time.Duration { return e.opts.TrackInterval }
 //  1. without locks: is the request still approved (or submitting) at
 //     this revision, and first in its cluster's queue? Then read the
 //     cluster once;
-//  2. under the request's row lock: reconcile after an attempt of unknown
-//     outcome (waiting out the settle time), refuse a cluster that moved
-//     (stale), give up after the budget, or record the attempt;
+//  2. under the request's row lock: send an approved request whose
+//     approvals expired back to its approvers (pending, nothing sent;
+//     approvals.ReturnIfApprovalsExpired), reconcile after an attempt of
+//     unknown outcome (waiting out the settle time), refuse a cluster that
+//     moved (stale), give up after the budget, or record the attempt;
 //  3. call the API;
 //  4. under the row lock again: complete the attempt and move the request
 //     on (applying and tracking, failed with the API's messages, or again
@@ -123,6 +125,18 @@ func (e *Executor) Submit(ctx context.Context, id int64, rev int) (time.Duration
 		if !due(r, rev) {
 			finished = true
 			return nil
+		}
+		// Approvals that expired while it waited no longer count: back to
+		// its approvers, nothing is sent (Queue puts it at the back when
+		// approved again).
+		returned, err := approvals.ReturnIfApprovalsExpired(ctx, tx, &r, actor)
+		if err != nil {
+			return err
+		}
+		if returned {
+			finished = true
+			_, err := tx.Exec(ctx, `UPDATE submissions SET approvals_expired_at = now() WHERE request_id = $1 AND revision = $2`, id, rev)
+			return err
 		}
 		if kindErr != nil {
 			finished = true

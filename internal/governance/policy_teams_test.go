@@ -222,10 +222,18 @@ func TestQueueFollowsTeamRules(t *testing.T) {
 	require.ElementsMatch(t, []int64{staging.ID, fresh.ID}, q["ann"])
 	require.ElementsMatch(t, []int64{staging.ID, prod.ID, fresh.ID}, q["ali"])
 
+	// Ann's approval expires (the policy's age, 7 days): it no longer
+	// counts, so two approvals are missing again and ann may renew hers.
+	_, err = f.pool.Exec(ctx, `UPDATE approvals SET created_at = now() - interval '8 days' WHERE request_id = $1`, prod.ID)
+	require.NoError(t, err)
+	q = queues(t)
+	require.ElementsMatch(t, []int64{staging.ID, prod.ID, fresh.ID}, q["ann"])
+	require.ElementsMatch(t, []int64{staging.ID, prod.ID, fresh.ID}, q["ali"])
+
 	// A team-lead rule on the default policy: one approval, so only leads.
 	f.savePolicy(t, "default", func(st *approvals.PolicySettings) { st.TeamLeadRequired = true })
 	q = queues(t)
-	require.ElementsMatch(t, []int64{fresh.ID}, q["ann"])
+	require.ElementsMatch(t, []int64{prod.ID, fresh.ID}, q["ann"], "not staging any more; prod still misses two")
 	require.ElementsMatch(t, []int64{dev.ID, fresh.ID}, q["lee"])
 	require.ElementsMatch(t, []int64{fresh.ID}, q["carl"])
 }

@@ -278,7 +278,7 @@ func (ad *Admin) WindowAdd(ctx context.Context, a approvals.Actor, w Window) (Wi
 		if err != nil {
 			return err
 		}
-		return appendAdmin(ctx, tx, a, audit.WindowChanged, "windows", map[string]any{"before": nil, "after": w, "window": w.String()})
+		return appendSchedule(ctx, tx, a, audit.WindowChanged, "windows", map[string]any{"before": nil, "after": w, "window": w.String()})
 	})
 	if err != nil {
 		return Window{}, fmt.Errorf("governance: add window: %w", err)
@@ -299,7 +299,7 @@ func (ad *Admin) WindowDelete(ctx context.Context, a approvals.Actor, id int64) 
 		if err != nil {
 			return err
 		}
-		return appendAdmin(ctx, tx, a, audit.WindowChanged, "windows", map[string]any{"before": w, "after": nil, "window": w.String()})
+		return appendSchedule(ctx, tx, a, audit.WindowChanged, "windows", map[string]any{"before": w, "after": nil, "window": w.String()})
 	})
 	if err != nil {
 		return fmt.Errorf("governance: delete window %d: %w", id, err)
@@ -325,7 +325,7 @@ func (ad *Admin) FreezeAdd(ctx context.Context, a approvals.Actor, f Freeze) (Fr
 		if err != nil {
 			return err
 		}
-		return appendAdmin(ctx, tx, a, audit.FreezeChanged, "freezes", map[string]any{"before": nil, "after": f})
+		return appendSchedule(ctx, tx, a, audit.FreezeChanged, "freezes", map[string]any{"before": nil, "after": f})
 	})
 	if err != nil {
 		return Freeze{}, fmt.Errorf("governance: add freeze: %w", err)
@@ -345,7 +345,7 @@ func (ad *Admin) FreezeDelete(ctx context.Context, a approvals.Actor, id int64) 
 		if err != nil {
 			return err
 		}
-		return appendAdmin(ctx, tx, a, audit.FreezeChanged, "freezes", map[string]any{"before": f, "after": nil})
+		return appendSchedule(ctx, tx, a, audit.FreezeChanged, "freezes", map[string]any{"before": f, "after": nil})
 	})
 	if err != nil {
 		return fmt.Errorf("governance: delete freeze %d: %w", id, err)
@@ -353,14 +353,14 @@ func (ad *Admin) FreezeDelete(ctx context.Context, a approvals.Actor, id int64) 
 	return nil
 }
 
-func appendAdmin(ctx context.Context, tx pgx.Tx, a approvals.Actor, action audit.Action, subject string, data map[string]any) error {
+func appendSchedule(ctx context.Context, tx pgx.Tx, a approvals.Actor, action audit.Action, subject string, data map[string]any) error {
 	b, err := json.Marshal(data)
 	if err != nil {
 		return err
 	}
 	_, err = audit.Append(ctx, tx, audit.Event{
 		Actor: audit.User(fmt.Sprint(a.UserID), a.Name), Action: action, Origin: a.Origin,
-		Subject: audit.Subject{Type: audit.SubjectTeam, ID: subject}, Data: json.RawMessage(b),
+		Subject: audit.Subject{Type: audit.SubjectSchedule, ID: subject}, Data: json.RawMessage(b),
 	})
 	return err
 }

@@ -82,7 +82,7 @@ func (s *Server) adminPolicy(c echo.Context) error {
 func policyFormOf(st approvals.PolicySettings) templates.AdminPolicyForm {
 	return templates.AdminPolicyForm{Description: st.Description, Environments: strings.Join(st.Environments, ", "),
 		Groups: strings.Join(st.ApproverGroups, ", "), Approvals: strconv.Itoa(st.ApprovalsRequired),
-		TeamLead: st.TeamLeadRequired, Enabled: st.Enabled}
+		TeamLead: st.TeamLeadRequired, Enabled: st.Enabled, ApprovalMaxAge: approvalAgeField(st.ApprovalMaxAge)}
 }
 
 func (s *Server) renderAdminPolicy(c echo.Context, status int, pa approvals.PolicyAdmin, v templates.AdminPolicyView, form templates.AdminPolicyForm) error {
@@ -180,10 +180,13 @@ func (s *Server) adminPolicyPost(c echo.Context) error {
 	}
 	form := templates.AdminPolicyForm{Description: c.FormValue("description"), Environments: c.FormValue("environments"),
 		Groups: c.FormValue("approver_groups"), Approvals: c.FormValue("approvals_required"),
-		TeamLead: c.FormValue("team_lead_required") == "true", Enabled: c.FormValue("enabled") == "true"}
+		TeamLead: c.FormValue("team_lead_required") == "true", Enabled: c.FormValue("enabled") == "true",
+		ApprovalMaxAge: c.FormValue("approval_max_age")}
 	n, convErr := strconv.Atoi(strings.TrimSpace(form.Approvals))
+	maxAge, ageOK := parseApprovalAge(form.ApprovalMaxAge)
 	st := approvals.PolicySettings{Description: form.Description, Environments: splitList(form.Environments),
-		ApprovalsRequired: n, ApproverGroups: splitList(form.Groups), TeamLeadRequired: form.TeamLead, Enabled: form.Enabled}
+		ApprovalsRequired: n, ApproverGroups: splitList(form.Groups), TeamLeadRequired: form.TeamLead, Enabled: form.Enabled,
+		ApprovalMaxAge: maxAge}
 	for _, k := range c.Request().Form["kinds"] {
 		st.Kinds = append(st.Kinds, approvals.Kind(k))
 	}
@@ -194,6 +197,10 @@ func (s *Server) adminPolicyPost(c echo.Context) error {
 	v := templates.AdminPolicyView{}
 	if convErr != nil {
 		v.Error = "Type the number of approvals needed, from 1 to 10."
+		return s.renderAdminPolicy(c, http.StatusUnprocessableEntity, pa, v, form)
+	}
+	if !ageOK {
+		v.Error = approvalAgeHelp
 		return s.renderAdminPolicy(c, http.StatusUnprocessableEntity, pa, v, form)
 	}
 	var effects []approvals.PolicyEffect
@@ -218,7 +225,8 @@ func (s *Server) adminPolicyPost(c echo.Context) error {
 	for _, e := range effects {
 		v.Effects = append(v.Effects, templates.AdminPolicyEffect{RequestURL: "/requests/" + strconv.FormatInt(e.RequestID, 10),
 			Request: fmt.Sprintf("#%d %s %s", e.RequestID, e.Kind, e.ClusterName),
-			Before:  effectText(e.BeforePolicy, e.BeforeNeeded), After: effectText(e.AfterPolicy, e.AfterNeeded), Met: v.Saved && e.Met()})
+			Before:  effectText(e.BeforePolicy, e.BeforeNeeded) + givenText(e.BeforeGiven, e.Given),
+			After:   effectText(e.AfterPolicy, e.AfterNeeded) + givenText(e.Given, e.BeforeGiven), Met: v.Saved && e.Met()})
 	}
 	if v.Saved {
 		// Re-read: the page shows what is stored now.
@@ -239,6 +247,15 @@ func effectText(policy string, needed int) string {
 		word = "approval"
 	}
 	return fmt.Sprintf("%s, %d %s", policy, needed, word)
+}
+
+// givenText says how many approvals count when that is what a change
+// moves (an age that makes approvals expire, or count again).
+func givenText(given, other int) string {
+	if given == other {
+		return ""
+	}
+	return fmt.Sprintf(" (%d %s)", given, plural(given, "approval counts", "approvals count"))
 }
 
 func plural(n int, one, many string) string {

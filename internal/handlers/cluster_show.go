@@ -39,7 +39,7 @@ func (s *Server) clusterShow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if view.Operations, err = s.permittedOperations(c, view.UID, view.Operations); err != nil {
+	if view.Operations, view.OperationsPerViewer, err = s.permittedOperations(c, view.UID, view.Operations); err != nil {
 		return err
 	}
 	if s.deps.Approvals != nil && s.deps.Approvals.MayFileEmergency(actorOf(c)) && !view.Deleted {
@@ -65,8 +65,8 @@ func (s *Server) clusterShow(c echo.Context) error {
 // (clusterShow) and every live redraw (drawCluster) read the cluster, its
 // versions and its requests here, in one snapshot of the inventory, so no
 // section of the page can show an older cluster than another. The key sums
-// up the versions section (clusterLiveKey), the part each viewer reloads
-// itself. Errors: inventory.ErrNotFound for an unknown uid, the database's.
+// up the parts each viewer reloads itself: the versions section
+// (clusterLiveKey) and the operations offered. Errors: inventory.ErrNotFound for an unknown uid, the database's.
 func (s *Server) loadClusterPage(ctx context.Context, uid string) (templates.ClusterShowView, string, error) {
 	var (
 		cl       inventory.Cluster
@@ -93,7 +93,13 @@ func (s *Server) loadClusterPage(ctx context.Context, uid string) (templates.Clu
 	}
 	view := clusterShowView(cl, versions, requests, s.states)
 	view.Operations = clusterOperations(cl)
-	return view, clusterLiveKey(cl, versions), nil
+	// The key also sums up the operations, which viewers reload themselves
+	// when teams make them depend on who looks.
+	key := clusterLiveKey(cl, versions)
+	for _, o := range view.Operations {
+		key += "." + o.Kind
+	}
+	return view, key, nil
 }
 
 func clusterShowView(cl inventory.Cluster, versions []inventory.Version, requests []approvals.Request, states clusterStates) templates.ClusterShowView {

@@ -73,18 +73,22 @@ func (s *Server) clusterTeams(c echo.Context, q *clusterQuery) error {
 
 // permittedOperations keeps the request buttons of cluster uid that the
 // signed-in person may use: the approvals service asks the one permission
-// function (governance), as filing the request would.
-func (s *Server) permittedOperations(c echo.Context, uid string, ops []templates.ClusterOperation) ([]templates.ClusterOperation, error) {
-	if s.deps.Approvals == nil || len(ops) == 0 {
-		return ops, nil
+// function (governance), as filing the request would. perViewer is true
+// when teams are defined: the buttons then depend on who looks.
+func (s *Server) permittedOperations(c echo.Context, uid string, ops []templates.ClusterOperation) (_ []templates.ClusterOperation, perViewer bool, _ error) {
+	if s.deps.Approvals == nil {
+		return ops, false, nil
 	}
 	ctx := c.Request().Context()
 	if governed, err := governance.Defined(ctx, s.deps.DB); err != nil || !governed {
-		return ops, err
+		return ops, false, err
+	}
+	if len(ops) == 0 {
+		return ops, true, nil
 	}
 	cl, err := inventory.ClusterGet(ctx, s.deps.DB, uid)
 	if err != nil {
-		return nil, err
+		return nil, true, err
 	}
 	a := requestActor(c)
 	var out []templates.ClusterOperation
@@ -94,10 +98,10 @@ func (s *Server) permittedOperations(c echo.Context, uid string, ops []templates
 		case err == nil:
 			out = append(out, o)
 		case !errors.Is(err, approvals.ErrNotPermitted):
-			return nil, err
+			return nil, true, err
 		}
 	}
-	return out, nil
+	return out, true, nil
 }
 
 // permitOnCluster guards the requesters' routes on a cluster (:uid): the

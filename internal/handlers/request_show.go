@@ -129,7 +129,9 @@ func (s *Server) renderRequest(c echo.Context, status int, form templates.Reques
 		v.Takes.Blocker = "No approval policy matches this request, so nobody can approve it. An admin must add one."
 	}
 	if !noPolicy && takes.CanApprove() {
-		v.CanApprove, v.CanReject = true, true
+		// An approver whose approval expired renews it; they decided once.
+		v.Takes.Renew = takes.ExpiredFor(viewer.UserID) != nil
+		v.CanApprove, v.CanReject = true, !v.Takes.Renew
 		// From PostgreSQL only: the cached cluster and the stored dry run
 		// (request_spec_check.go).
 		if err := s.requestFreshness(ctx, r, &v); err != nil {
@@ -233,6 +235,20 @@ func requestShowView(d approvals.Details, takes approvals.Requirements) template
 		v.Takes.ApprovedBy = append(v.Takes.ApprovedBy, a.Approver.Name)
 		counts[a.ID] = true
 	}
+	v.Takes.MaxAge = approvalAgeText(e.Policy.ApprovalMaxAge)
+	if r.State == approvals.StatePending || r.State == approvals.StateApproved {
+		v.Takes.ExpiresAt = timeText(e.ExpiresAt)
+	}
+	expired := map[int64]bool{}
+	for _, a := range e.Expired {
+		expired[a.ID] = true
+		if r.State == approvals.StatePending {
+			v.Takes.Expired = append(v.Takes.Expired, templates.RequestExpiredApproval{Approver: a.Approver.Name, At: timeText(a.ExpiresAt(e.Policy))})
+		}
+	}
+	if r.State == approvals.StateApproved && len(e.Expired) > 0 && !e.Complete() {
+		v.Takes.ReturnsToApprovers = "Approvals of this change expired before it was sent: when its turn comes, it goes back to its approvers for a fresh approval instead."
+	}
 	if takes.Blocker != nil {
 		v.Takes.Blocker = blockerText(takes.Blocker, r)
 	}
@@ -251,6 +267,7 @@ func requestShowView(d approvals.Details, takes approvals.Requirements) template
 		v.Decisions = append(v.Decisions, templates.RequestDecisionRow{
 			Approver: dec.Approver.Name, Decision: word, Comment: dec.Comment, Groups: strings.Join(dec.Groups, ", "),
 			Revision: dec.Revision, At: timeText(dec.CreatedAt), Counts: counts[dec.ID],
+			Expired: expired[dec.ID], Renewed: timeText(dec.RenewedAt),
 		})
 	}
 	return v

@@ -184,7 +184,7 @@ func TestRetriedJobsSendNothingTwice(t *testing.T) {
 	require.Len(t, f.smtp.To("carol@example.com"), 1)
 }
 
-// SMTP down for a while: the deliveries are retried, each counted in the
+// SMTP down for a minute: the deliveries are retried, each counted in the
 // log, and once the server is back each person has exactly one message.
 func TestSMTPDownThenBack(t *testing.T) {
 	t.Parallel()
@@ -193,6 +193,7 @@ func TestSMTPDownThenBack(t *testing.T) {
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
 	f := setup(t, options{smtpAddr: addr, maxAttempts: 1000})
+	down := time.Now()
 	r := f.restart(t, f.alice)
 
 	// Down: every delivery fails at least twice and stays pending (an
@@ -210,6 +211,10 @@ func TestSMTPDownThenBack(t *testing.T) {
 		return true
 	}, 20*time.Second, 10*time.Millisecond)
 	require.NotContains(t, f.deliveries(t, r.ID)[0].LastError, "s3cret")
+	time.Sleep(time.Until(down.Add(time.Minute)))
+	for _, d := range f.deliveries(t, r.ID) {
+		require.Equal(t, notify.StatePending, d.State, "still pending after a minute down")
+	}
 
 	box := notifytest.StartMailbox(t, addr)
 	list := f.settled(t, r.ID, 3)

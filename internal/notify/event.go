@@ -21,11 +21,14 @@ const (
 	KindExpired   Kind = "expired"   // your pending request expired undecided
 	KindResent    Kind = "resent"    // an admin sent a failed change again
 	KindEmergency Kind = "emergency" // an emergency (break-glass) change was sent without approval
+	// KindHardUpdate: a hard update (every affected server restarted at
+	// once) was sent; told to Config.HardUpdateGroups only.
+	KindHardUpdate Kind = "hard_update"
 )
 
 // Kinds lists every kind in the order the preferences page shows them.
 func Kinds() []Kind {
-	return []Kind{KindWaiting, KindApproved, KindRejected, KindCancelled, KindStale, KindExpired, KindSubmitted, KindResent, KindSucceeded, KindFailed, KindEmergency}
+	return []Kind{KindWaiting, KindApproved, KindRejected, KindCancelled, KindStale, KindExpired, KindSubmitted, KindResent, KindSucceeded, KindFailed, KindEmergency, KindHardUpdate}
 }
 
 // kindOf maps the audit action of a change to the kind people are told of;
@@ -83,6 +86,8 @@ func (k Kind) Label() string {
 		return "An admin sent a failed change I requested or approved again"
 	case KindEmergency:
 		return "Someone made an emergency (break-glass) change"
+	case KindHardUpdate:
+		return "A hard update (servers restarted at once) was sent"
 	}
 	return string(k)
 }
@@ -123,6 +128,8 @@ func (k Kind) Title() string {
 		return "sent again by an admin"
 	case KindEmergency:
 		return "EMERGENCY change, sent without approval"
+	case KindHardUpdate:
+		return "HARD UPDATE sent: servers restart at once"
 	}
 	return string(k)
 }

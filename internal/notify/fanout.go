@@ -85,7 +85,8 @@ func (s *Service) fanOut(ctx context.Context, ins Inserter, id int64, ev EventAr
 		return fmt.Errorf("notify: event %d: %w", id, err)
 	}
 	for _, e := range endpoints {
-		if e.hears(r.Environment(), policy.ID) {
+		// Endpoints hear of a hard update as its "submitted" event.
+		if ev.Event != KindHardUpdate && e.hears(r.Environment(), policy.ID) {
 			targets = append(targets, target{channel: e.Kind, key: e.key(), endpoint: e, address: e.Name, state: StatePending})
 		}
 	}
@@ -141,6 +142,7 @@ func IdempotencyKey(id int64, channel Channel, who string) string {
 // kind: for "waiting", everyone who may approve r under policy (the
 // approver role and one of its groups; neither the requester nor an author
 // of a revision); for an emergency, the members of Config.EmergencyGroups;
+// for a hard update, the members of Config.HardUpdateGroups;
 // for outcomes, the requester, and for the execution's steps also the
 // approvers of the current revision. The person who acted
 // is never told of their own act.
@@ -160,6 +162,12 @@ func (s *Service) people(ctx context.Context, ev EventArgs, r approvals.Request,
 		}
 		rows, err = s.pool.Query(ctx, selectPeople+` WHERE u.groups && $3::text[] AND u.id <> $4 ORDER BY u.id`,
 			string(ev.Event), ev.Event.DefaultEmail(), nonNil(groups), actor)
+	} else if ev.Event == KindHardUpdate {
+		if len(s.cfg.HardUpdateGroups) == 0 {
+			return nil, nil
+		}
+		rows, err = s.pool.Query(ctx, selectPeople+` WHERE u.groups && $3::text[] AND u.id <> $4 ORDER BY u.id`,
+			string(ev.Event), ev.Event.DefaultEmail(), s.cfg.HardUpdateGroups, actor)
 	} else if ev.Event == KindWaiting {
 		if policy.ID == 0 {
 			return nil, nil

@@ -58,6 +58,8 @@ type options struct {
 	// smtpAddr, when set, is the SMTP server's address (it may be down).
 	smtpAddr    string
 	maxAttempts int
+	// hardUpdateGroups are told of every hard update sent.
+	hardUpdateGroups []string
 	// execution runs the real worker (internal/worker) with execution on
 	// the simulator, so approved changes are sent and tracked.
 	execution bool
@@ -91,8 +93,8 @@ func setup(t *testing.T, o options) *fixture {
 	host, port := splitHostPort(t, addr)
 	f.notify, err = notify.New(f.pool, notify.Config{
 		BaseURL: baseURL, ApproverRoleGroups: []string{"approvers"},
-		SMTP:        notify.SMTP{Host: host, Port: port, TLS: notify.TLSNone, From: "Clusterdesk <clusterdesk@example.com>"},
-		Endpoints:   o.endpoints,
+		SMTP:      notify.SMTP{Host: host, Port: port, TLS: notify.TLSNone, From: "Clusterdesk <clusterdesk@example.com>"},
+		Endpoints: o.endpoints, HardUpdateGroups: o.hardUpdateGroups,
 		MaxAttempts: o.maxAttempts, RetryBase: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond,
 	})
 	require.NoError(t, err)

@@ -113,6 +113,8 @@ func (m Message) Headline() string {
 		return fmt.Sprintf("%s sent request #%d (%s on %s) to Cloud Manager again after it failed.", m.Actor, m.RequestID, m.Change, m.Cluster)
 	case KindEmergency:
 		return fmt.Sprintf("EMERGENCY: %s sent request #%d (%s on %s) without approval. An approver must review it.", m.Actor, m.RequestID, m.Change, m.Cluster)
+	case KindHardUpdate:
+		return fmt.Sprintf("HARD UPDATE: request #%d (%s on %s) was sent to Cloud Manager; the affected servers restart at once, so the cluster may be unavailable for a while.", m.RequestID, m.Change, m.Cluster)
 	}
 	return fmt.Sprintf("Request #%d (%s on %s): %s.", m.RequestID, m.Change, m.Cluster, m.Kind)
 }

@@ -94,7 +94,7 @@ func Relay(ctx context.Context, db audit.Beginner, ins Inserter) (int, error) {
 		}
 		var jobs []river.InsertManyParams
 		for _, e := range events {
-			if args, ok := eventOf(e); ok {
+			for _, args := range eventsOf(e) {
 				jobs = append(jobs, river.InsertManyParams{Args: args})
 			}
 		}
@@ -149,31 +149,48 @@ var relayedActions = []audit.Action{
 	audit.SubmissionResent,
 }
 
-// eventOf reads the event to tell of from an audit event of a request;
-// false when nobody is told: an approval that did not yet meet the policy
-// (its data's state is still pending), and the filing of an emergency
-// change (told as the emergency).
-func eventOf(e audit.Entry) (EventArgs, bool) {
+// eventsOf reads the events to tell of from an audit event of a request:
+// none for an approval that did not yet meet the policy (its data's state
+// is still pending) and for the filing of an emergency change (told as the
+// emergency); a hard update sent is told as sent and, to its own group, as
+// a hard update.
+func eventsOf(e audit.Entry) []EventArgs {
+	args, hard, ok := eventOf(e)
+	switch {
+	case !ok:
+		return nil
+	case hard:
+		extra := args
+		extra.Event = KindHardUpdate
+		return []EventArgs{args, extra}
+	}
+	return []EventArgs{args}
+}
+
+// eventOf reads one event from e, and whether it sent a hard update.
+func eventOf(e audit.Entry) (args EventArgs, hard, ok bool) {
 	kind, ok := kindOf(e.Action)
 	if !ok || e.Subject.Type != audit.SubjectRequest {
-		return EventArgs{}, false
+		return EventArgs{}, false, false
 	}
 	id, err := strconv.ParseInt(e.Subject.ID, 10, 64)
 	if err != nil {
-		return EventArgs{}, false
+		return EventArgs{}, false, false
 	}
 	var data struct {
 		Revision      int    `json:"revision"`
 		State         string `json:"state"`
 		Emergency     bool   `json:"emergency"`
+		HardUpdate    bool   `json:"hard_update"`
 		Comment       string `json:"comment"`
 		Reason        string `json:"reason"`
 		Justification string `json:"justification"`
+		PreviousState string `json:"previous_state"`
 	}
 	if err := json.Unmarshal(e.Data, &data); err != nil {
-		return EventArgs{}, false
+		return EventArgs{}, false, false
 	}
-	args := EventArgs{Event: kind, Action: string(e.Action), RequestID: id, Revision: data.Revision,
+	args = EventArgs{Event: kind, Action: string(e.Action), RequestID: id, Revision: data.Revision,
 		Actor: e.Actor.Name, At: e.At, AuditSeq: e.Seq}
 	if e.Actor.Type == audit.ActorUser {
 		args.ActorID = e.Actor.ID
@@ -181,19 +198,27 @@ func eventOf(e audit.Entry) (EventArgs, bool) {
 	switch e.Action {
 	case audit.RequestApproved:
 		if data.State != string(approvals.StateApproved) {
-			return EventArgs{}, false
+			return EventArgs{}, false, false
 		}
 		args.Comment = data.Comment
 	case audit.RequestCreated:
 		if data.Emergency {
-			return EventArgs{}, false
+			return EventArgs{}, false, false
 		}
 	case audit.RequestRejected, audit.RequestCancelled, audit.SubmissionResent:
 		args.Comment = data.Comment
 	case audit.SubmissionFailed:
 		args.Comment = data.Reason
+	case audit.RequestUpdated:
+		// Not an edit (whose reason is the request's) but an approved
+		// request sent back to its approvers: why, "approvals expired"
+		// (approvals.ReturnIfApprovalsExpired).
+		if data.PreviousState == string(approvals.StateApproved) {
+			args.Comment = data.Reason
+		}
 	case audit.RequestEmergency:
 		args.Comment = data.Justification
 	}
-	return args, true
+	sent := e.Action == audit.SubmissionSucceeded || e.Action == audit.SubmissionReconciled
+	return args, sent && data.HardUpdate, true
 }

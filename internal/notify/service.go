@@ -22,6 +22,10 @@ type Config struct {
 	// EmergencyGroups are emailed of every emergency (break-glass)
 	// change; none: ApproverRoleGroups.
 	EmergencyGroups []string
+	// HardUpdateGroups are emailed of every hard update sent (every
+	// affected server restarted at once); none: nobody beyond the
+	// request's own people.
+	HardUpdateGroups []string
 	// SMTP sends email; without a Host no email is sent.
 	SMTP SMTP
 	// Endpoints are chat and webhook endpoints from the settings, told of

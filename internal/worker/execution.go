@@ -21,9 +21,11 @@ import (
 type SubmitArgs struct {
 	RequestID int64 `json:"request_id"`
 	Revision  int   `json:"revision"`
-	// Resend counts an admin's resends of a failed change, so that each is
-	// a job of its own.
-	Resend int `json:"resend,omitempty"`
+	// Resend counts an admin's resends of a failed change, and Requeue the
+	// times it was queued anew after its approvals expired, so that each
+	// is a job of its own.
+	Resend  int `json:"resend,omitempty"`
+	Requeue int `json:"requeue,omitempty"`
 }
 
 // Kind names the job in River's tables.
@@ -63,15 +65,15 @@ type jobs struct {
 	client *river.Client[pgx.Tx] // set once the client exists
 }
 
-func (j *jobs) Submit(ctx context.Context, tx pgx.Tx, id int64, rev, resend int) error {
-	_, err := j.client.InsertTx(ctx, tx, SubmitArgs{RequestID: id, Revision: rev, Resend: resend}, nil)
+func (j *jobs) Submit(ctx context.Context, tx pgx.Tx, id int64, rev, resend, requeue int) error {
+	_, err := j.client.InsertTx(ctx, tx, SubmitArgs{RequestID: id, Revision: rev, Resend: resend, Requeue: requeue}, nil)
 	return err
 }
 
 // SubmitAt inserts the submit job to run at at (execution.ScheduledJobs):
 // River keeps it scheduled until then.
-func (j *jobs) SubmitAt(ctx context.Context, tx pgx.Tx, id int64, rev int, at time.Time) error {
-	_, err := j.client.InsertTx(ctx, tx, SubmitArgs{RequestID: id, Revision: rev}, &river.InsertOpts{ScheduledAt: at})
+func (j *jobs) SubmitAt(ctx context.Context, tx pgx.Tx, id int64, rev, requeue int, at time.Time) error {
+	_, err := j.client.InsertTx(ctx, tx, SubmitArgs{RequestID: id, Revision: rev, Requeue: requeue}, &river.InsertOpts{ScheduledAt: at})
 	return err
 }
 

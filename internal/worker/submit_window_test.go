@@ -12,7 +12,9 @@ import (
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
 	"github.com/clusterdesk/clusterdesk/internal/audit"
 	"github.com/clusterdesk/clusterdesk/internal/cloudapi"
+	"github.com/clusterdesk/clusterdesk/internal/execution"
 	"github.com/clusterdesk/clusterdesk/internal/governance"
+	"github.com/clusterdesk/clusterdesk/internal/inventory"
 )
 
 func (f *subFixture) submitScheduledAt(t *testing.T, id int64) time.Time {
@@ -87,4 +89,48 @@ func (f *subFixture) actionTime(t *testing.T, id int64, action audit.Action) tim
 	}
 	t.Fatalf("no %s for request %d", action, id)
 	return time.Time{}
+}
+
+// TestEmergencyGoesAheadOfWaitingChanges: break-glass is sent at once. A
+// change approved earlier on the same cluster that waits for its window
+// keeps its place behind the emergency, which neither waits for it nor
+// for the window.
+func TestEmergencyGoesAheadOfWaitingChanges(t *testing.T) {
+	t.Parallel()
+	f := setupSubmission(t)
+	ctx := context.Background()
+	f.start(t)
+	day := time.Now().UTC().AddDate(0, 0, 2)
+	weekday := int(day.Weekday())
+	if weekday == 0 {
+		weekday = 7
+	}
+	_, err := governance.NewAdmin(f.pool).WindowAdd(ctx, f.bob, governance.Window{Name: "staging", Environments: []string{"staging"},
+		Weekdays: []int{weekday}, Start: 9 * 60, End: 10 * 60, TimeZone: "UTC"})
+	require.NoError(t, err)
+	waiting := f.scaleUp(t, f.staging)
+	f.approve(t, waiting, f.bob)
+
+	svc := approvals.New(f.pool, approvals.Config{OnApproved: f.worker.OnApproved,
+		Emergency: approvals.EmergencyConfig{Groups: []string{"approvers"}, ReviewWithin: time.Hour}})
+	c, err := inventory.ClusterGet(ctx, f.pool, f.staging)
+	require.NoError(t, err)
+	emergency, err := svc.CreateEmergency(ctx, f.carol, approvals.NewRequest{Kind: approvals.KindRestartServer,
+		ClusterUID: f.staging, Reason: "broker down", InstanceID: c.Status.Servers[0].InstanceID}, "broker out of memory")
+	require.NoError(t, err)
+
+	queue, err := execution.ClusterQueue(ctx, f.pool, f.staging)
+	require.NoError(t, err)
+	require.Len(t, queue, 2)
+	require.Equal(t, emergency.ID, queue[0].RequestID, "the emergency runs first")
+	require.Equal(t, []int{1, 2}, []int{queue[0].Position, queue[1].Position})
+	require.Equal(t, approvals.StateSucceeded, f.wait(t, emergency.ID).State)
+
+	got, err := approvals.Get(ctx, f.pool, waiting.ID)
+	require.NoError(t, err)
+	require.Equal(t, approvals.StateApproved, got.State, "the earlier change still waits for its window")
+	pos, err := execution.QueuePosition(ctx, f.pool, waiting.ID, waiting.Revision.Number)
+	require.NoError(t, err)
+	require.Equal(t, 1, pos)
+	require.Zero(t, f.mutations(cloudapi.OpUpdateCluster, f.staging))
 }

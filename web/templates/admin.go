@@ -105,6 +105,8 @@ type AdminPolicyForm struct {
 	Description, Environments, Groups string
 	Approvals                         string
 	TeamLead, Enabled                 bool
+	// ApprovalMaxAge is "Approvals expire after" as typed ("7d", "36h").
+	ApprovalMaxAge string
 }
 
 // AdminPolicyEffect is one open request a policy change moves.

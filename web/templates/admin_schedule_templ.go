@@ -41,7 +41,7 @@ func AdminWindowsPage(p Page, v AdminWindowsView) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<hgroup><h1>Change windows and freezes</h1><p>An approved change waits until a window of its cluster is open and no freeze covers it; the worker sends it then. A cluster no window covers may change at any time. <a href=\"/audit?subject_type=team\">History</a></p></hgroup> ")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<hgroup><h1>Change windows and freezes</h1><p>An approved change waits until a window of its cluster is open and no freeze covers it; the worker sends it then. A cluster no window covers may change at any time. <a href=\"/audit?subject_type=schedule\">History</a></p></hgroup> ")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -116,6 +116,10 @@ type ClusterShowView struct {
 	// Operations are the requests the cluster allows now, as links to
 	// their forms.
 	Operations []ClusterOperation
+	// OperationsPerViewer: with teams, the operations depend on who looks,
+	// so the section reloads itself (from SelfURL) instead of taking the
+	// shared live redraw.
+	OperationsPerViewer bool
 	// SelfURL is the page's own address, from which the versions section
 	// reloads itself when the stream says it changed; empty without live
 	// updates.

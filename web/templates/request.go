@@ -95,12 +95,33 @@ type RequestTakesView struct {
 	// PolicyChanged says the policy was changed since the request was
 	// filed, so what it takes was re-evaluated; empty otherwise.
 	PolicyChanged string
+	// Expired are the approvals that no longer count because they are
+	// older than the policy's age (MaxAge), while the request waits for
+	// approval.
+	Expired []RequestExpiredApproval
+	// ExpiresAt is when the first approval that counts expires, MaxAge how
+	// long one counts ("7 days"); ExpiresAt is zero without approvals or
+	// once the change is sent.
+	ExpiresAt TimeText
+	MaxAge    string
+	// Renew: the viewer's own approval expired and they may approve afresh.
+	Renew bool
+	// ReturnsToApprovers says an approved change's approvals expired
+	// before it was sent, so it will go back to pending; empty otherwise.
+	ReturnsToApprovers string
 	// Blocker says why the viewer may not approve; empty when they may.
 	Blocker  string
 	Overlaps []RequestOverlap
 	// MoreOverlapsURL lists every other open request on the cluster when
 	// Overlaps holds only the first of them; empty otherwise.
 	MoreOverlapsURL string
+}
+
+// RequestExpiredApproval is an approval that expired: who gave it and
+// when it stopped counting.
+type RequestExpiredApproval struct {
+	Approver string
+	At       TimeText
 }
 
 // RequestOverlap is another open request on the same cluster.
@@ -120,6 +141,11 @@ type RequestDecisionRow struct {
 	Revision                            int
 	At                                  TimeText
 	Counts                              bool
+	// Expired: an approval of this revision that no longer counts because
+	// it is older than the policy's age. Renewed is when its approver
+	// renewed it; zero if never.
+	Expired bool
+	Renewed TimeText
 }
 
 // RequestTimelineRow is one audit event about the request, said in words

@@ -112,6 +112,10 @@ func RequestActionText(action, actor string, data map[string]any) ActionText {
 	case "request.created":
 		return ActionText{Sentence: actor + " filed the request.", State: "pending"}
 	case "request.updated":
+		if str("previous_state") == "approved" {
+			// Not an edit: the worker sent it back to its approvers.
+			return ActionText{Sentence: actor + " sent the request back for approval: " + str("reason") + ".", State: "pending"}
+		}
 		return ActionText{Sentence: revision("edited the request, making"), State: "pending"}
 	case "request.rebased":
 		return ActionText{Sentence: revision("rebased the request onto the live cluster, making"), State: "pending"}

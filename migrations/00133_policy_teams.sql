@@ -2,8 +2,7 @@
 -- request's cluster), and a change window may cross midnight (22:00–02:00).
 --
 -- Numbered 00133: goose here runs no migration older than the newest one
--- applied (no out-of-order option), and 00132 is left to approval expiry,
--- in the works beside this.
+-- applied (no out-of-order option), and 00132 is approval expiry's.
 
 -- +goose Up
 -- The teams a policy matches; empty: any team (and unowned clusters).

@@ -127,6 +127,10 @@ func TestBrowserGovernance(t *testing.T) {
 			// Dave: production needs three approvals; alice's open request says so.
 			j.noError(dave, step(dave,
 				chromedp.Navigate(j.base+"/admin/policies"),
+				chromedp.WaitVisible(chromedp.CSS(`[data-testid="policy-new-form"]`)),
+			))
+			checkPage(t, dave, size, "the policies with the new policy form")
+			j.noError(dave, step(dave,
 				chromedp.Click(chromedp.CSS(`[data-policy="production"] a`)),
 				chromedp.WaitVisible(chromedp.CSS(`[data-testid="policy-form"]`)),
 				chromedp.SetValue(chromedp.CSS(`[data-testid="policy-approvals-input"]`), "3"),

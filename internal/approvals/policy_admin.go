@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -368,4 +369,52 @@ func PolicyChangedSince(ctx context.Context, q Querier, id int64, t time.Time) (
 		return time.Time{}, false, fmt.Errorf("approvals: policy %d: %w", id, err)
 	}
 	return at, at.After(t), nil
+}
+
+// policyNameRule is what a policy's name may be.
+var policyNameRule = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// PolicyCreate adds a policy named name, disabled, with one approval from
+// approverGroups (the groups that grant the approver role) and matching
+// every request: nothing changes until an admin sets what it matches and
+// enables it on its page, whose preview and save re-evaluate the open
+// requests as for any policy change. Audited as policy.created. Errors:
+// ErrInvalid (a name that is not lower-case letters, digits and dashes, or
+// taken; no approver groups), each naming the field.
+func (s *Service) PolicyCreate(ctx context.Context, a Actor, name, description string, approverGroups []string) (int64, error) {
+	name, description = strings.TrimSpace(name), strings.TrimSpace(description)
+	if !policyNameRule.MatchString(name) {
+		return 0, fmt.Errorf("approvals: create policy: %w: Name: use 1 to 63 lower-case letters, digits and dashes, starting with a letter or digit (for example analytics-production)", ErrInvalid)
+	}
+	if len(approverGroups) == 0 {
+		return 0, fmt.Errorf("approvals: create policy: %w: Approver groups: no group grants the approver role (PORTAL_APPROVER_GROUPS)", ErrInvalid)
+	}
+	st := PolicySettings{Description: description, Teams: []string{}, Environments: []string{}, Kinds: []Kind{}, Risks: []RiskCode{},
+		ApprovalsRequired: 1, ApproverGroups: approverGroups, ApprovalMaxAge: DefaultApprovalMaxAge}
+	var id int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `
+			INSERT INTO policies (name, description, approvals_required, approver_groups, enabled)
+			VALUES ($1, $2, $3, $4, false) ON CONFLICT (name) DO NOTHING RETURNING id`,
+			name, st.Description, st.ApprovalsRequired, st.ApproverGroups).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%w: Name: a policy named %q exists already", ErrInvalid, name)
+		}
+		if err != nil {
+			return err
+		}
+		data, err := json.Marshal(map[string]any{"name": name, "before": nil, "after": st})
+		if err != nil {
+			return err
+		}
+		_, err = audit.Append(ctx, tx, audit.Event{
+			Actor: a.audit(), Action: audit.PolicyCreated, Origin: a.Origin,
+			Subject: audit.Subject{Type: audit.SubjectPolicy, ID: strconv.FormatInt(id, 10)}, Data: json.RawMessage(data),
+		})
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("approvals: create policy: %w", err)
+	}
+	return id, nil
 }

@@ -20,13 +20,39 @@ import (
 	"github.com/clusterdesk/clusterdesk/web/templates"
 )
 
-// adminPolicies lists every approval policy, enabled or not.
+// adminPolicies lists every approval policy, enabled or not, with the
+// form that adds one.
 func (s *Server) adminPolicies(c echo.Context) error {
+	return s.renderAdminPolicies(c, http.StatusOK, templates.AdminPoliciesView{})
+}
+
+// adminPolicyCreate adds a policy (disabled) and opens its page; a name
+// refused is shown on the list with the values kept.
+func (s *Server) adminPolicyCreate(c echo.Context) error {
+	if s.deps.Approvals == nil {
+		return errRequestsUnavailable
+	}
+	v := templates.AdminPoliciesView{NewName: c.FormValue("name"), NewDescription: c.FormValue("description")}
+	var groups []string
+	if s.deps.Auth != nil {
+		groups = s.deps.Auth.Roles().Approver
+	}
+	id, err := s.deps.Approvals.PolicyCreate(c.Request().Context(), requestActor(c), v.NewName, v.NewDescription, groups)
+	if errors.Is(err, approvals.ErrInvalid) {
+		v.Error = invalidDetail(err)
+		return s.renderAdminPolicies(c, http.StatusUnprocessableEntity, v)
+	}
+	if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, policyURL(id))
+}
+
+func (s *Server) renderAdminPolicies(c echo.Context, status int, v templates.AdminPoliciesView) error {
 	list, err := approvals.PolicyList(c.Request().Context(), s.deps.DB)
 	if err != nil {
 		return err
 	}
-	var v templates.AdminPoliciesView
 	for _, p := range list {
 		pa, err := approvals.PolicyAdminGet(c.Request().Context(), s.deps.DB, p.ID)
 		if err != nil {
@@ -36,7 +62,7 @@ func (s *Server) adminPolicies(c echo.Context) error {
 			Teams: p.Teams, Environments: p.Environments, Kinds: kindStrings(p.Kinds), Risks: riskStrings(p.Risks), Groups: p.ApproverGroups,
 			Approvals: p.ApprovalsRequired, TeamLead: pa.TeamLeadRequired, Enabled: p.Enabled})
 	}
-	return s.ok(c, templates.AdminPoliciesPage(s.page(c, "Approval policies"), v))
+	return s.render(c, status, templates.AdminPoliciesPage(s.page(c, "Approval policies"), v))
 }
 
 func policyURL(id int64) string { return "/admin/policies/" + strconv.FormatInt(id, 10) }

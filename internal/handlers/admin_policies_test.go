@@ -89,3 +89,51 @@ func TestAdminPolicyTeams(t *testing.T) {
 	require.Equal(t, http.StatusUnprocessableEntity, bad.status)
 	require.Contains(t, html.UnescapeString(bad.body), `Teams: there is no team named "nobody"`)
 }
+
+// TestAdminPolicyCreate: dave adds a policy from the list; it opens on its
+// page disabled, matching every request, with one approval from the
+// approver role, and moves no request until he enables it; its creation
+// is audited. A bad or taken name comes back on the list naming the field,
+// with what was typed; only admins may add one.
+func TestAdminPolicyCreate(t *testing.T) {
+	t.Parallel()
+	f := newDecideFixture(t)
+	dave, _ := f.signedIn("dave")
+	list := dave.get("/admin/policies")
+	require.Contains(t, list.body, `data-testid="policy-new-form"`)
+
+	created := dave.postOnce("/admin/policies", url.Values{"csrf_token": {dave.csrfToken()},
+		"name": {"payments-production"}, "description": {"Payments: three approvals."}})
+	require.Equal(t, http.StatusSeeOther, created.status)
+	var id int64
+	var enabled bool
+	var groups []string
+	require.NoError(t, f.pool.QueryRow(t.Context(), `SELECT id, enabled, approver_groups FROM policies WHERE name = 'payments-production'`).
+		Scan(&id, &enabled, &groups))
+	require.Equal(t, "/admin/policies/"+strconv.FormatInt(id, 10), created.header.Get("Location"))
+	require.False(t, enabled, "a new policy starts disabled")
+	require.Equal(t, []string{"approvers"}, groups)
+	page := dave.get(created.header.Get("Location"))
+	require.Contains(t, page.body, "Policy payments-production")
+	require.Contains(t, page.body, `Payments: three approvals.`)
+	var audited int
+	require.NoError(t, f.pool.QueryRow(t.Context(), `SELECT count(*) FROM audit_log
+		WHERE action = 'policy.created' AND subject_type = 'policy' AND subject_id = $1 AND data->>'name' = 'payments-production'`,
+		strconv.FormatInt(id, 10)).Scan(&audited))
+	require.Equal(t, 1, audited)
+
+	for name, want := range map[string]string{
+		"Payments Prod":       "Name: use 1 to 63 lower-case letters",
+		"payments-production": `Name: a policy named "payments-production" exists already`,
+	} {
+		bad := dave.postOnce("/admin/policies", url.Values{"csrf_token": {dave.csrfToken()}, "name": {name}, "description": {"typed"}})
+		require.Equal(t, http.StatusUnprocessableEntity, bad.status, name)
+		body := html.UnescapeString(bad.body)
+		require.Contains(t, body, want)
+		require.Contains(t, body, `value="`+name+`"`, "what was typed is kept")
+	}
+
+	alice, _ := f.signedIn("alice")
+	require.Equal(t, http.StatusForbidden, alice.postOnce("/admin/policies", url.Values{"csrf_token": {alice.csrfToken()},
+		"name": {"mine"}}).status)
+}

@@ -111,6 +111,7 @@ func (s *Server) routes() {
 	admins.POST("/admin/ownership/rules/:id/delete", s.adminRuleDelete)
 	admins.POST("/admin/ownership/owners", s.adminOwnerSet)
 	admins.GET("/admin/policies", s.adminPolicies)
+	admins.POST("/admin/policies", s.adminPolicyCreate)
 	admins.GET("/admin/policies/:id", s.adminPolicy)
 	admins.POST("/admin/policies/:id", s.adminPolicyPost)
 	admins.GET("/admin/emergencies", s.adminEmergencies)

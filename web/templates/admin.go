@@ -68,6 +68,10 @@ func groupsText(list []string) string {
 // AdminPoliciesView lists every policy.
 type AdminPoliciesView struct {
 	Rows []AdminPolicyRow
+	// NewName and NewDescription are the "New policy" form's values, kept
+	// when Error refuses them.
+	NewName, NewDescription string
+	Error                   string
 }
 
 // AdminPolicyRow is one policy in the list.

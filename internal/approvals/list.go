@@ -348,11 +348,7 @@ func withProgress(ctx context.Context, q Querier, list []Request) ([]Listed, err
 	}
 	rows, err := q.Query(ctx, `
 		SELECT r.id, p.approvals_required,
-		       (SELECT count(*) FROM approvals d
-		        WHERE d.request_id = r.id AND d.revision = r.revision AND d.decision = 'approve'
-		          AND d.diff_hash = v.diff_hash
-		          AND d.base_resource_version IS NOT DISTINCT FROM v.base_resource_version
-		          AND coalesce(d.renewed_at, d.created_at) + p.approval_max_age >= now())
+		       (SELECT count(*) FROM approvals d WHERE `+countingApprovalSQL+`)
 		FROM change_requests r
 		JOIN request_revisions v ON v.request_id = r.id AND v.revision = r.revision
 		LEFT JOIN LATERAL `+requestPolicyForSQL+` p ON true

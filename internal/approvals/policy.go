@@ -51,7 +51,10 @@ type Policy struct {
 	Risks             []RiskCode
 	ApprovalsRequired int
 	ApproverGroups    []string
-	Enabled           bool
+	// TeamLeadRequired: one of the approvals must come from a lead of the
+	// team that owns the cluster (internal/governance).
+	TeamLeadRequired bool
+	Enabled          bool
 	// ApprovalMaxAge is how long an approval counts, from when it was
 	// given or renewed, until the change is sent (seven days unless an
 	// admin sets another; always positive).
@@ -119,8 +122,8 @@ func subject(team string, kind Kind, v Revision) PolicySubject {
 	return PolicySubject{Team: team, Kind: kind, Environments: v.Environments, Risks: v.RiskCodes()}
 }
 
-const policyColumns = `id, name, description, teams, environments, kinds, risks, approvals_required, approver_groups, enabled,
-	approval_max_age`
+const policyColumns = `id, name, description, teams, environments, kinds, risks, approvals_required, approver_groups,
+	team_lead_required, enabled, approval_max_age`
 
 // requestPolicyForSQL is the policy of a request r (change_requests) at
 // its revision v (request_revisions), as a subquery to join LATERAL:
@@ -180,7 +183,7 @@ func scanPolicy(row pgx.Row) (Policy, error) {
 		kinds, risks []string
 	)
 	err := row.Scan(&p.ID, &p.Name, &p.Description, &p.Teams, &p.Environments, &kinds, &risks,
-		&p.ApprovalsRequired, &p.ApproverGroups, &p.Enabled, &p.ApprovalMaxAge)
+		&p.ApprovalsRequired, &p.ApproverGroups, &p.TeamLeadRequired, &p.Enabled, &p.ApprovalMaxAge)
 	for _, k := range kinds {
 		p.Kinds = append(p.Kinds, Kind(k))
 	}
@@ -265,7 +268,7 @@ func Evaluate(ctx context.Context, q Querier, id int64) (Evaluation, error) {
 // approvals queue does.
 const requestPolicySQL = `
 	SELECT p.id, p.name, p.description, p.teams, p.environments, p.kinds, p.risks, p.approvals_required,
-	       p.approver_groups, p.enabled, p.approval_max_age
+	       p.approver_groups, p.team_lead_required, p.enabled, p.approval_max_age
 	FROM change_requests r
 	JOIN request_revisions v ON v.request_id = r.id AND v.revision = r.revision
 	CROSS JOIN LATERAL ` + requestPolicyForSQL + ` p

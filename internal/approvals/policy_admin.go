@@ -52,8 +52,7 @@ func (s PolicySettings) MarshalJSON() ([]byte, error) {
 // PolicyAdmin is a policy with the settings only the admin pages show.
 type PolicyAdmin struct {
 	Policy
-	TeamLeadRequired bool
-	UpdatedAt        time.Time
+	UpdatedAt time.Time
 }
 
 // Settings returns p's editable fields.
@@ -68,9 +67,9 @@ func (p PolicyAdmin) Settings() PolicySettings {
 func PolicyAdminGet(ctx context.Context, q Querier, id int64) (PolicyAdmin, error) {
 	var pa PolicyAdmin
 	var kinds, risks []string
-	err := q.QueryRow(ctx, `SELECT `+policyColumns+`, team_lead_required, updated_at FROM policies WHERE id = $1`, id).Scan(
+	err := q.QueryRow(ctx, `SELECT `+policyColumns+`, updated_at FROM policies WHERE id = $1`, id).Scan(
 		&pa.ID, &pa.Name, &pa.Description, &pa.Teams, &pa.Environments, &kinds, &risks, &pa.ApprovalsRequired, &pa.ApproverGroups,
-		&pa.Enabled, &pa.ApprovalMaxAge, &pa.TeamLeadRequired, &pa.UpdatedAt)
+		&pa.TeamLeadRequired, &pa.Enabled, &pa.ApprovalMaxAge, &pa.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return PolicyAdmin{}, fmt.Errorf("approvals: policy %d: %w", id, ErrNotFound)
 	}
@@ -107,26 +106,26 @@ func (s *PolicySettings) normalize(approverGroups []string) error {
 	}
 	switch {
 	case s.ApprovalsRequired < 1 || s.ApprovalsRequired > 10:
-		return fmt.Errorf("%w: a policy needs between 1 and 10 approvals", ErrInvalid)
+		return fmt.Errorf("%w: Approvals needed: a policy needs between 1 and 10 approvals", ErrInvalid)
 	case len(s.ApproverGroups) == 0:
-		return fmt.Errorf("%w: a policy needs at least one approver group", ErrInvalid)
+		return fmt.Errorf("%w: Approver groups: a policy needs at least one approver group", ErrInvalid)
 	case s.ApprovalMaxAge < time.Second:
 		return fmt.Errorf("%w: approvals expire after: give an age of one second or more, such as 7d or 168h", ErrInvalid)
 	}
 	for _, k := range s.Kinds {
 		if !k.Supported() {
-			return fmt.Errorf("%w: %q is not a kind of request", ErrInvalid, k)
+			return fmt.Errorf("%w: Kinds it matches: %q is not a kind of request", ErrInvalid, k)
 		}
 	}
 	for _, r := range s.Risks {
 		if !slices.Contains(RiskCodes(), r) {
-			return fmt.Errorf("%w: %q is not a risk hint", ErrInvalid, r)
+			return fmt.Errorf("%w: Risks it matches: %q is not a risk hint", ErrInvalid, r)
 		}
 	}
 	if approverGroups != nil {
 		for _, g := range s.ApproverGroups {
 			if !slices.Contains(approverGroups, g) {
-				return fmt.Errorf("%w: group %s does not grant the approver role (PORTAL_APPROVER_GROUPS), so its members could not approve", ErrInvalid, g)
+				return fmt.Errorf("%w: Approver groups: group %s does not grant the approver role (PORTAL_APPROVER_GROUPS), so its members could not approve", ErrInvalid, g)
 			}
 		}
 	}
@@ -158,11 +157,7 @@ func (e PolicyEffect) Met() bool { return e.AfterPolicy != "" && e.Given >= e.Af
 func openPolicies(ctx context.Context, q Querier) (map[int64]PolicyEffect, error) {
 	rows, err := q.Query(ctx, `
 		SELECT r.id, r.cluster_name, r.kind, COALESCE(p.name, ''), COALESCE(p.approvals_required, 0),
-		       (SELECT count(*) FROM approvals a
-		        WHERE a.request_id = r.id AND a.revision = r.revision AND a.decision = 'approve'
-		          AND a.diff_hash = v.diff_hash
-		          AND a.base_resource_version IS NOT DISTINCT FROM v.base_resource_version
-		          AND coalesce(a.renewed_at, a.created_at) + p.approval_max_age >= now())
+		       (SELECT count(*) FROM approvals d WHERE `+countingApprovalSQL+`)
 		FROM change_requests r
 		JOIN request_revisions v ON v.request_id = r.id AND v.revision = r.revision
 		LEFT JOIN LATERAL `+requestPolicyForSQL+` p ON true

@@ -2,7 +2,6 @@ package governance
 
 import (
 	"context"
-	"fmt"
 	"slices"
 
 	"github.com/clusterdesk/clusterdesk/internal/approvals"
@@ -31,10 +30,8 @@ func (Checker) MayApprove(ctx context.Context, q approvals.Querier, a approvals.
 	if err != nil || len(ts) == 0 {
 		return err
 	}
-	act := Act{Kind: r.Kind, Approve: true, Requesters: []int64{r.Requester.ID}, Missing: e.Missing()}
-	if err := q.QueryRow(ctx, `SELECT team_lead_required FROM policies WHERE id = $1`, e.Policy.ID).Scan(&act.LeadRequired); err != nil {
-		return fmt.Errorf("governance: policy %d: %w", e.Policy.ID, err)
-	}
+	act := Act{Kind: r.Kind, Approve: true, Requesters: []int64{r.Requester.ID}, Missing: e.Missing(),
+		LeadRequired: e.Policy.TeamLeadRequired}
 	if team, ok := ts[t.Team]; ok {
 		act.LeadApproved = slices.ContainsFunc(e.Approvals, func(ap approvals.Approval) bool {
 			return Person{Groups: ap.Groups}.inAny(team.LeadGroups)

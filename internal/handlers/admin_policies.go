@@ -54,13 +54,9 @@ func (s *Server) renderAdminPolicies(c echo.Context, status int, v templates.Adm
 		return err
 	}
 	for _, p := range list {
-		pa, err := approvals.PolicyAdminGet(c.Request().Context(), s.deps.DB, p.ID)
-		if err != nil {
-			return err
-		}
 		v.Rows = append(v.Rows, templates.AdminPolicyRow{ID: p.ID, Name: p.Name, URL: policyURL(p.ID), Description: p.Description,
 			Teams: p.Teams, Environments: p.Environments, Kinds: kindStrings(p.Kinds), Risks: riskStrings(p.Risks), Groups: p.ApproverGroups,
-			Approvals: p.ApprovalsRequired, TeamLead: pa.TeamLeadRequired, Enabled: p.Enabled})
+			Approvals: p.ApprovalsRequired, TeamLead: p.TeamLeadRequired, Enabled: p.Enabled})
 	}
 	return s.render(c, status, templates.AdminPoliciesPage(s.page(c, "Approval policies"), v))
 }
@@ -222,7 +218,7 @@ func (s *Server) adminPolicyPost(c echo.Context) error {
 	st.Teams = c.Request().Form["teams"]
 	v := templates.AdminPolicyView{}
 	if convErr != nil {
-		v.Error = "Type the number of approvals needed, from 1 to 10."
+		v.Error = "Approvals needed: type a number from 1 to 10."
 		return s.renderAdminPolicy(c, http.StatusUnprocessableEntity, pa, v, form)
 	}
 	if !ageOK {

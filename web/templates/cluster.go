@@ -229,6 +229,15 @@ type LivePart struct {
 	Component templ.Component
 }
 
+// operationsAreaAttrs: the request buttons take the shared live redraw,
+// or, when they depend on the viewer, reload themselves from the page.
+func operationsAreaAttrs(v ClusterShowView) templ.Attributes {
+	if v.OperationsPerViewer {
+		return refreshAttrs(v.SelfURL, "#cluster-operations-area")
+	}
+	return templ.Attributes{"sse-swap": "cluster-operations"}
+}
+
 // ClusterLiveParts are the sections of the cluster page that every viewer
 // shares, in page order: the live redraw sends each of them, so none can
 // fall behind the others (the versions section depends on the viewer and
